@@ -1,0 +1,3 @@
+from ims_tui.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,153 @@
+"""Station configuration: where the store is, who this station is, its scanners and keys.
+
+Read from a TOML file (``IMS_CONFIG`` or ``<user config dir>/ims-tui/station.toml``) with
+environment variables on top.  A missing file means defaults; a malformed one raises
+:class:`ConfigError` with a one-line reason.
+
+Example::
+
+    [store]
+    url = "postgresql+psycopg://ims@db.example/ims"
+
+    [station]
+    name = "receiving-1"
+    default_location = "WH1-RCV"
+    idle_lock_minutes = 5
+    theme = "high-contrast"
+
+    [security]
+    max_failed_logins = 5
+    lockout_minutes = 15
+
+    [[scanners]]
+    source = "serial:/dev/ttyACM0?baud=9600&eol=cr"
+
+    [[scanners]]
+    source = "evdev:/dev/input/by-id/usb-Honeywell-event-kbd"
+    layout = "us"
+
+    [keys]
+    "lookup" = "f2"
+
+    [layouts.de]        # extra key-code -> character tables for evdev scanners
+    KEY_Z = ["y", "Y"]
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "ims-tui"
+
+
+class ConfigError(Exception):
+    """The station configuration cannot be used; the message says why in one line."""
+
+
+@dataclass(frozen=True)
+class ScannerConfig:
+    source: str
+    layout: str = "us"
+    prefix: str = ""
+    suffix: str = ""
+
+
+@dataclass(frozen=True)
+class Config:
+    database_url: str
+    station: str
+    default_location: str | None = None
+    idle_lock_minutes: float = 5.0
+    theme: str | None = None
+    max_failed_logins: int = 5
+    lockout_minutes: float = 15.0
+    scanners: tuple[ScannerConfig, ...] = ()
+    keys: dict[str, str] = field(default_factory=dict)
+    layouts: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    config_path: Path | None = None
+
+
+def data_dir() -> Path:
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{data_dir() / 'ims.db'}"
+
+
+def default_config_path() -> Path:
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / "station.toml"
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        return {}
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+
+
+def _number(section: dict, key: str, default: float, path: Path) -> float:
+    value = section.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ConfigError(f"{path}: {key} must be a non-negative number, not {value!r}")
+    return value
+
+
+def load_config(
+    *,
+    database_url: str | None = None,
+    station: str | None = None,
+    path: Path | None = None,
+) -> Config:
+    """Build the configuration: explicit arguments win over environment, then file, then defaults."""
+    env_path = os.environ.get("IMS_CONFIG")
+    config_path = path or (Path(env_path) if env_path else default_config_path())
+    raw = _read_toml(config_path)
+    store = raw.get("store", {})
+    station_section = raw.get("station", {})
+    security = raw.get("security", {})
+    scanners = []
+    for entry in raw.get("scanners", []):
+        if not isinstance(entry, dict) or not isinstance(entry.get("source"), str):
+            raise ConfigError(f"{config_path}: every [[scanners]] entry needs a source string")
+        scanners.append(
+            ScannerConfig(
+                source=entry["source"],
+                layout=str(entry.get("layout", "us")),
+                prefix=str(entry.get("prefix", "")),
+                suffix=str(entry.get("suffix", "")),
+            )
+        )
+    keys = raw.get("keys", {})
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in keys.items()):
+        raise ConfigError(f"{config_path}: [keys] maps binding ids to key names, both strings")
+    return Config(
+        database_url=database_url
+        or os.environ.get("IMS_DATABASE_URL")
+        or store.get("url")
+        or default_database_url(),
+        station=station
+        or os.environ.get("IMS_STATION")
+        or station_section.get("name")
+        or socket.gethostname(),
+        default_location=station_section.get("default_location"),
+        idle_lock_minutes=_number(station_section, "idle_lock_minutes", 5.0, config_path),
+        theme=station_section.get("theme"),
+        max_failed_logins=int(_number(security, "max_failed_logins", 5, config_path)),
+        lockout_minutes=_number(security, "lockout_minutes", 15.0, config_path),
+        scanners=tuple(scanners),
+        keys=dict(keys),
+        layouts=raw.get("layouts", {}),
+        config_path=config_path,
+    )
