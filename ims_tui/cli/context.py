@@ -1,0 +1,89 @@
+"""What every CLI handler needs: configuration, the store, the acting user, and output."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from decimal import Decimal
+from functools import cached_property
+from typing import Any
+
+from ims_tui.config import Config, ConfigError, load_config
+from ims_tui.db.engine import Store
+from ims_tui.services.actor import Actor
+from ims_tui.services.errors import AuthError, BadInput
+
+
+class CliContext:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self._store: Store | None = None
+
+    @cached_property
+    def config(self) -> Config:
+        try:
+            return load_config(database_url=self.args.db, station=self.args.station)
+        except ConfigError as exc:
+            raise BadInput(str(exc)) from None
+
+    def open_store(self, *, check_schema: bool = True) -> Store:
+        """The store named by --db / IMS_DATABASE_URL / config; refuses a schema of another revision."""
+        if self._store is None:
+            from ims_tui.db import schema
+
+            store = Store(self.config.database_url)
+            self._store = store
+            if check_schema:
+                schema.ensure_current(store)
+        return self._store
+
+    @property
+    def store(self) -> Store:
+        return self.open_store()
+
+    @cached_property
+    def actor(self) -> Actor:
+        """``--user`` signs in (password from IMS_PASSWORD or a prompt); else the local operator."""
+        if not self.args.user:
+            return Actor.local_operator(_os_user(), self.config.station)
+        from ims_tui.services.auth import sign_in
+
+        password = os.environ.get("IMS_PASSWORD")
+        if password is None:
+            if not sys.stdin.isatty():
+                raise AuthError("no password: set IMS_PASSWORD or run from a terminal to be asked")
+            password = getpass.getpass(f"password for {self.args.user}: ")
+        return sign_in(self.store, self.args.user, password, station=self.config.station).actor
+
+    @property
+    def json(self) -> bool:
+        return bool(self.args.json)
+
+    def emit(self, data: Any, text: str | None = None) -> None:
+        """Print ``data`` as JSON with --json, else ``text`` (or a plain rendering of ``data``)."""
+        if self.json:
+            sys.stdout.write(json.dumps(data, default=_json_default, indent=2) + "\n")
+        else:
+            sys.stdout.write((text if text is not None else str(data)).rstrip("\n") + "\n")
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.dispose()
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid())
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f") if value == value.to_integral_value() else str(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(f"cannot serialise {type(value).__name__}")

@@ -1,0 +1,89 @@
+"""The ``ims`` command line: global options, dispatch, and the error/exit-code contract.
+
+Each command module exposes ``register(subparsers)`` and sets ``handler=`` on its parsers.
+A handler takes ``(ctx: CliContext, args)`` and returns an exit code; it raises
+:class:`~ims_tui.services.errors.ImsError` subclasses for refusals, which become one
+``error: ...`` line on stderr and the error's exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from ims_tui import __version__
+from ims_tui.cli.context import CliContext
+from ims_tui.services.errors import ImsError
+
+COMMAND_MODULES = (
+    "ims_tui.cli.store",
+    "ims_tui.cli.stock",
+    "ims_tui.cli.devices",
+    "ims_tui.cli.users",
+    "ims_tui.cli.transfer",
+    "ims_tui.cli.purchasing",
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors follow the contract: one ``error:`` line, exit 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"error: {message} (see '{self.prog} --help')\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="ims", description="Inventory management for warehouse stations.")
+    parser.add_argument("--version", action="version", version=f"ims-tui {__version__}")
+    parser.add_argument("--db", metavar="URL", help="SQLAlchemy URL of the store (or IMS_DATABASE_URL)")
+    parser.add_argument("--user", metavar="NAME", help="act as this user (password from IMS_PASSWORD or a prompt)")
+    parser.add_argument("--station", metavar="NAME", help="station name recorded on postings (default: host name)")
+    parser.add_argument("--json", action="store_true", help="machine-readable JSON output")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    import importlib
+
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    ctx = CliContext(args)
+    try:
+        if args.command is None:
+            from ims_tui.cli.app_launch import launch_app
+
+            return launch_app(ctx)
+        handler = getattr(args, "handler", None)
+        if handler is None:
+            parser.parse_args([*(argv or sys.argv[1:]), "--help"])
+            return 2
+        return handler(ctx, args)
+    except ImsError as exc:
+        if args.debug:
+            raise
+        sys.stderr.write(f"error: {exc}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("error: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # noqa: BLE001 - the contract: never a traceback without --debug
+        if args.debug:
+            raise
+        sys.stderr.write(f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for details)\n")
+        return 1
+    finally:
+        ctx.close()

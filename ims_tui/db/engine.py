@@ -1,0 +1,142 @@
+"""Opening the store: engine per backend, short write transactions, bounded retries.
+
+SQLite: WAL, ``synchronous=FULL``, ``foreign_keys=ON``, ``busy_timeout``, and every transaction
+begun with ``BEGIN IMMEDIATE`` (Python's default deferred begin lost updates under 8 writers on
+these machines).  PostgreSQL: READ COMMITTED with conditional updates and row locks; a
+serialization failure or deadlock (40001/40P01) is retried a bounded number of times, which is
+safe because every posting carries an idempotency key.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from ims_tui.services.errors import StoreError
+
+T = TypeVar("T")
+
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+RETRYABLE_SQLSTATES = {"40001", "40P01"}
+MAX_ATTEMPTS = 8
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        # Take transaction control away from the sqlite3 module so BEGIN is ours to issue.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = FULL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):  # type: ignore[no-untyped-def]
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def redact(url: str) -> str:
+    """The URL with its password hidden, for printing."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+class Store:
+    """A handle on one store: an engine plus short-transaction helpers.  Thread-safe."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        try:
+            parsed = make_url(url)
+        except ArgumentError:
+            raise StoreError(f"not a database URL: {url!r}") from None
+        self.backend = parsed.get_backend_name()
+        if self.backend == "sqlite":
+            database = parsed.database
+            if database and database != ":memory:" and not database.startswith("file:"):
+                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            self.engine = create_engine(url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+            _configure_sqlite(self.engine)
+        elif self.backend == "postgresql":
+            if parsed.drivername == "postgresql":
+                parsed = parsed.set(drivername="postgresql+psycopg")
+            self.engine = create_engine(parsed, echo=echo, pool_pre_ping=True, connect_args={"connect_timeout": 5})
+        else:
+            raise StoreError(f"unsupported store backend {self.backend!r}: use sqlite:/// or postgresql+psycopg://")
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def display_url(self) -> str:
+        return redact(self.url)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reading; rolled back at the end so it never holds a write lock."""
+        with _translate_errors(self), self._sessions() as session:
+            try:
+                yield session
+            finally:
+                session.rollback()
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """One short write transaction: committed on success, rolled back on any error."""
+        with _translate_errors(self), self._sessions() as session, session.begin():
+            yield session
+
+    def transact(self, work: Callable[[Session], T]) -> T:
+        """Run ``work`` in a write transaction, retrying serialization failures and deadlocks.
+
+        ``work`` must be safe to run again from the start (it is, when it posts with an
+        idempotency key and reads what it needs inside the transaction).
+        """
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                with self.write() as session:
+                    return work(session)
+            except _Retry:
+                if attempt == MAX_ATTEMPTS:
+                    raise StoreError("the store stayed too busy to commit; try again") from None
+                time.sleep(min(0.2, 0.005 * 2**attempt) * random.random())
+        raise AssertionError("unreachable")
+
+
+class _Retry(Exception):
+    """Internal: the transaction lost a race the database resolved by aborting it."""
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    return getattr(exc.orig, "sqlstate", None) or getattr(getattr(exc.orig, "diag", None), "sqlstate", None)
+
+
+@contextmanager
+def _translate_errors(store: Store) -> Iterator[None]:
+    try:
+        yield
+    except DBAPIError as exc:
+        if _sqlstate(exc) in RETRYABLE_SQLSTATES:
+            raise _Retry() from exc
+        if isinstance(exc, OperationalError) or exc.connection_invalidated:
+            raise StoreError(f"cannot use store {store.display_url}: {_first_line(exc.orig)}") from None
+        raise
+
+
+def _first_line(error: BaseException | None) -> str:
+    text = str(error or "").strip()
+    return text.splitlines()[0] if text else type(error).__name__

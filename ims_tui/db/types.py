@@ -1,0 +1,61 @@
+"""Exact decimal columns stored as scaled integers.
+
+SQLite has no decimal type, and floats lose stock.  A quantity of ``12.5`` is stored as the
+integer ``12500`` (scale 3), so ``on_hand - :n``, ``SUM(qty)`` and ``CHECK (on_hand >= 0)`` are
+exact integer arithmetic in the database on every backend, and Python sees ``Decimal``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy import BigInteger
+from sqlalchemy.types import TypeDecorator
+
+QTY_SCALE = 3
+MONEY_SCALE = 4
+
+
+class ScaledDecimal(TypeDecorator[Decimal]):
+    impl = BigInteger
+    cache_ok = True
+
+    def __init__(self, scale: int) -> None:
+        super().__init__()
+        self.scale = scale
+
+    def process_bind_param(self, value, dialect):  # type: ignore[override]
+        if value is None:
+            return None
+        return to_scaled(value, self.scale)
+
+    def process_result_value(self, value, dialect):  # type: ignore[override]
+        if value is None:
+            return None
+        return Decimal(int(value)).scaleb(-self.scale)
+
+    @property
+    def python_type(self) -> type:
+        return Decimal
+
+
+def to_scaled(value: Decimal | int | str, scale: int) -> int:
+    """``Decimal('1.25')`` at scale 3 -> ``1250``; refuses more decimals than the scale keeps."""
+    try:
+        number = Decimal(value) if not isinstance(value, Decimal) else value
+        scaled = number.scaleb(scale)
+    except (InvalidOperation, ValueError, TypeError):
+        raise ValueError(f"not a number: {value!r}") from None
+    if not scaled.is_finite():
+        raise ValueError(f"not a finite number: {value!r}")
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"{value} has more than {scale} decimal places")
+    return int(scaled)
+
+
+def Qty() -> ScaledDecimal:  # noqa: N802 - reads as a column type
+    return ScaledDecimal(QTY_SCALE)
+
+
+def Money() -> ScaledDecimal:  # noqa: N802
+    return ScaledDecimal(MONEY_SCALE)

@@ -1,0 +1,33 @@
+"""The audit trail: an append-only row for every mutation, sign-in and refusal."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from ims_tui.db.models import AuditEntry
+from ims_tui.services.actor import Actor
+
+
+def record(
+    session: Session,
+    actor: Actor,
+    action: str,
+    target: str = "",
+    summary: str = "",
+    *,
+    outcome: str = "ok",
+    product_id: int | None = None,
+) -> None:
+    """Add an audit row in the caller's transaction, so it commits or rolls back with the change."""
+    session.add(
+        AuditEntry(
+            username=actor.username,
+            role=actor.role,
+            station=actor.station,
+            action=action,
+            target=target[:200],
+            summary=summary,
+            outcome=outcome,
+            product_id=product_id,
+        )
+    )
