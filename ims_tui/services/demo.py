@@ -1,0 +1,391 @@
+"""The demo store: a small hardware-and-supplies wholesaler with three months of history.
+
+Deterministic for a given seed.  All stock history goes through the ledger (backdated), so the
+demo store passes ``ims check`` like any real one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from alembic import command
+from sqlalchemy import func, inspect, select
+from sqlalchemy.orm import Session
+
+from ims_tui.db import schema
+from ims_tui.db.engine import Store
+from ims_tui.db.models import (
+    VIRTUAL_LOCATIONS,
+    Barcode,
+    Customer,
+    Location,
+    Product,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    SalesOrder,
+    SalesOrderLine,
+    StoreMeta,
+    Supplier,
+    SupplierItem,
+    User,
+    Warehouse,
+)
+from ims_tui.services import audit, ledger
+from ims_tui.services.actor import Actor
+from ims_tui.services.errors import RuleViolation
+from ims_tui.services.passwords import hash_secret
+
+DEMO_USERS = (
+    ("admin", "admin", "Alex Admin"),
+    ("manager", "manager", "Morgan Manager"),
+    ("receiver", "receiver", "Riley Receiver"),
+    ("picker", "picker", "Parker Picker"),
+    ("auditor", "auditor", "Avery Auditor"),
+)
+DEMO_PIN = "1234"
+
+SUPPLIERS = (
+    ("ACME", "Acme Industrial Supply", 5),
+    ("NORD", "Nordic Fasteners AB", 12),
+    ("VOLT", "Voltline Electrical", 7),
+    ("AQUA", "Aquaflow Plumbing Ltd", 9),
+    ("SAFE", "Safeguard PPE", 6),
+    ("FRSH", "Fresh Valley Foods", 3),
+    ("MEDI", "Medisupply Direct", 4),
+    ("TOOL", "Torque Tools Co", 14),
+)
+
+# category: (supplier code, tracking, uom, price range, [(name template, sizes)])
+CATALOGUE = {
+    "Fasteners": ("NORD", "none", "ea", (0.05, 2.5), [
+        ("Hex bolt {s} zinc plated", ["M6 x 30 mm", "M8 x 40 mm", "M10 x 50 mm", "M12 x 60 mm", "M16 x 80 mm"]),
+        ("Wood screw {s} countersunk", ["3.5 x 30 mm", "4 x 40 mm", "4.5 x 50 mm", "5 x 60 mm", "6 x 80 mm"]),
+        ("Nyloc nut {s} stainless A2", ["M5", "M6", "M8", "M10", "M12"]),
+        ("Flat washer {s} DIN 125", ["M6", "M8", "M10", "M12", "M16"]),
+        ("Wall plug {s} nylon", ["5 mm", "6 mm", "8 mm", "10 mm"]),
+        ("Threaded rod {s} 1 m", ["M6", "M8", "M10", "M12"]),
+    ]),
+    "Electrical": ("VOLT", "none", "ea", (1.5, 45.0), [
+        ("Cable tie {s} black UV", ["100 mm", "200 mm", "300 mm", "450 mm"]),
+        ("Twin and earth cable {s} 50 m", ["1.0 mm2", "1.5 mm2", "2.5 mm2", "6.0 mm2"]),
+        ("Wago lever connector {s}", ["2-way", "3-way", "5-way"]),
+        ("LED panel {s} 4000K", ["600 x 600", "1200 x 300", "300 x 300"]),
+        ("Double socket {s} white", ["13A switched", "13A unswitched", "13A with USB-C"]),
+        ("MCB {s} type B", ["6A", "10A", "16A", "20A", "32A"]),
+    ]),
+    "Plumbing": ("AQUA", "none", "ea", (0.8, 60.0), [
+        ("Copper pipe {s} 3 m", ["15 mm", "22 mm", "28 mm"]),
+        ("Compression elbow {s}", ["15 mm", "22 mm", "28 mm"]),
+        ("Ball valve {s} lever handle", ["1/2 in", "3/4 in", "1 in"]),
+        ("PTFE tape {s}", ["12 mm x 12 m", "19 mm x 15 m"]),
+        ("Push-fit tee {s}", ["15 mm", "22 mm"]),
+        ("Flexible tap connector {s}", ["300 mm", "500 mm"]),
+    ]),
+    "Safety": ("SAFE", "none", "ea", (0.9, 35.0), [
+        ("Nitrile gloves {s} box of 100", ["size S", "size M", "size L", "size XL"]),
+        ("Safety glasses {s}", ["clear", "smoke", "anti-fog"]),
+        ("Hi-vis vest {s} EN 20471", ["M", "L", "XL", "XXL"]),
+        ("Ear defenders {s}", ["SNR 28", "SNR 33"]),
+        ("FFP2 mask {s}", ["box of 20", "box of 50"]),
+        ("Safety boots {s} S3", ["size 40", "size 42", "size 44", "size 46"]),
+    ]),
+    "Food & Beverage": ("FRSH", "lot", "ea", (0.6, 12.0), [
+        ("Spring water {s}", ["500 ml", "1.5 l", "5 l"]),
+        ("Instant coffee {s}", ["200 g", "500 g"]),
+        ("Oat biscuits {s}", ["300 g", "12 x 40 g"]),
+        ("Orange juice {s}", ["1 l", "250 ml x 6"]),
+        ("Energy bar {s}", ["peanut", "berry", "cocoa"]),
+    ]),
+    "First Aid": ("MEDI", "lot", "ea", (1.2, 48.0), [
+        ("Plasters {s} assorted", ["box of 40", "box of 100"]),
+        ("Eye wash solution {s}", ["250 ml", "500 ml"]),
+        ("Burn gel {s}", ["sachet 3.5 g", "tube 50 ml"]),
+        ("First aid kit {s} BS 8599", ["small", "medium", "large"]),
+        ("Sterile dressing {s}", ["small", "medium", "large"]),
+    ]),
+    "Power Tools": ("TOOL", "serial", "ea", (49.0, 420.0), [
+        ("Cordless drill {s} 18V", ["combi", "brushless combi", "compact"]),
+        ("Angle grinder {s}", ["115 mm", "125 mm"]),
+        ("Laser distance meter {s}", ["30 m", "50 m"]),
+        ("Barcode scanner {s}", ["handheld USB", "cordless 2D"]),
+        ("Impact driver {s} 18V", ["standard", "brushless"]),
+    ]),
+    "Packaging": ("ACME", "none", "ea", (0.1, 25.0), [
+        ("Cardboard box {s} double wall", ["300 x 200 x 200", "400 x 300 x 300", "600 x 400 x 400"]),
+        ("Packing tape {s}", ["48 mm x 66 m brown", "48 mm x 66 m clear"]),
+        ("Stretch film {s}", ["400 mm x 250 m", "500 mm x 300 m"]),
+        ("Bubble wrap {s}", ["500 mm x 50 m", "750 mm x 50 m"]),
+        ("Pallet label {s}", ["A5 roll of 500", "A6 roll of 1000"]),
+    ]),
+}
+FINISHES = ("", "Pro", "Value", "Heavy duty", "Trade pack")
+
+CUSTOMERS = (
+    "Brightside Builders", "Harbour Facilities", "Kestrel Electrical", "Maple & Oak Joinery",
+    "Northgate School", "Oakfield Care Home", "Pinnacle Plumbing", "Quayside Cafe",
+    "Riverside Council", "Summit Roofing", "Thornbury Hotel", "Westfield Garage",
+)
+
+
+@dataclass
+class DemoSummary:
+    products: int = 0
+    locations: int = 0
+    postings: int = 0
+    purchase_orders: int = 0
+    sales_orders: int = 0
+    users: list[tuple[str, str]] = field(default_factory=list)
+
+    def describe(self) -> str:
+        return (
+            f"{self.products} products, {self.locations} locations, {self.postings} postings of history, "
+            f"{self.purchase_orders} purchase orders, {self.sales_orders} sales orders"
+        )
+
+    def to_dict(self) -> dict:
+        return {
+            "products": self.products,
+            "locations": self.locations,
+            "postings": self.postings,
+            "purchase_orders": self.purchase_orders,
+            "sales_orders": self.sales_orders,
+            "users": [{"username": u, "role": r} for u, r in self.users],
+        }
+
+
+def ean13(body12: str) -> str:
+    return body12 + gtin_check_digit(body12)
+
+
+def gtin_check_digit(body: str) -> str:
+    """GS1 mod-10 check digit for any GTIN body (weights 3,1,3,... from the right)."""
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
+    return str((10 - total % 10) % 10)
+
+
+def store_is_empty(store: Store) -> bool:
+    """True when the store has no schema, or a schema with no products, users or movements."""
+    if schema.is_empty(store):
+        return True
+    if "products" not in inspect(store.engine).get_table_names():
+        return False
+    with store.read() as session:
+        return not any(session.scalar(select(func.count()).select_from(t)) for t in (Product, User))
+
+
+def ensure_virtual_locations(session: Session) -> None:
+    existing = set(session.scalars(select(Location.code).where(Location.code.in_(VIRTUAL_LOCATIONS))))
+    for code, (name, kind) in VIRTUAL_LOCATIONS.items():
+        if code not in existing:
+            session.add(Location(code=code, name=name, kind=kind))
+
+
+def load_demo(store: Store, *, password: str = "demo", reset: bool = False, seed: int = 7, station: str = "demo") -> DemoSummary:
+    """Load the demo store; refuses a store that holds data unless ``reset``."""
+    if not store_is_empty(store):
+        if not reset:
+            raise RuleViolation("the store already holds data; use 'ims demo --reset' to replace it")
+        _wipe(store)
+    schema.upgrade(store)
+    hashes = {name: hash_secret(password) for name, _, _ in DEMO_USERS}
+    pin_hash = hash_secret(DEMO_PIN)
+    summary = DemoSummary()
+    with store.write() as session:
+        _DemoBuilder(session, random.Random(seed), Actor.system(station), summary).build(hashes, pin_hash)
+    return summary
+
+
+def _wipe(store: Store) -> None:
+    config = schema._alembic_config()
+    with store.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "base")
+
+
+class _DemoBuilder:
+    def __init__(self, session: Session, rng: random.Random, actor: Actor, summary: DemoSummary) -> None:
+        self.session = session
+        self.rng = rng
+        self.actor = actor
+        self.summary = summary
+        self.today = dt.date.today()
+
+    def build(self, hashes: dict[str, str], pin_hash: str) -> None:
+        session = self.session
+        session.add_all([StoreMeta(key="demo", value="1"), StoreMeta(key="valuation_method", value="fifo")])
+        for index, (username, role, full_name) in enumerate(DEMO_USERS, start=1):
+            session.add(
+                User(username=username, role=role, full_name=full_name, password_hash=hashes[username],
+                     badge_code=f"BADGE-{index:04d}", pin_hash=pin_hash)
+            )
+            self.summary.users.append((username, role))
+        ensure_virtual_locations(session)
+        suppliers = {code: Supplier(code=code, name=name, lead_time_days=lead, email=f"orders@{code.lower()}.example",
+                                    phone=f"+44 20 7946 {index:04d}") for index, (code, name, lead) in enumerate(SUPPLIERS)}
+        session.add_all(suppliers.values())
+        customers = [Customer(code=f"C{index:04d}", name=name, email=f"buying@c{index:04d}.example")
+                     for index, name in enumerate(CUSTOMERS, start=1)]
+        session.add_all(customers)
+        bins = self._locations()
+        session.flush()
+        products = self._products(suppliers, bins)
+        session.flush()
+        self._history(products, bins)
+        self._purchase_orders(products, suppliers)
+        self._sales_orders(products, customers)
+        audit.record(session, self.actor, "demo.load", "store", self.summary.describe())
+
+    def _locations(self) -> list[Location]:
+        bins: list[Location] = []
+        layout = {"WH1": ("Main warehouse", "ABCD", 6, 3), "WH2": ("North depot", "AB", 4, 2)}
+        for wh_code, (wh_name, aisles, bays, levels) in layout.items():
+            warehouse = Warehouse(code=wh_code, name=wh_name)
+            root = Location(code=wh_code, name=wh_name, kind="view", warehouse=warehouse)
+            dock = Location(code=f"{wh_code}-RCV", name=f"{wh_name} receiving dock", warehouse=warehouse, parent=root,
+                            barcode=f"{wh_code}-RCV")
+            self.session.add_all([warehouse, root, dock])
+            bins.append(dock)
+            for aisle in aisles:
+                aisle_location = Location(code=f"{wh_code}-{aisle}", name=f"Aisle {aisle}", kind="view",
+                                          warehouse=warehouse, parent=root)
+                self.session.add(aisle_location)
+                for bay in range(1, bays + 1):
+                    for level in range(1, levels + 1):
+                        code = f"{wh_code}-{aisle}-{bay:02d}-{level}"
+                        location = Location(code=code, name=f"Aisle {aisle} bay {bay} level {level}",
+                                            warehouse=warehouse, parent=aisle_location, barcode=code)
+                        self.session.add(location)
+                        bins.append(location)
+        self.summary.locations = len(bins)
+        return bins
+
+    def _products(self, suppliers: dict[str, Supplier], bins: list[Location]) -> list[Product]:
+        rng = self.rng
+        products: list[Product] = []
+        serial_no = 10_000
+        storage_bins = [b for b in bins if not b.code.endswith("RCV")]
+        for category, (supplier_code, tracking, uom, (low, high), templates) in CATALOGUE.items():
+            for template, sizes in templates:
+                for size in sizes:
+                    for finish in rng.sample(FINISHES, k=2):
+                        serial_no += 1
+                        name = template.format(s=size) + (f", {finish}" if finish else "")
+                        cost = Decimal(str(round(rng.uniform(low, high), 2)))
+                        price = (cost * Decimal(str(round(rng.uniform(1.3, 1.9), 2)))).quantize(Decimal("0.01"))
+                        sku = f"{category[:3].upper()}-{serial_no}"
+                        product = Product(
+                            sku=sku, name=name, category=category, uom=uom, tracking=tracking,
+                            description=f"{name}. {category} line from {suppliers[supplier_code].name}.",
+                            unit_price=price, standard_cost=cost,
+                            reorder_point=Decimal(rng.choice((0, 5, 10, 20, 40))),
+                            reorder_qty=Decimal(rng.choice((10, 24, 48, 100))),
+                            default_location=rng.choice(storage_bins),
+                        )
+                        body = f"50{rng.randrange(10**9, 10**10)}"
+                        product.barcodes.append(Barcode(code=ean13(body), pack_qty=Decimal(1)))
+                        if tracking != "serial" and rng.random() < 0.5:
+                            case_body = f"1{body}"
+                            product.barcodes.append(Barcode(code=case_body + gtin_check_digit(case_body),
+                                                            pack_qty=Decimal(rng.choice((6, 12, 24)))))
+                        product.supplier_items.append(
+                            SupplierItem(supplier=suppliers[supplier_code], supplier_sku=f"{supplier_code}-{rng.randrange(10000, 99999)}",
+                                         cost=cost, lead_time_days=suppliers[supplier_code].lead_time_days,
+                                         min_order_qty=Decimal(rng.choice((1, 6, 12))))
+                        )
+                        self.session.add(product)
+                        products.append(product)
+        self.summary.products = len(products)
+        return products
+
+    def _post(self, kind: str, move: ledger.StockMove, at: dt.datetime, reason: str = "", reference: str = "") -> None:
+        ledger.post(self.session, self.actor, kind, [move], key=ledger.new_key(), reason=reason, reference=reference, at=at)
+        self.summary.postings += 1
+
+    def _history(self, products: list[Product], bins: list[Location]) -> None:
+        """Three months: opening receipts, weekly deliveries, daily shipments, moves and a few counts."""
+        rng = self.rng
+        start = dt.datetime.combine(self.today - dt.timedelta(days=90), dt.time(8), tzinfo=dt.timezone.utc)
+        serial_counter = 0
+        stocked: dict[str, list[tuple[str, str | None, Decimal, list[str]]]] = {}
+        for product in products:
+            lots: list[tuple[str, str | None, Decimal, list[str]]] = []
+            for delivery in range(rng.choice((1, 2, 3))):
+                at = start + dt.timedelta(days=delivery * 25 + rng.randrange(0, 10), hours=rng.randrange(0, 8))
+                location = product.default_location.code
+                lot = expiry = None
+                serials: tuple[str, ...] = ()
+                if product.tracking == "serial":
+                    qty = Decimal(rng.randrange(2, 6))
+                    serials = tuple(f"SN{product.sku[-5:]}{serial_counter + i:05d}" for i in range(int(qty)))
+                    serial_counter += int(qty)
+                else:
+                    qty = Decimal(rng.choice((24, 48, 60, 100, 120, 200)))
+                    if product.tracking == "lot":
+                        lot = f"L{at:%y%m%d}{rng.randrange(10, 99)}"
+                        expiry = self.today + dt.timedelta(days=rng.choice((-10, 12, 25, 45, 90, 180, 365)))
+                cost = (product.standard_cost * Decimal(str(round(rng.uniform(0.92, 1.08), 3)))).quantize(Decimal("0.0001"))
+                self._post("receive", ledger.StockMove(product.sku, qty, "SUPPLIER", location, lot, expiry, serials, cost),
+                           at, reference=f"opening delivery {delivery + 1}")
+                lots.append((location, lot, qty, list(serials)))
+            stocked[product.sku] = lots
+        # shipments and moves over the period
+        for day in range(5, 90):
+            at_day = start + dt.timedelta(days=day)
+            for _ in range(rng.randrange(6, 14)):
+                product = rng.choice(products)
+                entries = [entry for entry in stocked[product.sku] if entry[2] > 0]
+                if not entries:
+                    continue
+                index = stocked[product.sku].index(entries[0])
+                location, lot, available, serials = entries[0]
+                at = at_day + dt.timedelta(hours=rng.randrange(1, 9), minutes=rng.randrange(60))
+                if rng.random() < 0.8:
+                    qty = min(available, Decimal(rng.randrange(1, 12)))
+                    take = tuple(serials[: int(qty)]) if serials else ()
+                    self._post("issue", ledger.StockMove(product.sku, qty, location, "CUSTOMER", lot, None, take),
+                               at, reference=f"SO-{rng.randrange(1000, 1999)}")
+                    stocked[product.sku][index] = (location, lot, available - qty, serials[int(qty):] if serials else [])
+                else:
+                    target = rng.choice(bins).code
+                    if target == location:
+                        continue
+                    qty = min(available, Decimal(rng.randrange(1, 6)))
+                    take = tuple(serials[: int(qty)]) if serials else ()
+                    self._post("move", ledger.StockMove(product.sku, qty, location, target, lot, None, take), at)
+                    stocked[product.sku][index] = (location, lot, available - qty, serials[int(qty):] if serials else [])
+                    stocked[product.sku].append((target, lot, qty, list(take)))
+
+    def _purchase_orders(self, products: list[Product], suppliers: dict[str, Supplier]) -> None:
+        rng = self.rng
+        by_supplier: dict[int, list[Product]] = {}
+        for product in products:
+            by_supplier.setdefault(product.supplier_items[0].supplier_id, []).append(product)
+        statuses = ["ordered", "ordered", "ordered", "draft", "ordered", "draft", "ordered", "ordered"]
+        for number, (supplier, status) in enumerate(zip(suppliers.values(), statuses, strict=True), start=1):
+            order = PurchaseOrder(
+                number=f"PO-{number:06d}", supplier=supplier, status=status, created_by="manager",
+                expected_date=self.today + dt.timedelta(days=supplier.lead_time_days),
+                ordered_at=dt.datetime.now(dt.timezone.utc) if status == "ordered" else None,
+            )
+            for line_no, product in enumerate(rng.sample(by_supplier[supplier.id], k=min(5, len(by_supplier[supplier.id]))), start=1):
+                order.lines.append(PurchaseOrderLine(
+                    line_no=line_no, product=product, unit_cost=product.standard_cost,
+                    qty_ordered=Decimal(rng.choice((2, 4, 6))) if product.tracking == "serial" else Decimal(rng.choice((24, 48, 96, 120))),
+                    expected_date=order.expected_date,
+                ))
+            self.session.add(order)
+        self.summary.purchase_orders = len(suppliers)
+
+    def _sales_orders(self, products: list[Product], customers: list[Customer]) -> None:
+        rng = self.rng
+        for number, customer in enumerate(rng.sample(customers, k=8), start=1):
+            order = SalesOrder(number=f"SO-{number:06d}", customer=customer, status=rng.choice(("draft", "confirmed")),
+                               created_by="manager", due_date=self.today + dt.timedelta(days=rng.randrange(1, 10)))
+            for line_no, product in enumerate(rng.sample(products, k=rng.randrange(2, 6)), start=1):
+                order.lines.append(SalesOrderLine(line_no=line_no, product=product, unit_price=product.unit_price,
+                                                  qty_ordered=Decimal(rng.randrange(1, 10))))
+            self.session.add(order)
+        self.summary.sales_orders = 8

@@ -1,0 +1,161 @@
+"""``ims check``: prove the ledger's invariants hold in the store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import func, literal, select, union_all
+from sqlalchemy.orm import Session
+
+from ims_tui.db.engine import Store
+from ims_tui.db.models import Balance, CostLayer, Location, Lot, Movement, Product, SerialNumber
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    products: int
+    balances: int
+    movements: int
+    violations: tuple[str, ...]
+
+    @property
+    def clean(self) -> bool:
+        return not self.violations
+
+    def summary(self) -> str:
+        verdict = "clean" if self.clean else f"{len(self.violations)} violation(s)"
+        return f"{verdict}: {self.movements} movements, {self.balances} balances, {self.products} products checked"
+
+
+def run_check(store: Store) -> CheckReport:
+    with store.read() as session:
+        violations = [
+            *_balances_match_movements(session),
+            *_nothing_negative(session),
+            *_serials_in_one_place(session),
+            *_layers_match_stock(session),
+        ]
+        return CheckReport(
+            products=session.scalar(select(func.count()).select_from(Product)) or 0,
+            balances=session.scalar(select(func.count()).select_from(Balance)) or 0,
+            movements=session.scalar(select(func.count()).select_from(Movement)) or 0,
+            violations=tuple(violations),
+        )
+
+
+def _names(session: Session) -> tuple[dict[int, str], dict[int, str], dict[int, str]]:
+    skus = dict(session.execute(select(Product.id, Product.sku)).all())
+    locations = dict(session.execute(select(Location.id, Location.code)).all())
+    lots = dict(session.execute(select(Lot.id, Lot.code)).all())
+    return skus, locations, lots
+
+
+def _balances_match_movements(session: Session) -> list[str]:
+    """Per product x internal location x lot, the balance equals movements in minus out."""
+    internal = select(Location.id).where(Location.kind == "internal")
+    lot_key = func.coalesce(Movement.lot_id, 0)
+    flows = union_all(
+        select(Movement.product_id, Movement.to_location_id.label("location_id"), lot_key.label("lot_key"), Movement.qty.label("qty"))
+        .where(Movement.to_location_id.in_(internal)),
+        select(Movement.product_id, Movement.from_location_id, lot_key, (literal(0) - Movement.qty))
+        .where(Movement.from_location_id.in_(internal)),
+    ).subquery()
+    ledger_sums = {
+        (product_id, location_id, lot): total
+        for product_id, location_id, lot, total in session.execute(
+            select(flows.c.product_id, flows.c.location_id, flows.c.lot_key, func.sum(flows.c.qty)).group_by(
+                flows.c.product_id, flows.c.location_id, flows.c.lot_key
+            )
+        )
+    }
+    balances = {
+        (product_id, location_id, lot): on_hand
+        for product_id, location_id, lot, on_hand in session.execute(
+            select(Balance.product_id, Balance.location_id, Balance.lot_key, Balance.on_hand)
+        )
+    }
+    skus, locations, lots = _names(session)
+    problems = []
+    for key in sorted(set(ledger_sums) | set(balances)):
+        expected = ledger_sums.get(key, Decimal(0))
+        actual = balances.get(key, Decimal(0))
+        if expected != actual:
+            product_id, location_id, lot = key
+            lot_text = f" lot {lots.get(lot, lot)}" if lot else ""
+            problems.append(
+                f"balance mismatch: {skus.get(product_id, product_id)}{lot_text} at {locations.get(location_id, location_id)}: "
+                f"balance {actual.normalize():f}, movements sum to {expected.normalize():f}"
+            )
+    return problems
+
+
+def _nothing_negative(session: Session) -> list[str]:
+    skus, locations, _ = _names(session)
+    rows = session.execute(
+        select(Balance.product_id, Balance.location_id, Balance.on_hand, Balance.reserved).where(
+            (Balance.on_hand < 0) | (Balance.reserved < 0) | (Balance.reserved > Balance.on_hand)
+        )
+    )
+    return [
+        f"negative or over-reserved: {skus.get(p, p)} at {locations.get(loc, loc)}: on hand {oh.normalize():f}, reserved {res.normalize():f}"
+        for p, loc, oh, res in rows
+    ]
+
+
+def _serials_in_one_place(session: Session) -> list[str]:
+    """Each serial's net movements put it in at most one internal location, where its row says."""
+    internal = select(Location.id).where(Location.kind == "internal")
+    net = union_all(
+        select(Movement.serial_id, Movement.to_location_id.label("location_id"), literal(1).label("n")).where(
+            Movement.serial_id.is_not(None), Movement.to_location_id.in_(internal)
+        ),
+        select(Movement.serial_id, Movement.from_location_id, literal(-1)).where(
+            Movement.serial_id.is_not(None), Movement.from_location_id.in_(internal)
+        ),
+    ).subquery()
+    placed = session.execute(
+        select(net.c.serial_id, net.c.location_id, func.sum(net.c.n))
+        .group_by(net.c.serial_id, net.c.location_id)
+        .having(func.sum(net.c.n) != 0)
+    ).all()
+    _, locations, _ = _names(session)
+    serials = {row.id: row for row in session.scalars(select(SerialNumber))}
+    problems = []
+    where: dict[int, list[int]] = {}
+    for serial_id, location_id, count in placed:
+        if count not in (0, 1):
+            problems.append(f"serial {serials[serial_id].serial}: {count} units at {locations.get(location_id)}")
+        where.setdefault(serial_id, []).append(location_id)
+    for serial_id, row in serials.items():
+        places = where.get(serial_id, [])
+        if len(places) > 1:
+            problems.append(f"serial {row.serial} is in {len(places)} places: {', '.join(locations[p] for p in places)}")
+        expected = places[0] if len(places) == 1 else None
+        if row.location_id != expected:
+            problems.append(
+                f"serial {row.serial} is recorded at {locations.get(row.location_id, 'nowhere')}, movements say {locations.get(expected, 'nowhere')}"
+            )
+    return problems
+
+
+def _layers_match_stock(session: Session) -> list[str]:
+    """Cost layers' remaining quantity per product equals its stock in internal locations."""
+    layers = dict(
+        session.execute(select(CostLayer.product_id, func.sum(CostLayer.remaining_qty)).group_by(CostLayer.product_id)).all()
+    )
+    stock = dict(
+        session.execute(
+            select(Balance.product_id, func.sum(Balance.on_hand)).group_by(Balance.product_id)
+        ).all()
+    )
+    skus, _, _ = _names(session)
+    problems = []
+    for product_id in sorted(set(layers) | set(stock)):
+        in_layers = layers.get(product_id) or Decimal(0)
+        on_hand = stock.get(product_id) or Decimal(0)
+        if in_layers != on_hand:
+            problems.append(
+                f"valuation out of step: {skus.get(product_id, product_id)} has {on_hand.normalize():f} on hand, cost layers hold {in_layers.normalize():f}"
+            )
+    return problems
