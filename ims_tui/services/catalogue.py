@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import select
+from biip import ParseError
+from biip.gtin import Gtin
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from ims_tui.db.models import Barcode, Location, Product, SupplierItem
-from ims_tui.services.errors import NotFound
+from ims_tui.db.models import LOCATION_KINDS, TRACKING, Balance, Barcode, Location, Product, Supplier, SupplierItem, Warehouse
+from ims_tui.services import audit
+from ims_tui.services.actor import Actor
+from ims_tui.services.errors import BadInput, NotFound, RuleViolation
 
 
 @dataclass(frozen=True)
@@ -68,4 +73,199 @@ def resolve_location(session: Session, code: str) -> Location:
     location = find_location(session, code)
     if location is None:
         raise NotFound(f"unknown location {code!r}")
+    return location
+
+
+# --- changing the catalogue -------------------------------------------------------------------
+
+PRODUCT_FIELDS = (
+    "name", "description", "category", "uom", "unit_price", "standard_cost", "tracking",
+    "reorder_point", "reorder_qty", "default_location", "active",
+)
+
+
+def validate_barcode(code: str) -> str:
+    """A barcode as stored: stripped; an all-digit GTIN length must carry a valid check digit."""
+    code = code.strip()
+    if not code:
+        raise BadInput("a barcode cannot be empty")
+    if code.isdigit() and len(code) in (8, 12, 13, 14):
+        try:
+            Gtin.parse(code)
+        except ParseError as exc:
+            raise BadInput(f"barcode {code}: {exc}") from None
+    return code
+
+
+def _product_changes(session: Session, product: Product, fields: dict[str, Any]) -> list[str]:
+    """Apply validated field changes to ``product``; returns 'field: old -> new' lines for the audit."""
+    changes = []
+    for name, value in fields.items():
+        if name not in PRODUCT_FIELDS:
+            raise BadInput(f"unknown product field {name!r}")
+        if name == "default_location":
+            location = resolve_location(session, value) if value else None
+            old = product.default_location.code if product.default_location else None
+            if (location.code if location else None) != old:
+                product.default_location = location
+                changes.append(f"default_location: {old} -> {location.code if location else None}")
+            continue
+        if name == "tracking" and value not in TRACKING:
+            raise BadInput(f"tracking must be one of {', '.join(TRACKING)}, not {value!r}")
+        if name in ("unit_price", "standard_cost", "reorder_point", "reorder_qty"):
+            value = _non_negative(name, value)
+        if name == "name" and not str(value).strip():
+            raise BadInput("a product needs a name")
+        old_value = getattr(product, name)
+        if old_value != value:
+            if name == "tracking" and product.id is not None and _has_stock(session, product.id):
+                raise RuleViolation(f"cannot change tracking of {product.sku} while it has stock")
+            setattr(product, name, value)
+            changes.append(f"{name}: {old_value} -> {value}")
+    return changes
+
+
+def _non_negative(name: str, value: Any) -> Decimal:
+    try:
+        number = Decimal(str(value))
+    except ArithmeticError:
+        raise BadInput(f"{name} is not a number: {value!r}") from None
+    if not number.is_finite() or number < 0:
+        raise BadInput(f"{name} cannot be negative or infinite ({value})")
+    return number
+
+
+def _has_stock(session: Session, product_id: int) -> bool:
+    return session.scalar(select(func.count()).select_from(Balance).where(Balance.product_id == product_id, Balance.on_hand > 0)) > 0
+
+
+def save_product(session: Session, actor: Actor, sku: str, fields: dict[str, Any], *, create: bool | None = None) -> Product:
+    """Create or update a product by SKU inside the caller's transaction (audited).
+
+    ``create=True`` refuses an existing SKU, ``False`` a missing one, ``None`` upserts.
+    """
+    sku = sku.strip()
+    if not sku:
+        raise BadInput("a product needs a SKU")
+    product = session.scalars(select(Product).where(Product.sku == sku)).one_or_none()
+    if product is None and create is False:
+        raise NotFound(f"unknown product {sku!r}")
+    if product is not None and create is True:
+        raise RuleViolation(f"product {sku} already exists")
+    if product is None:
+        if not str(fields.get("name", "")).strip():
+            raise BadInput(f"product {sku} needs a name")
+        product = Product(sku=sku, name="", description="", category="", uom="ea", tracking="none",
+                          unit_price=Decimal(0), standard_cost=Decimal(0), average_cost=Decimal(0),
+                          reorder_point=Decimal(0), reorder_qty=Decimal(0), active=True)
+        session.add(product)
+        changes = _product_changes(session, product, fields)
+        session.flush()
+        audit.record(session, actor, "product.create", sku, "; ".join(changes), product_id=product.id)
+    else:
+        changes = _product_changes(session, product, fields)
+        if changes:
+            audit.record(session, actor, "product.update", sku, "; ".join(changes), product_id=product.id)
+    return product
+
+
+def set_barcode(session: Session, actor: Actor, product: Product, code: str, pack_qty: Decimal = Decimal(1)) -> None:
+    """Give ``product`` a barcode (a case barcode counts ``pack_qty``); refuses one owned by another product."""
+    code = validate_barcode(code)
+    pack_qty = _non_negative("pack quantity", pack_qty)
+    if pack_qty == 0:
+        raise BadInput("pack quantity must be at least 1")
+    existing = session.scalars(select(Barcode).where(Barcode.code == code)).one_or_none()
+    if existing is not None and existing.product_id != product.id:
+        owner = session.get(Product, existing.product_id)
+        raise RuleViolation(f"barcode {code} already belongs to {owner.sku}")
+    if existing is None:
+        session.add(Barcode(product_id=product.id, code=code, pack_qty=pack_qty))
+        audit.record(session, actor, "barcode.add", product.sku, f"{code} x{pack_qty}", product_id=product.id)
+    elif existing.pack_qty != pack_qty:
+        audit.record(session, actor, "barcode.update", product.sku, f"{code} x{existing.pack_qty} -> x{pack_qty}", product_id=product.id)
+        existing.pack_qty = pack_qty
+
+
+def remove_barcode(session: Session, actor: Actor, product: Product, code: str) -> None:
+    barcode = session.scalars(select(Barcode).where(Barcode.code == code, Barcode.product_id == product.id)).one_or_none()
+    if barcode is None:
+        raise NotFound(f"{product.sku} has no barcode {code}")
+    session.delete(barcode)
+    audit.record(session, actor, "barcode.remove", product.sku, code, product_id=product.id)
+
+
+def save_supplier(session: Session, actor: Actor, name: str, fields: dict[str, Any]) -> Supplier:
+    """Create or update a supplier by name (code defaults to a slug of the name)."""
+    name = name.strip()
+    if not name:
+        raise BadInput("a supplier needs a name")
+    supplier = session.scalars(select(Supplier).where(Supplier.name == name)).one_or_none()
+    created = supplier is None
+    if created:
+        code = str(fields.get("code") or "".join(ch for ch in name.upper() if ch.isalnum())[:12])
+        supplier = Supplier(name=name, code=code, lead_time_days=7, active=True)
+        session.add(supplier)
+    for key in ("code", "email", "phone", "lead_time_days"):
+        if key in fields and fields[key] not in (None, ""):
+            value = fields[key]
+            if key == "lead_time_days":
+                value = int(_non_negative(key, value))
+            setattr(supplier, key, value)
+    session.flush()
+    audit.record(session, actor, "supplier.create" if created else "supplier.update", name)
+    return supplier
+
+
+def set_supplier_item(
+    session: Session, actor: Actor, product: Product, supplier: Supplier, supplier_sku: str,
+    cost: Decimal | None = None, lead_time_days: int | None = None, min_order_qty: Decimal | None = None,
+) -> SupplierItem:
+    item = session.scalars(
+        select(SupplierItem).where(SupplierItem.supplier_id == supplier.id, SupplierItem.product_id == product.id)
+    ).first()
+    if item is None:
+        item = SupplierItem(supplier_id=supplier.id, product_id=product.id, supplier_sku=supplier_sku.strip(),
+                            cost=Decimal(0), min_order_qty=Decimal(1))
+        session.add(item)
+    item.supplier_sku = supplier_sku.strip() or product.sku
+    if cost is not None:
+        item.cost = _non_negative("cost", cost)
+    if lead_time_days is not None:
+        item.lead_time_days = int(lead_time_days)
+    if min_order_qty is not None:
+        item.min_order_qty = _non_negative("minimum order", min_order_qty)
+    audit.record(session, actor, "supplier_item.set", product.sku, f"{supplier.name}: {item.supplier_sku}", product_id=product.id)
+    return item
+
+
+def save_location(
+    session: Session, actor: Actor, code: str, *, name: str = "", parent: str | None = None,
+    warehouse: str | None = None, barcode: str | None = None, kind: str = "internal",
+) -> Location:
+    """Create or update a location by code; a named warehouse is created if it does not exist."""
+    code = code.strip()
+    if not code:
+        raise BadInput("a location needs a code")
+    if kind not in LOCATION_KINDS:
+        raise BadInput(f"location kind must be one of {', '.join(LOCATION_KINDS)}")
+    location = session.scalars(select(Location).where(Location.code == code)).one_or_none()
+    created = location is None
+    if created:
+        location = Location(code=code, name=name or code, kind=kind, active=True)
+        session.add(location)
+    elif name:
+        location.name = name
+    if parent:
+        parent_location = resolve_location(session, parent)
+        if parent_location.id is not None and parent_location.id == location.id:
+            raise BadInput(f"location {code} cannot be its own parent")
+        location.parent = parent_location
+    if warehouse:
+        found = session.scalars(select(Warehouse).where(Warehouse.code == warehouse)).one_or_none()
+        location.warehouse = found or Warehouse(code=warehouse, name=warehouse)
+    if barcode:
+        location.barcode = barcode.strip()
+    session.flush()
+    audit.record(session, actor, "location.create" if created else "location.update", code)
     return location

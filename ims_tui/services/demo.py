@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from alembic import command
+from biip.checksums import gs1_standard_check_digit
 from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session
 
@@ -156,14 +157,8 @@ class DemoSummary:
         }
 
 
-def ean13(body12: str) -> str:
-    return body12 + gtin_check_digit(body12)
-
-
-def gtin_check_digit(body: str) -> str:
-    """GS1 mod-10 check digit for any GTIN body (weights 3,1,3,... from the right)."""
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
-    return str((10 - total % 10) % 10)
+def with_check_digit(body: str) -> str:
+    return body + str(gs1_standard_check_digit(body))
 
 
 def store_is_empty(store: Store) -> bool:
@@ -285,10 +280,10 @@ class _DemoBuilder:
                             default_location=rng.choice(storage_bins),
                         )
                         body = f"50{rng.randrange(10**9, 10**10)}"
-                        product.barcodes.append(Barcode(code=ean13(body), pack_qty=Decimal(1)))
+                        product.barcodes.append(Barcode(code=with_check_digit(body), pack_qty=Decimal(1)))
                         if tracking != "serial" and rng.random() < 0.5:
                             case_body = f"1{body}"
-                            product.barcodes.append(Barcode(code=case_body + gtin_check_digit(case_body),
+                            product.barcodes.append(Barcode(code=with_check_digit(case_body),
                                                             pack_qty=Decimal(rng.choice((6, 12, 24)))))
                         product.supplier_items.append(
                             SupplierItem(supplier=suppliers[supplier_code], supplier_sku=f"{supplier_code}-{rng.randrange(10000, 99999)}",
