@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import BigInteger
+from sqlalchemy.sql import operators
 from sqlalchemy.types import TypeDecorator
 
 QTY_SCALE = 3
@@ -19,6 +20,19 @@ MONEY_SCALE = 4
 class ScaledDecimal(TypeDecorator[Decimal]):
     impl = BigInteger
     cache_ok = True
+
+    class comparator_factory(TypeDecorator.Comparator):  # noqa: N801 - SQLAlchemy's hook name
+        """``a - b`` of two same-scale columns stays scaled, so ``a - b >= :n`` binds ``n`` scaled.
+
+        Without this the difference would be a plain integer expression and ``:n`` would be
+        compared unscaled.
+        """
+
+        def _adapt_expression(self, op, other_comparator):  # type: ignore[no-untyped-def]
+            other = other_comparator.type
+            if op in (operators.add, operators.sub) and isinstance(other, ScaledDecimal) and other.scale == self.type.scale:
+                return op, self.type
+            return super()._adapt_expression(op, other_comparator)
 
     def __init__(self, scale: int) -> None:
         super().__init__()

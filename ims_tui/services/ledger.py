@@ -255,6 +255,7 @@ class _Posting:
 
     def apply(self, moves: Sequence[StockMove], kind: str, key: str) -> PostingResult:
         lines = [line for move in moves for line in self.resolve(move)]
+        self._explain_misplaced_serials(lines)
         self._apply_balances(lines)
         self._apply_cost_layers(lines)
         self._apply_serials(lines)
@@ -372,6 +373,21 @@ class _Posting:
                 f"cost layers of {line.product.sku} are short of its stock by {_fmt(needed)}; run 'ims check'"
             )
         return (value / line.qty).quantize(MONEY_QUANTUM)
+
+    def _explain_misplaced_serials(self, lines: list[_Line]) -> None:
+        """Name the serial that is not where it is taken from, before the balance check would
+        refuse with a less helpful "not enough stock".  The locked check in ``_apply_serials``
+        stays the authority."""
+        for line in lines:
+            if line.serial and line.source.holds_stock:
+                location_id = self.session.scalar(
+                    select(SerialNumber.location_id).where(
+                        SerialNumber.product_id == line.product.id, SerialNumber.serial == line.serial
+                    )
+                )
+                if location_id != line.source.id:
+                    where = "not in stock" if location_id is None else "elsewhere"
+                    raise RuleViolation(f"serial {line.serial} of {line.product.sku} is not at {line.source.code} ({where})")
 
     def _apply_serials(self, lines: list[_Line]) -> None:
         for line in sorted((ln for ln in lines if ln.serial), key=lambda ln: (ln.product.id, ln.serial)):
