@@ -58,7 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # usage errors, --help, --version: report the code, do not exit
+        return exc.code if isinstance(exc.code, int) else 2
     ctx = CliContext(args)
     try:
         if args.command is None:

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,6 +26,7 @@ T = TypeVar("T")
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 RETRYABLE_SQLSTATES = {"40001", "40P01"}
+READ_ONLY_OPTION = "ims_read_only"
 MAX_ATTEMPTS = 8
 
 
@@ -43,7 +44,10 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):  # type: ignore[no-untyped-def]
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers take the write lock up front; readers use a deferred BEGIN, so under WAL they
+        # never queue behind a writer.
+        read_only = connection.get_execution_options().get(READ_ONLY_OPTION, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def redact(url: str) -> str:
@@ -77,6 +81,7 @@ class Store:
         else:
             raise StoreError(f"unsupported store backend {self.backend!r}: use sqlite:/// or postgresql+psycopg://")
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(self.engine.execution_options(**{READ_ONLY_OPTION: True}))
 
     @property
     def display_url(self) -> str:
@@ -86,9 +91,16 @@ class Store:
         self.engine.dispose()
 
     @contextmanager
+    def connect(self, *, begin: bool = False) -> Iterator[Connection]:
+        """A raw connection (schema work), with the same one-line errors as sessions."""
+        engine = self.engine if begin else self.engine.execution_options(**{READ_ONLY_OPTION: True})
+        with _translate_errors(self), (engine.begin() if begin else engine.connect()) as connection:
+            yield connection
+
+    @contextmanager
     def read(self) -> Iterator[Session]:
         """A session for reading; rolled back at the end so it never holds a write lock."""
-        with _translate_errors(self), self._sessions() as session:
+        with _translate_errors(self), self._read_sessions() as session:
             try:
                 yield session
             finally:

@@ -27,12 +27,12 @@ def head_revision() -> str:
 
 
 def current_revision(store: Store) -> str | None:
-    with store.engine.connect() as connection:
+    with store.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 
 def is_empty(store: Store) -> bool:
-    with store.engine.connect() as connection:
+    with store.connect() as connection:
         return not inspect(connection).get_table_names()
 
 
@@ -46,7 +46,7 @@ def upgrade(store: Store) -> tuple[str | None, str]:
         )
     if before != head_revision():
         config = _alembic_config()
-        with store.engine.begin() as connection:
+        with store.connect(begin=True) as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
     return before, head_revision()

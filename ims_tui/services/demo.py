@@ -165,8 +165,9 @@ def store_is_empty(store: Store) -> bool:
     """True when the store has no schema, or a schema with no products, users or movements."""
     if schema.is_empty(store):
         return True
-    if "products" not in inspect(store.engine).get_table_names():
-        return False
+    with store.connect() as connection:
+        if "products" not in inspect(connection).get_table_names():
+            return False
     with store.read() as session:
         return not any(session.scalar(select(func.count()).select_from(t)) for t in (Product, User))
 
@@ -195,7 +196,7 @@ def load_demo(store: Store, *, password: str = "demo", reset: bool = False, seed
 
 def _wipe(store: Store) -> None:
     config = schema._alembic_config()
-    with store.engine.begin() as connection:
+    with store.connect(begin=True) as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, "base")
 
