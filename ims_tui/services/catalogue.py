@@ -11,6 +11,7 @@ from biip.gtin import Gtin
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from ims_tui.devices.decode import decode_scan
 from ims_tui.db.models import LOCATION_KINDS, TRACKING, Balance, Barcode, Location, Product, Supplier, SupplierItem, Warehouse
 from ims_tui.services import audit
 from ims_tui.services.actor import Actor
@@ -36,7 +37,8 @@ def gtin_variants(code: str) -> list[str]:
 
 
 def find_product(session: Session, code: str) -> ProductMatch | None:
-    """SKU, any barcode (EAN/UPC/GTIN in any padding), or a supplier's SKU; None if nothing matches."""
+    """SKU, any barcode (EAN/UPC/GTIN in any padding), a supplier's SKU, or a whole GS1 scan
+    (element string or Digital Link) carrying the GTIN; None if nothing matches."""
     code = code.strip()
     if not code:
         return None
@@ -53,6 +55,9 @@ def find_product(session: Session, code: str) -> ProductMatch | None:
     ).first()
     if item is not None:
         return ProductMatch(item.product, Decimal(1), "supplier_sku")
+    decoded = decode_scan(code)
+    if decoded.gtin and decoded.gtin_valid and decoded.gtin != code:
+        return find_product(session, decoded.gtin)
     return None
 
 
