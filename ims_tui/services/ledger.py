@@ -34,7 +34,7 @@ from ims_tui.db.models import (
     StoreMeta,
 )
 from ims_tui.db.types import MONEY_SCALE
-from ims_tui.services import audit
+from ims_tui.services import audit, changes
 from ims_tui.services.actor import Actor
 from ims_tui.services.catalogue import find_location
 from ims_tui.services.errors import BadInput, NotFound, RuleViolation
@@ -261,6 +261,7 @@ class _Posting:
         self._apply_serials(lines)
         movement_ids = self._insert_movements(lines)
         self._audit(kind, lines)
+        changes.announce(self.session, "posting", self.posting_id)
         return PostingResult(self.posting_id, key, already_posted=False, movement_ids=tuple(movement_ids))
 
     def _apply_balances(self, lines: list[_Line]) -> None:

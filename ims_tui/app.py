@@ -1,0 +1,456 @@
+"""The station app: sign-in, home, tasks by F-key, scan-anywhere, live updates, idle lock.
+
+Everything a station does passes through :class:`ImsApp`:
+
+- keys: every binding has an id, so ``[keys]`` in the station config remaps it
+  (``lookup = "f6"``, ``help = "f1,question_mark"``); F1 lists the current screen's keys,
+  Escape goes back, ctrl+p opens a command palette whose commands follow the screen;
+- scans: :meth:`ImsApp.deliver_scan` is the one entry point, fed by the keyboard-wedge
+  detector here and by evdev/serial sources;
+- live data: a thread worker follows the store's change feed and posts
+  :class:`~ims_tui.screens.base.StoreChanged` to every open screen;
+- size: below 80x24 a screen says how large the terminal must be.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from textual import events, work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.command import CommandPalette
+from textual.screen import ModalScreen, Screen
+from textual.theme import Theme
+from textual.worker import get_current_worker
+
+from ims_tui.config import Config
+from ims_tui.screens.base import MIN_HEIGHT, MIN_WIDTH, ImsScreen, StoreChanged, TooSmallScreen
+from ims_tui.screens.tasks import Task, get_task, load_tasks, tasks_for
+from ims_tui.services.actor import Actor
+from ims_tui.services.errors import ImsError
+from ims_tui.services.permissions import allows
+from ims_tui.widgets.scan import ScanDetector, Scanned
+
+if TYPE_CHECKING:
+    from ims_tui.db.engine import Store
+    from ims_tui.services.scans import ScanResolution
+
+DEFAULT_THEME = "textual-dark"
+HIGH_CONTRAST = Theme(
+    name="high-contrast",
+    primary="#0000c8",
+    secondary="#000000",
+    accent="#b00000",
+    warning="#8a5a00",
+    error="#b00000",
+    success="#006400",
+    foreground="#000000",
+    background="#ffffff",
+    surface="#ffffff",
+    panel="#e0e0e0",
+    dark=False,
+    variables={
+        "text-muted": "#000000",
+        "footer-background": "#000000",
+        "footer-foreground": "#ffffff",
+        "footer-key-foreground": "#ffff00",
+        "footer-description-foreground": "#ffffff",
+        "block-cursor-background": "#0000c8",
+        "block-cursor-foreground": "#ffffff",
+        "input-selection-background": "#0000c8 40%",
+    },
+)
+"""Black on white with saturated accents: readable on a kiosk in daylight."""
+
+
+class ImsApp(App[int]):
+    """The ims station app.  Construct with the station config and an open store."""
+
+    TITLE = "ims"
+    CSS_PATH = Path(__file__).with_name("app.tcss")
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS = [
+        Binding("f1", "help", "Help", id="help"),
+        Binding("escape", "back", "Back", id="back"),
+        Binding("ctrl+l", "lock", "Lock station", show=False, id="lock"),
+        Binding("ctrl+o", "sign_out", "Sign out", show=False, id="sign_out"),
+        Binding("ctrl+t", "toggle_contrast", "High contrast", show=False, id="theme"),
+        Binding("ctrl+q", "quit", "Quit", show=False, id="quit", priority=True),
+    ]
+
+    IDLE_CHECK_SECONDS = 5.0
+    FEED_WAIT_SECONDS = 0.25
+
+    def __init__(self, config: Config, store: Store) -> None:
+        super().__init__()
+        self.config = config
+        self.store = store
+        self.actor: Actor | None = None
+        self.scan_detector: ScanDetector[events.Key] = ScanDetector()
+        self.messages: deque[str] = deque(maxlen=50)
+        """The last lines the app said to the user (status and errors), newest last."""
+        self.bells = 0
+        self._flush_timer = None
+        self._last_activity = time.monotonic()
+        self._locked = False
+        self.register_theme(HIGH_CONTRAST)
+        self.theme = config.theme if config.theme in self.available_themes else DEFAULT_THEME
+        self.tasks: list[Task] = load_tasks()
+        for task in self.tasks:
+            self._bindings.key_to_bindings.setdefault(task.key, []).append(
+                Binding(task.key, f"open_task('{task.id}')", task.title, show=False, id=task.id)
+            )
+        if config.keys:
+            self.set_keymap(config.keys)
+
+    # -- start-up, sign-in, sign-out, lock ---------------------------------------------------
+
+    def on_mount(self) -> None:
+        self._show_sign_in()
+        self._check_size()
+        if self.config.idle_lock_minutes > 0:
+            interval = min(self.IDLE_CHECK_SECONDS, self.config.idle_lock_minutes * 60 / 4)
+            self.set_interval(interval, self._check_idle)
+        self._follow_changes()
+
+    def _show_sign_in(self) -> None:
+        try:
+            from ims_tui.screens.signin import SignInScreen
+        except ModuleNotFoundError as exc:
+            if exc.name != "ims_tui.screens.signin":
+                raise
+            return  # built without the sign-in screens: the embedding code calls sign_in_complete
+        self._replace_stack(SignInScreen())
+
+    def sign_in_complete(self, actor: Actor) -> None:
+        """Called by the sign-in screens: the user is in; show their home screen."""
+        from ims_tui.screens.home import HomeScreen
+
+        self.actor = actor
+        self._locked = False
+        self._last_activity = time.monotonic()
+        self.sub_title = f"{actor.username} ({actor.role}) @ {actor.station}"
+        self._replace_stack(HomeScreen())
+        self.refresh_bindings()
+
+    def sign_out(self) -> None:
+        """Forget the user and go back to the sign-in screen."""
+        self.actor = None
+        self._locked = False
+        self.sub_title = ""
+        self._show_sign_in()
+        self.refresh_bindings()
+
+    def lock(self) -> None:
+        """Cover the station with the lock screen; the same or another user unlocks it."""
+        if self.actor is None or self._locked:
+            return
+        try:
+            from ims_tui.screens.signin import LockScreen
+        except ModuleNotFoundError as exc:
+            if exc.name != "ims_tui.screens.signin":
+                raise
+            self.sign_out()
+            return
+        self._locked = True
+        self.push_screen(LockScreen(), callback=self._unlocked)
+
+    def _unlocked(self, actor: Actor | None) -> None:
+        self._locked = False
+        self._last_activity = time.monotonic()
+        if actor is None:
+            self.sign_out()
+        elif self.actor is not None and actor.username == self.actor.username:
+            self.actor = actor
+        else:
+            self.sign_in_complete(actor)
+
+    def _replace_stack(self, screen: Screen) -> None:
+        """Make ``screen`` the only screen above Textual's default one."""
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+        if len(self.screen_stack) == 2:
+            self.switch_screen(screen)
+        else:
+            self.push_screen(screen)
+        self.call_later(self._check_size)
+
+    def _check_idle(self) -> None:
+        if self.actor is None or self._locked:
+            return
+        if time.monotonic() - self._last_activity >= self.config.idle_lock_minutes * 60:
+            self.lock()
+
+    @property
+    def locked(self) -> bool:
+        return self._locked
+
+    # -- input: activity, scan detection ----------------------------------------------------
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp)):
+            self._last_activity = time.monotonic()
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            verdict = self.scan_detector.feed(event.key, event.character, event.time, event)
+            for held in verdict.release:
+                await super().on_event(held)
+            if verdict.scan is not None:
+                self.deliver_scan(verdict.scan, "wedge")
+            elif verdict.pass_key:
+                await super().on_event(event)
+            if self.scan_detector.holding:
+                self._schedule_flush()
+            return
+        await super().on_event(event)
+
+    def _schedule_flush(self) -> None:
+        if self._flush_timer is not None:
+            self._flush_timer.stop()
+        self._flush_timer = self.set_timer(self.scan_detector.max_gap + 0.005, self._flush_held_keys)
+
+    async def _flush_held_keys(self) -> None:
+        """A burst that ended without a terminator was typing: let the keys through."""
+        self._flush_timer = None
+        if not self._message_queue.empty():
+            # More input is already waiting: judge the burst after reading it.
+            self._schedule_flush()
+            return
+        for held in self.scan_detector.flush(time.monotonic()):
+            await super().on_event(held)
+        if self.scan_detector.holding:
+            self._schedule_flush()
+
+    def deliver_scan(self, text: str, source: str = "wedge") -> None:
+        """The one entry point for scans (wedge, evdev, serial); call it on the app's thread.
+
+        A screen with scan steps of its own gets a :class:`Scanned` message; on any other
+        screen the scan opens the product or the location, or rings and says it is unknown.
+        """
+        screen = self.screen
+        if getattr(screen, "SCAN_STEPS", False):
+            screen.post_message(Scanned(text, source))
+            return
+        if isinstance(screen, (TooSmallScreen,)):
+            self.say("enlarge the terminal before scanning", error=True)
+            return
+        if self.actor is None or self._locked:
+            self.say("sign in first", error=True)
+            return
+        from ims_tui.screens.help import HelpScreen
+
+        if isinstance(screen, (HelpScreen, CommandPalette)):
+            self.pop_screen()
+        elif isinstance(screen, ModalScreen):
+            self.say("finish or close this dialog first (Esc)", error=True)
+            return
+        self._resolve_scan(text)
+
+    @work(thread=True, group="scan", exit_on_error=False)
+    def _resolve_scan(self, text: str) -> None:
+        from ims_tui.services.scans import resolve_scan
+
+        try:
+            resolution = resolve_scan(self.store, text)
+        except ImsError as exc:
+            self.call_from_thread(self.say, str(exc), error=True)
+            return
+        self.call_from_thread(self._open_resolution, resolution)
+
+    def _open_resolution(self, resolution: ScanResolution) -> None:
+        if resolution.kind == "product" and resolution.sku:
+            from ims_tui.screens.product import ProductScreen
+
+            self._open_over(ProductScreen(resolution.sku), ProductScreen, resolution.sku)
+        elif resolution.kind == "location" and resolution.location_code:
+            from ims_tui.screens.location import LocationScreen
+
+            self._open_over(LocationScreen(resolution.location_code), LocationScreen, resolution.location_code)
+        elif resolution.kind == "unknown":
+            self.say(resolution.message or f"unknown code: {resolution.raw}", error=True)
+        else:
+            self.say(resolution.message)
+
+    def _open_over(self, screen: Screen, kind: type, key: str) -> None:
+        """Push ``screen``, replacing the top one when it already shows the same kind of thing."""
+        if isinstance(self.screen, kind):
+            if getattr(self.screen, "key", None) == key:
+                return
+            self.switch_screen(screen)
+        else:
+            self.push_screen(screen)
+
+    # -- saying things --------------------------------------------------------------------
+
+    def say(self, text: str, *, error: bool = False) -> None:
+        """One line to the user; errors ring the bell."""
+        self.messages.append(text)
+        if error:
+            self.bell()
+        self.notify(text, severity="error" if error else "information", timeout=4 if error else 3)
+
+    def bell(self) -> None:
+        self.bells += 1
+        super().bell()
+
+    # -- tasks, navigation, help ------------------------------------------------------------
+
+    def task_key_display(self, task: Task) -> str:
+        """The key that opens ``task`` on this station (after config remaps), e.g. ``F2``."""
+        key = self.config.keys.get(task.id, task.key).split(",")[0].strip()
+        return self.get_key_display(Binding(key, ""))
+
+    def open_task(self, task_id: str) -> None:
+        task = get_task(task_id)
+        if task is None or self.actor is None or not allows(self.actor.role, task.permission):
+            self.say(f"not available: {task_id}", error=True)
+            return
+        from ims_tui.screens.home import HomeScreen
+
+        screen = task.screen()
+        if isinstance(self.screen, HomeScreen):
+            self.push_screen(screen)
+        else:
+            # one level of task screens above home: F-keys switch between tasks
+            while len(self.screen_stack) > 3:
+                self.pop_screen()
+            self.switch_screen(screen) if len(self.screen_stack) == 3 else self.push_screen(screen)
+
+    def action_open_task(self, task_id: str) -> None:
+        self.open_task(task_id)
+
+    def _navigation_allowed(self) -> bool:
+        """False while signed out, locked, or too small: no way around the lock screen."""
+        return self.actor is not None and not self._locked and not isinstance(self.screen, TooSmallScreen)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "open_task":
+            task = get_task(str(parameters[0])) if parameters else None
+            return bool(task and self._navigation_allowed() and allows(self.actor.role, task.permission))
+        if action in ("lock", "sign_out", "command_palette"):
+            return self._navigation_allowed() or (action == "command_palette" and self.actor is None)
+        if action == "back":
+            return self._can_go_back()
+        return True
+
+    def _can_go_back(self) -> bool:
+        from ims_tui.screens.home import HomeScreen
+
+        screen = self.screen
+        if isinstance(screen, (HomeScreen, TooSmallScreen)) or self._locked or self.actor is None:
+            return False
+        return len(self.screen_stack) > 2
+
+    def action_back(self) -> None:
+        """Escape: close the dialog or go back one screen; never past home."""
+        if not self._can_go_back():
+            return
+        if isinstance(self.screen, ModalScreen):
+            self.screen.dismiss(None)
+        else:
+            self.pop_screen()
+
+    def action_help(self) -> None:
+        from ims_tui.screens.help import HelpScreen
+
+        if isinstance(self.screen, (HelpScreen, TooSmallScreen)):
+            return
+        self.push_screen(HelpScreen(self.screen))
+
+    def action_lock(self) -> None:
+        self.lock()
+
+    def action_sign_out(self) -> None:
+        if self._navigation_allowed():
+            self.sign_out()
+
+    def action_toggle_contrast(self) -> None:
+        self.theme = DEFAULT_THEME if self.theme == HIGH_CONTRAST.name else HIGH_CONTRAST.name
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """The palette follows the screen: its own keys, the user's tasks, then app commands."""
+        if self._navigation_allowed():
+            for key, active in screen.active_bindings.items():
+                binding = active.binding
+                if not binding.description or not active.enabled or binding.id in {"help", "back"}:
+                    continue
+                if binding.action.startswith("open_task") or binding.id in {"quit", "lock", "sign_out", "theme"}:
+                    continue
+                yield SystemCommand(
+                    binding.description,
+                    f"{getattr(screen, 'TITLE', '') or 'this screen'} ({self.get_key_display(binding.with_key(key))})",
+                    _runner(active.node, binding.action),
+                )
+            for task in tasks_for(self.actor):
+                yield SystemCommand(f"Open {task.title}", f"task ({self.task_key_display(task)})",
+                                    lambda task_id=task.id: self.open_task(task_id))
+            yield SystemCommand("Lock station", "cover the screen until someone signs in (ctrl+l)", self.lock)
+            yield SystemCommand("Sign out", "end this session (ctrl+o)", self.sign_out)
+        yield SystemCommand("Keys", "list this screen's keys (F1)", self.action_help)
+        yield SystemCommand("High contrast theme", "black on white for bright kiosks (ctrl+t)",
+                            lambda: setattr(self, "theme", HIGH_CONTRAST.name))
+        yield SystemCommand("Default theme", "the standard dark theme", lambda: setattr(self, "theme", DEFAULT_THEME))
+        yield SystemCommand("Quit", "close ims on this station (ctrl+q)", self.exit)
+
+    # -- size guard ------------------------------------------------------------------------
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._check_size(event.size.width, event.size.height)
+
+    def _check_size(self, width: int | None = None, height: int | None = None) -> None:
+        if width is None or height is None:
+            width, height = self.size
+        too_small = width < MIN_WIDTH or height < MIN_HEIGHT
+        showing = any(isinstance(screen, TooSmallScreen) for screen in self.screen_stack)
+        if too_small and not showing:
+            self.push_screen(TooSmallScreen())
+        elif not too_small and showing and isinstance(self.screen, TooSmallScreen):
+            self.pop_screen()
+
+    # -- live changes ------------------------------------------------------------------------
+
+    @work(thread=True, group="changes", exit_on_error=False)
+    def _follow_changes(self) -> None:
+        """Wait on the store's change feed and tell every open screen what changed."""
+        from ims_tui.services.changes import open_feed
+
+        worker = get_current_worker()
+        try:
+            feed = open_feed(self.store)
+        except ImsError as exc:
+            self.call_from_thread(self.say, f"live updates unavailable: {exc}", error=True)
+            return
+        try:
+            while not worker.is_cancelled:
+                try:
+                    change = feed.wait(self.FEED_WAIT_SECONDS)
+                except ImsError as exc:
+                    if worker.is_cancelled:
+                        return
+                    self.call_from_thread(self.say, f"live updates paused: {exc}", error=True)
+                    feed.close()
+                    time.sleep(2)
+                    feed = open_feed(self.store)
+                    continue
+                if change is not None and not worker.is_cancelled:
+                    self.call_from_thread(self._broadcast, change)
+        finally:
+            feed.close()
+
+    def _broadcast(self, change: Any) -> None:
+        for screen in self.screen_stack:
+            screen.post_message(StoreChanged(change))
+
+
+def _runner(node: Any, action: str):
+    async def run() -> None:
+        await node.run_action(action)
+
+    return run
+
+
+__all__ = ["ImsApp", "ImsScreen", "Scanned", "StoreChanged", "HIGH_CONTRAST"]

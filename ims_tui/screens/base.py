@@ -1,0 +1,63 @@
+"""What every station screen shares: the scan contract, live-change delivery, and the size guard."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Center, Middle
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Static
+
+if TYPE_CHECKING:
+    from ims_tui.services.changes import Change
+
+MIN_WIDTH, MIN_HEIGHT = 80, 24
+
+
+class StoreChanged(Message):
+    """Another commit reached the store (any station); screens re-read what they show."""
+
+    def __init__(self, change: Change) -> None:
+        super().__init__()
+        self.change = change
+
+
+class ImsScreen(Screen):
+    """Base of the app's screens.
+
+    ``SCAN_STEPS = True`` means the screen handles scans itself (``on_scanned``); otherwise the
+    app opens what was scanned.  ``HELP`` is the paragraph F1 shows above the key list.
+    """
+
+    SCAN_STEPS: ClassVar[bool] = False
+    HELP: ClassVar[str] = ""
+
+
+class TooSmallScreen(Screen):
+    """Shown instead of a broken layout while the terminal is smaller than 80x24."""
+
+    BINDINGS = [Binding("ctrl+q", "app.quit", "Quit", id="quit", show=False)]
+    DEFAULT_CSS = """
+    TooSmallScreen { align: center middle; }
+    TooSmallScreen Static { width: auto; text-align: center; }
+    """
+
+    def compose(self) -> ComposeResult:
+        with Middle(), Center():
+            yield Static(id="too-small-message")
+
+    def on_mount(self) -> None:
+        self.show_size()
+
+    def on_resize(self) -> None:
+        self.show_size()
+
+    def show_size(self) -> None:
+        width, height = self.app.size
+        self.query_one("#too-small-message", Static).update(
+            f"The terminal is {width}x{height}.\n"
+            f"ims needs at least {MIN_WIDTH}x{MIN_HEIGHT}:\nenlarge the window or use a smaller font."
+        )

@@ -1,0 +1,46 @@
+"""The home screen: who is signed in, and the tasks their role allows."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.widgets import Footer, Header, OptionList, Static
+from textual.widgets.option_list import Option
+
+from ims_tui.screens.base import ImsScreen
+from ims_tui.screens.tasks import tasks_for
+
+
+class HomeScreen(ImsScreen):
+    """Pick a task with its F-key, or with the arrows and Enter."""
+
+    TITLE = "Home"
+    HELP = "Choose a task with its key, or move with the arrows and press Enter."
+    DEFAULT_CSS = """
+    HomeScreen #who { height: auto; padding: 1 2 0 2; }
+    HomeScreen #tasks { height: 1fr; margin: 1 2; border: round $primary; }
+    HomeScreen #hint { height: auto; padding: 0 2; color: $text-muted; }
+    """
+
+    def compose(self) -> ComposeResult:
+        actor = self.app.actor
+        yield Header()
+        who = Text.assemble(
+            ("Signed in as ", ""), (actor.username, "bold"), (f" ({actor.role})", ""),
+            (" at station ", ""), (actor.station, "bold"),
+        )
+        yield Static(who, id="who")
+        options = [
+            Option(Text.assemble((f"{self.app.task_key_display(task):>4}  ", "bold"), task.title,
+                                 (f"  {task.description}" if task.description else "", "dim")), id=task.id)
+            for task in tasks_for(actor)
+        ]
+        task_list = OptionList(*options, id="tasks")
+        task_list.border_title = "Tasks"
+        yield task_list
+        yield Static("Scan a product or a bin at any time to look it up.", id="hint")
+        yield Footer(compact=True)
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        if event.option.id:
+            self.app.open_task(event.option.id)
