@@ -293,10 +293,7 @@ def start_receipt(store: Store, actor: Actor, *, po: str | None = None, supplier
     def work(session: Session) -> ReceiptDraft:
         if po:
             order = load_po(session, po)
-            if order.status == "draft":
-                raise RuleViolation(f"{order.number} is still a draft: a manager must order it before it is received")
-            if order.status not in RECEIVABLE_STATUSES:
-                raise RuleViolation(f"{order.number} is {order.status}: nothing to receive")
+            _check_receivable(order)
             reference, vendor = order.number, order.supplier.name
         else:
             vendor = _supplier(session, supplier or "").name
@@ -506,8 +503,7 @@ def _post_receipt(
         return _already(session, key, order, draft_id, lines, qty)
     _check_approvers(session, actor, lines)
     if order is not None:
-        if order.status not in RECEIVABLE_STATUSES and not (order.status == "received" and all(ln.approved_by for ln in lines)):
-            raise RuleViolation(f"{order.number} is {order.status}: it cannot be received")
+        _check_receivable(order, approved=all(ln.approved_by for ln in lines))
         moves, increments = _allocate(session, order, lines)
         reference = order.number
         vendor = order.supplier
@@ -540,6 +536,17 @@ def _post_receipt(
     if draft_id is not None:
         session.execute(delete(TaskDraft).where(TaskDraft.id == draft_id))
     return ReceiptResult(result.posting_id, key, False, view, len(lines), qty)
+
+
+def _check_receivable(order, *, approved: bool = False) -> None:
+    """Only ordered and partially received POs take goods (a received one with a manager's approval)."""
+    if order.status in RECEIVABLE_STATUSES or (order.status == "received" and approved):
+        return
+    if order.status == "draft":
+        raise RuleViolation(f"{order.number} is still a draft: a manager must order it before it is received")
+    if order.status == "received":
+        raise RuleViolation(f"{order.number} is fully received: more needs a manager's approval")
+    raise RuleViolation(f"{order.number} is {order.status}: nothing to receive")
 
 
 def _already(session: Session, key: str, order, draft_id: int | None, lines: Sequence[ReceiptLine], qty: Decimal) -> ReceiptResult:
