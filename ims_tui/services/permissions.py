@@ -6,6 +6,9 @@ from enum import StrEnum
 
 from typing import TYPE_CHECKING
 
+from sqlalchemy import select
+
+from ims_tui.db.models import User
 from ims_tui.services.actor import Actor
 from ims_tui.services.errors import PermissionDenied
 
@@ -36,17 +39,24 @@ class Permission(StrEnum):
     MANAGE_USERS = "manage_users"
 
 
-_MANAGER = frozenset(Permission) - {Permission.MANAGE_USERS}
+# The issue's roles: admin (everything, users); manager (products, suppliers, orders, adjustments,
+# counts approval, reports, replenishment, and the audit log); receiver (receive, putaway, move,
+# lookup); picker (pick, ship, move, lookup); auditor (read-only: lookup, reports, audit log).
+# Floor roles also count stock and print labels; nobody but admin manages users.
+_FLOOR = {Permission.LOOKUP, Permission.MOVE, Permission.COUNT, Permission.PRINT_LABELS}
 
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     "admin": frozenset(Permission),
-    "manager": _MANAGER,
-    "receiver": frozenset(
-        {Permission.LOOKUP, Permission.RECEIVE, Permission.MOVE, Permission.COUNT, Permission.PRINT_LABELS}
+    "manager": frozenset(
+        {
+            Permission.LOOKUP, Permission.ADJUST, Permission.COUNT, Permission.APPROVE_COUNT,
+            Permission.APPROVE_OVERRIDE, Permission.MANAGE_PRODUCTS, Permission.MANAGE_SUPPLIERS,
+            Permission.MANAGE_ORDERS, Permission.MANAGE_DRAFTS, Permission.REPLENISH, Permission.REPORTS,
+            Permission.EXPORT, Permission.IMPORT, Permission.VIEW_AUDIT, Permission.PRINT_LABELS,
+        }
     ),
-    "picker": frozenset(
-        {Permission.LOOKUP, Permission.PICK, Permission.SHIP, Permission.MOVE, Permission.COUNT, Permission.PRINT_LABELS}
-    ),
+    "receiver": frozenset(_FLOOR | {Permission.RECEIVE}),
+    "picker": frozenset(_FLOOR | {Permission.PICK, Permission.SHIP}),
     "auditor": frozenset({Permission.LOOKUP, Permission.REPORTS, Permission.EXPORT, Permission.VIEW_AUDIT}),
 }
 
@@ -58,13 +68,21 @@ def allows(role: str, permission: Permission) -> bool:
 def check(store: Store, actor: Actor, permission: Permission, target: str = "") -> None:
     """Raise :class:`PermissionDenied` unless the actor's role allows ``permission``.
 
+    For a signed-in user (``actor.user_id`` set) the role and the active flag are read from the
+    store, so disabling or demoting someone takes effect on their open sessions at once.
     Call it before opening the operation's transaction: the refusal is audited in a
     transaction of its own, so it is kept although the operation never happens.
     """
-    if allows(actor.role, permission):
+    role, active = actor.role, True
+    if actor.user_id is not None:
+        with store.read() as session:
+            row = session.execute(select(User.role, User.active).where(User.id == actor.user_id)).one_or_none()
+        role, active = (row.role, row.active) if row is not None else (actor.role, False)
+    if active and allows(role, permission):
         return
     from ims_tui.services.audit import record
 
+    reason = f"role {role} may not {permission.value.replace('_', ' ')}" if active else "the account is disabled"
     with store.write() as session:
-        record(session, actor, permission.value, target, "permission denied", outcome="denied")
-    raise PermissionDenied(f"permission denied: role {actor.role} may not {permission.value.replace('_', ' ')}")
+        record(session, actor, permission.value, target, f"permission denied: {reason}", outcome="denied")
+    raise PermissionDenied(f"permission denied: {reason}")
