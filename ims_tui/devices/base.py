@@ -95,7 +95,7 @@ def describe_os_error(path: str, exc: BaseException, *, usual_group: str) -> str
     """One line saying why ``path`` cannot be used, with the fix where there is one."""
     code = getattr(exc, "errno", None)
     if code in (errno.EACCES, errno.EPERM):
-        return f"{path}: permission denied - add your user to the '{_owning_group(path, usual_group)}' group"
+        return f"{path}: {permission_hint(path, usual_group)}"
     if code == errno.ENOENT:
         return f"{path}: not found (unplugged?)"
     if code in (errno.ENODEV, errno.ENXIO, errno.EIO):
@@ -104,6 +104,11 @@ def describe_os_error(path: str, exc: BaseException, *, usual_group: str) -> str
         return f"{path}: in use by another program"
     detail = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
     return f"{path}: {detail}"
+
+
+def permission_hint(path: str, usual_group: str) -> str:
+    """What to do about a device node this user may not open."""
+    return f"permission denied - add your user to the '{_owning_group(path, usual_group)}' group and log in again"
 
 
 def _owning_group(path: str, fallback: str) -> str:

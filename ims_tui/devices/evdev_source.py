@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import glob
+import os
 import string
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
@@ -134,7 +136,7 @@ def open_input_device(match: DeviceMatch) -> Any:
     if match.path:
         return evdev.InputDevice(match.path)
     denied: OSError | None = None
-    for path in sorted(evdev.list_devices()):
+    for path in event_nodes():
         try:
             device = evdev.InputDevice(path)
         except PermissionError as exc:
@@ -148,6 +150,17 @@ def open_input_device(match: DeviceMatch) -> Any:
     if denied is not None:
         raise denied
     raise FileNotFoundError(errno.ENOENT, f"no input device matches {match}")
+
+
+def event_nodes(input_dir: str = "/dev/input") -> list[str]:
+    """All event device nodes, readable or not (``evdev.list_devices`` hides unreadable ones,
+    which would turn "permission denied" into "not found")."""
+    return sorted(glob.glob(os.path.join(input_dir, "event*")), key=_natural)
+
+
+def _natural(path: str) -> tuple[str, int]:
+    head = path.rstrip(string.digits)
+    return head, int(path[len(head) :] or 0)
 
 
 def _types_text(device: Any) -> bool:
