@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from ims_tui.db.models import AuditEntry
+from ims_tui.db.models import AuditEntry, utcnow
 from ims_tui.services.actor import Actor
 
 
@@ -19,15 +20,14 @@ def record(
     product_id: int | None = None,
 ) -> None:
     """Add an audit row in the caller's transaction, so it commits or rolls back with the change."""
-    session.add(
-        AuditEntry(
-            username=actor.username,
-            role=actor.role,
-            station=actor.station,
-            action=action,
-            target=target[:200],
-            summary=summary,
-            outcome=outcome,
-            product_id=product_id,
-        )
+    session.connection().execute(
+        _INSERT,
+        {
+            "at": utcnow(), "username": actor.username, "role": actor.role, "station": actor.station,
+            "action": action, "target": target[:200], "summary": summary, "outcome": outcome,
+            "product_id": product_id,
+        },
     )
+
+
+_INSERT = insert(AuditEntry)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -33,10 +33,10 @@ from ims_tui.db.models import (
     SerialNumber,
     StoreMeta,
 )
-from ims_tui.db.types import MONEY_SCALE
+from ims_tui.db.types import MONEY_SCALE, QTY_SCALE, Money, ScaledDecimal
 from ims_tui.services import audit, changes
 from ims_tui.services.actor import Actor
-from ims_tui.services.catalogue import find_location
+from ims_tui.services.catalogue import find_location, find_product
 from ims_tui.services.errors import BadInput, NotFound, RuleViolation
 
 MONEY_QUANTUM = Decimal(1).scaleb(-MONEY_SCALE)
@@ -114,8 +114,8 @@ def post(
     at = at or dt.datetime.now(dt.timezone.utc)
     posting_id = _claim_key(session, actor, kind, key, reason, reference, at)
     if posting_id is None:
-        existing = session.scalars(select(Posting).where(Posting.idempotency_key == key)).one()
-        return PostingResult(existing.id, key, already_posted=True)
+        existing = session.scalar(select(Posting.id).where(Posting.idempotency_key == key))
+        return PostingResult(existing, key, already_posted=True)
     return _Posting(session, actor, posting_id, reason, reference, at).apply(moves, kind, key)
 
 
@@ -123,39 +123,144 @@ def _claim_key(
     session: Session, actor: Actor, kind: str, key: str, reason: str, reference: str, at: dt.datetime
 ) -> int | None:
     """Insert the posting row; None when the key was already posted (by anyone, ever)."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        insert(Posting)
-        .values(
-            idempotency_key=key,
-            kind=kind,
-            reason=reason[:200],
-            reference=reference[:200],
-            username=actor.username,
-            station=actor.station,
-            created_at=at,
+    return session.connection().execute(
+        _statements(session).claim_key,
+        {"key": key, "kind": kind, "reason": reason[:200], "reference": reference[:200],
+         "username": actor.username, "station": actor.station, "at": at},
+    ).scalar_one_or_none()
+
+
+# --- pre-built statements ------------------------------------------------------------------
+# Built once per dialect: constructing SQL expressions per posting cost more than running them.
+
+
+def _qty(name: str):  # type: ignore[no-untyped-def]
+    return bindparam(name, type_=ScaledDecimal(QTY_SCALE))
+
+
+class _Statements:
+    def __init__(self, dialect: str) -> None:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        self.claim_key = (
+            insert(Posting)
+            .values(idempotency_key=bindparam("key"), kind=bindparam("kind"), reason=bindparam("reason"),
+                    reference=bindparam("reference"), username=bindparam("username"),
+                    station=bindparam("station"), created_at=bindparam("at"))
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+            .returning(Posting.id)
         )
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(Posting.id)
-    )
-    return session.execute(statement).scalar_one_or_none()
+        increment = insert(Balance).values(
+            product_id=bindparam("product"), location_id=bindparam("location"), lot_key=bindparam("key"),
+            lot_id=bindparam("lot"), on_hand=_qty("qty"), reserved=0,
+        )
+        self.increment = increment.on_conflict_do_update(
+            index_elements=["product_id", "location_id", "lot_key"],
+            set_={"on_hand": Balance.on_hand + increment.excluded.on_hand},
+        )
+        self.balance_key = (
+            Balance.product_id == bindparam("product"),
+            Balance.location_id == bindparam("location"),
+            Balance.lot_key == bindparam("key"),
+        )
+        self.decrement = (
+            update(Balance)
+            .where(*self.balance_key, Balance.on_hand - Balance.reserved >= _qty("qty"))
+            .values(on_hand=Balance.on_hand - _qty("qty"))
+        )
+        self.balance_row = select(Balance.on_hand, Balance.reserved).where(*self.balance_key)
+        self.insert_movement = insert(Movement).returning(Movement.id)
+        self.lock_product = select(Product.average_cost).where(Product.id == bindparam("product")).with_for_update()
+        self.open_layers = (
+            select(CostLayer.id, CostLayer.unit_cost, CostLayer.remaining_qty)
+            .where(CostLayer.product_id == bindparam("product"), CostLayer.remaining_qty > 0)
+            .order_by(CostLayer.id)
+            .with_for_update()
+        )
+        self.consume_layer = (
+            update(CostLayer).where(CostLayer.id == bindparam("layer")).values(remaining_qty=_qty("remaining"))
+        )
+        self.insert_layer = insert(CostLayer)
+        self.set_average = (
+            update(Product).where(Product.id == bindparam("product")).values(average_cost=bindparam("average", type_=Money()))
+        )
+        self.serial_row = (
+            select(SerialNumber.id, SerialNumber.location_id)
+            .where(SerialNumber.product_id == bindparam("product"), SerialNumber.serial == bindparam("serial"))
+            .with_for_update()
+        )
+        self.serial_at = select(SerialNumber.location_id).where(
+            SerialNumber.product_id == bindparam("product"), SerialNumber.serial == bindparam("serial")
+        )
+        self.insert_serial = insert(SerialNumber).returning(SerialNumber.id)
+        self.place_serial = (
+            update(SerialNumber).where(SerialNumber.id == bindparam("serial_id")).values(location_id=bindparam("location"))
+        )
+        self.product_by_sku = select(*_PRODUCT_COLUMNS).where(Product.sku == bindparam("code"))
+        self.product_by_id = select(*_PRODUCT_COLUMNS).where(Product.id == bindparam("id"))
+        self.locations_by_code = select(*_LOCATION_COLUMNS).where(Location.code.in_(bindparam("codes", expanding=True)))
+        self.lot_by_code = select(Lot.id, Lot.code, Lot.expiry).where(
+            Lot.product_id == bindparam("product"), Lot.code == bindparam("code")
+        )
+        self.valuation_method = select(StoreMeta.value).where(StoreMeta.key == "valuation_method")
+
+
+_PRODUCT_COLUMNS = (Product.id, Product.sku, Product.tracking, Product.uom, Product.active,
+                    Product.average_cost, Product.standard_cost)
+_LOCATION_COLUMNS = (Location.id, Location.code, Location.kind, Location.active)
+_BY_DIALECT: dict[str, _Statements] = {}
+
+
+def _statements(session: Session) -> _Statements:
+    dialect = session.get_bind().dialect.name
+    if dialect not in _BY_DIALECT:
+        _BY_DIALECT[dialect] = _Statements(dialect)
+    return _BY_DIALECT[dialect]
+
+
+@dataclass(frozen=True)
+class _Product:
+    id: int
+    sku: str
+    tracking: str
+    uom: str
+    active: bool
+    average_cost: Decimal
+    standard_cost: Decimal
+
+
+@dataclass(frozen=True)
+class _Location:
+    id: int
+    code: str
+    kind: str
+    active: bool
+
+    @property
+    def holds_stock(self) -> bool:
+        return self.kind == "internal"
+
+
+@dataclass(frozen=True)
+class _Lot:
+    id: int
+    code: str
+    expiry: dt.date | None
 
 
 @dataclass
 class _Line:
     """A move resolved to rows: one per serial for serial-tracked products."""
 
-    product: Product
+    product: _Product
     qty: Decimal
-    source: Location
-    destination: Location
-    lot: Lot | None
+    source: _Location
+    destination: _Location
+    lot: _Lot | None
     serial: str | None
     unit_cost: Decimal | None
     reference: str
-    serial_row: SerialNumber | None = None
-    new_layers: list[CostLayer] = field(default_factory=list)
+    serial_id: int | None = None
+    new_layer_cost: Decimal | None = None
 
 
 class _Posting:
@@ -163,53 +268,71 @@ class _Posting:
         self, session: Session, actor: Actor, posting_id: int, reason: str, reference: str, at: dt.datetime
     ) -> None:
         self.session = session
-        self.at = at
+        self.connection = session.connection()
+        self.sql = _statements(session)
         self.actor = actor
         self.posting_id = posting_id
         self.reason = reason
         self.reference = reference
-        self.dialect = session.get_bind().dialect.name
-        self._products: dict[str, Product] = {}
-        self._locations: dict[str, Location] = {}
+        self.at = at
+        self._products: dict[str, _Product] = {}
+        self._locations: dict[str, _Location] = {}
+
+    def _one(self, statement, **params):  # type: ignore[no-untyped-def]
+        return self.connection.execute(statement, params).one_or_none()
 
     # -- resolving codes ------------------------------------------------------------------
 
-    def product(self, sku: str) -> Product:
-        if sku not in self._products:
-            product = self.session.scalars(select(Product).where(Product.sku == sku)).one_or_none()
-            if product is None:
-                raise NotFound(f"unknown product {sku!r}")
+    def product(self, code: str) -> _Product:
+        """By SKU, else anything :func:`find_product` knows (barcode, supplier SKU, GS1 scan)."""
+        if code not in self._products:
+            row = self._one(self.sql.product_by_sku, code=code)
+            if row is None:
+                match = find_product(self.session, code)
+                if match is None:
+                    raise NotFound(f"unknown product {code!r}")
+                row = self._one(self.sql.product_by_id, id=match.product.id)
+            product = _Product(*row)
             if not product.active:
-                raise RuleViolation(f"product {sku} is inactive")
-            self._products[sku] = product
-        return self._products[sku]
+                raise RuleViolation(f"product {product.sku} is inactive")
+            self._products[code] = product
+        return self._products[code]
 
-    def location(self, code: str) -> Location:
+    def prefetch_locations(self, moves: Sequence[StockMove]) -> None:
+        """One round trip for every location code the posting names (most postings name two)."""
+        codes = {code for move in moves for code in (move.from_location, move.to_location)}
+        for row in self.connection.execute(self.sql.locations_by_code, {"codes": sorted(codes)}):
+            self._locations.setdefault(row.code, _Location(*row))
+
+    def location(self, code: str) -> _Location:
         if code not in self._locations:
-            location = find_location(self.session, code)
-            if location is None:
+            found = find_location(self.session, code)
+            if found is None:
                 raise NotFound(f"unknown location {code!r}")
-            if location.kind == "view":
-                raise RuleViolation(f"location {code} is an area, not a bin: choose one of its bins")
-            if not location.active:
-                raise RuleViolation(f"location {code} is inactive")
-            self._locations[code] = location
-        return self._locations[code]
+            self._locations[code] = _Location(found.id, found.code, found.kind, found.active)
+        location = self._locations[code]
+        if location.kind == "view":
+            raise RuleViolation(f"location {location.code} is an area, not a bin: choose one of its bins")
+        if not location.active:
+            raise RuleViolation(f"location {location.code} is inactive")
+        return location
 
-    def lot(self, product: Product, code: str, expiry: dt.date | None, *, create: bool) -> Lot:
-        lot = self.session.scalars(select(Lot).where(Lot.product_id == product.id, Lot.code == code)).one_or_none()
-        if lot is None:
+    def lot(self, product: _Product, code: str, expiry: dt.date | None, *, create: bool) -> _Lot:
+        row = self._one(self.sql.lot_by_code, product=product.id, code=code)
+        if row is None:
             if not create:
                 raise RuleViolation(f"no lot {code} of {product.sku}")
             try:
                 with self.session.begin_nested():
-                    lot = Lot(product_id=product.id, code=code, expiry=expiry)
-                    self.session.add(lot)
+                    self.connection.execute(insert(Lot).values(product_id=product.id, code=code, expiry=expiry, created_at=self.at))
             except IntegrityError:  # another station created the same lot a moment ago
-                lot = self.session.scalars(select(Lot).where(Lot.product_id == product.id, Lot.code == code)).one()
-        elif expiry is not None and lot.expiry is None:
-            lot.expiry = expiry
-        elif expiry is not None and lot.expiry != expiry:
+                pass
+            return self.lot(product, code, expiry, create=False)
+        lot = _Lot(*row)
+        if expiry is not None and lot.expiry is None:
+            self.connection.execute(update(Lot).where(Lot.id == lot.id).values(expiry=expiry))
+            return _Lot(lot.id, lot.code, expiry)
+        if expiry is not None and lot.expiry != expiry:
             raise RuleViolation(f"lot {code} of {product.sku} already has expiry {lot.expiry.isoformat()}, not {expiry}")
         return lot
 
@@ -229,10 +352,9 @@ class _Posting:
             raise BadInput(f"from and to are the same location ({source.code})")
         if not (source.holds_stock or destination.holds_stock):
             raise BadInput("a movement must start or end in a stock location")
-        incoming = not source.holds_stock
         lot = None
         if move.lot:
-            lot = self.lot(product, move.lot.strip(), move.expiry, create=incoming)
+            lot = self.lot(product, move.lot.strip(), move.expiry, create=not source.holds_stock)
         elif product.tracking == "lot":
             raise RuleViolation(f"{product.sku} is lot-tracked: give the lot")
         unit_cost = move.unit_cost
@@ -254,6 +376,7 @@ class _Posting:
     # -- applying ---------------------------------------------------------------------------
 
     def apply(self, moves: Sequence[StockMove], kind: str, key: str) -> PostingResult:
+        self.prefetch_locations(moves)
         lines = [line for move in moves for line in self.resolve(move)]
         self._explain_misplaced_serials(lines)
         self._apply_balances(lines)
@@ -266,51 +389,28 @@ class _Posting:
 
     def _apply_balances(self, lines: list[_Line]) -> None:
         deltas: dict[tuple[int, int, int], Decimal] = defaultdict(Decimal)
-        lot_ids: dict[tuple[int, int, int], int | None] = {}
         for line in lines:
             lot_key = line.lot.id if line.lot else 0
             for location, sign in ((line.source, -1), (line.destination, 1)):
                 if location.holds_stock:
-                    balance_key = (line.product.id, location.id, lot_key)
-                    deltas[balance_key] += sign * line.qty
-                    lot_ids[balance_key] = line.lot.id if line.lot else None
-        for balance_key in sorted(deltas):
-            delta = deltas[balance_key]
+                    deltas[(line.product.id, location.id, lot_key)] += sign * line.qty
+        for product_id, location_id, lot_key in sorted(deltas):
+            delta = deltas[(product_id, location_id, lot_key)]
+            params = {"product": product_id, "location": location_id, "key": lot_key}
             if delta > 0:
-                self._increment(balance_key, lot_ids[balance_key], delta)
-            elif delta < 0:
-                self._decrement(balance_key, -delta)
+                self.connection.execute(self.sql.increment, {**params, "lot": lot_key or None, "qty": delta})
+            elif delta < 0 and self.connection.execute(self.sql.decrement, {**params, "qty": -delta}).rowcount != 1:
+                self._refuse_shortage(product_id, location_id, lot_key, -delta)
 
-    def _increment(self, balance_key: tuple[int, int, int], lot_id: int | None, qty: Decimal) -> None:
-        product_id, location_id, lot_key = balance_key
-        insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
-        statement = insert(Balance).values(
-            product_id=product_id, location_id=location_id, lot_key=lot_key, lot_id=lot_id, on_hand=qty, reserved=0
-        )
-        statement = statement.on_conflict_do_update(
-            index_elements=["product_id", "location_id", "lot_key"],
-            set_={"on_hand": Balance.on_hand + statement.excluded.on_hand},
-        )
-        self.session.execute(statement)
-
-    def _decrement(self, balance_key: tuple[int, int, int], qty: Decimal) -> None:
-        product_id, location_id, lot_key = balance_key
-        where = (Balance.product_id == product_id, Balance.location_id == location_id, Balance.lot_key == lot_key)
-        result = self.session.execute(
-            update(Balance).where(*where, Balance.on_hand - Balance.reserved >= qty).values(on_hand=Balance.on_hand - qty),
-            execution_options={"synchronize_session": False},
-        )
-        if result.rowcount == 1:
-            return
-        row = self.session.execute(select(Balance.on_hand, Balance.reserved).where(*where)).one_or_none()
+    def _refuse_shortage(self, product_id: int, location_id: int, lot_key: int, qty: Decimal) -> None:
+        row = self._one(self.sql.balance_row, product=product_id, location=location_id, key=lot_key)
         on_hand, reserved = row if row else (Decimal(0), Decimal(0))
-        product = next(p for p in self._products.values() if p.id == product_id)
-        location = next(loc for loc in self._locations.values() if loc.id == location_id)
+        sku = next(p.sku for p in self._products.values() if p.id == product_id)
+        location = next(loc.code for loc in self._locations.values() if loc.id == location_id)
         lot = f" lot {self.session.get(Lot, lot_key).code}" if lot_key else ""
-        free = on_hand - reserved
         held = f" ({_fmt(reserved)} reserved)" if reserved else ""
         raise RuleViolation(
-            f"not enough stock: {product.sku}{lot} at {location.code} has {_fmt(free)} available{held}, need {_fmt(qty)}"
+            f"not enough stock: {sku}{lot} at {location} has {_fmt(on_hand - reserved)} available{held}, need {_fmt(qty)}"
         )
 
     def _apply_cost_layers(self, lines: list[_Line]) -> None:
@@ -321,59 +421,27 @@ class _Posting:
                 by_product[line.product.id].append(line)
         if not by_product:
             return
-        method = self.session.get(StoreMeta, "valuation_method")
-        lifo = method is not None and method.value == "lifo"
+        lifo = self.connection.execute(self.sql.valuation_method).scalar_one_or_none() == "lifo"
         for product_id in sorted(by_product):
             # Locking the product row serialises cost changes per product; the layer query after
             # it sees every layer committed before the lock was granted.
-            self.session.execute(
-                select(Product).where(Product.id == product_id).with_for_update(),
-                execution_options={"populate_existing": True},
-            )
-            layers_query = (
-                select(CostLayer)
-                .where(CostLayer.product_id == product_id, CostLayer.remaining_qty > 0)
-                .order_by(CostLayer.id)
-                .with_for_update()
-            )
-            layers = list(self.session.scalars(layers_query))
+            average = self.connection.execute(self.sql.lock_product, {"product": product_id}).scalar_one()
+            layers = [list(row) for row in self.connection.execute(self.sql.open_layers, {"product": product_id})]
+            stocked = sum((layer[2] for layer in layers), Decimal(0))
+            touched: set[int] = set()
             for line in by_product[product_id]:
                 if line.destination.holds_stock:
-                    self._open_layer(line, layers)
+                    cost = line.unit_cost if line.unit_cost is not None else (average or line.product.standard_cost)
+                    line.unit_cost = line.new_layer_cost = cost
+                    average = (average * stocked + cost * line.qty) / (stocked + line.qty)
+                    stocked += line.qty
                 else:
-                    line.unit_cost = self._consume_layers(line, layers, lifo)
-
-    def _open_layer(self, line: _Line, layers: list[CostLayer]) -> None:
-        product = line.product
-        cost = line.unit_cost if line.unit_cost is not None else (product.average_cost or product.standard_cost)
-        line.unit_cost = cost
-        stocked = sum((layer.remaining_qty for layer in layers), Decimal(0))
-        if stocked + line.qty > 0:
-            average = (product.average_cost * stocked + cost * line.qty) / (stocked + line.qty)
-            product.average_cost = average.quantize(MONEY_QUANTUM)
-        layer = CostLayer(
-            product_id=product.id, unit_cost=cost, original_qty=line.qty, remaining_qty=line.qty, created_at=self.at
-        )
-        layers.append(layer)
-        line.new_layers.append(layer)
-
-    def _consume_layers(self, line: _Line, layers: list[CostLayer], lifo: bool) -> Decimal:
-        needed = line.qty
-        value = Decimal(0)
-        for layer in reversed(layers) if lifo else layers:
-            if needed <= 0:
-                break
-            take = min(layer.remaining_qty, needed)
-            if take <= 0:
-                continue
-            layer.remaining_qty -= take
-            value += take * layer.unit_cost
-            needed -= take
-        if needed > 0:
-            raise RuleViolation(
-                f"cost layers of {line.product.sku} are short of its stock by {_fmt(needed)}; run 'ims check'"
-            )
-        return (value / line.qty).quantize(MONEY_QUANTUM)
+                    line.unit_cost = _consume(line, layers, lifo, touched)
+                    stocked -= line.qty
+            for layer_id, _cost, remaining in layers:
+                if layer_id in touched:
+                    self.connection.execute(self.sql.consume_layer, {"layer": layer_id, "remaining": remaining})
+            self.connection.execute(self.sql.set_average, {"product": product_id, "average": average.quantize(MONEY_QUANTUM)})
 
     def _explain_misplaced_serials(self, lines: list[_Line]) -> None:
         """Name the serial that is not where it is taken from, before the balance check would
@@ -381,22 +449,16 @@ class _Posting:
         stays the authority."""
         for line in lines:
             if line.serial and line.source.holds_stock:
-                location_id = self.session.scalar(
-                    select(SerialNumber.location_id).where(
-                        SerialNumber.product_id == line.product.id, SerialNumber.serial == line.serial
-                    )
-                )
+                location_id = self.connection.execute(
+                    self.sql.serial_at, {"product": line.product.id, "serial": line.serial}
+                ).scalar_one_or_none()
                 if location_id != line.source.id:
                     where = "not in stock" if location_id is None else "elsewhere"
                     raise RuleViolation(f"serial {line.serial} of {line.product.sku} is not at {line.source.code} ({where})")
 
     def _apply_serials(self, lines: list[_Line]) -> None:
         for line in sorted((ln for ln in lines if ln.serial), key=lambda ln: (ln.product.id, ln.serial)):
-            row = self.session.scalars(
-                select(SerialNumber)
-                .where(SerialNumber.product_id == line.product.id, SerialNumber.serial == line.serial)
-                .with_for_update()
-            ).one_or_none()
+            row = self._one(self.sql.serial_row, product=line.product.id, serial=line.serial)
             new_location = line.destination.id if line.destination.holds_stock else None
             if line.source.holds_stock:
                 if row is None or row.location_id != line.source.id:
@@ -405,42 +467,42 @@ class _Posting:
             elif row is not None and row.location_id is not None:
                 raise RuleViolation(f"serial {line.serial} of {line.product.sku} is already in stock")
             if row is None:
-                row = SerialNumber(product_id=line.product.id, serial=line.serial, lot_id=line.lot.id if line.lot else None)
-                self.session.add(row)
-            row.location_id = new_location
-            line.serial_row = row
-        try:
-            self.session.flush()
-        except IntegrityError:
-            raise RuleViolation("a serial in this posting was received at the same moment on another station") from None
+                try:
+                    line.serial_id = self.connection.execute(
+                        self.sql.insert_serial,
+                        {"product_id": line.product.id, "serial": line.serial,
+                         "lot_id": line.lot.id if line.lot else None, "location_id": new_location},
+                    ).scalar_one()
+                except IntegrityError:
+                    raise RuleViolation(
+                        f"serial {line.serial} of {line.product.sku} was received at the same moment on another station"
+                    ) from None
+            else:
+                line.serial_id = row.id
+                self.connection.execute(self.sql.place_serial, {"serial_id": row.id, "location": new_location})
 
     def _insert_movements(self, lines: list[_Line]) -> list[int]:
-        movements = [
-            Movement(
-                posting_id=self.posting_id,
-                product_id=line.product.id,
-                qty=line.qty,
-                from_location_id=line.source.id,
-                to_location_id=line.destination.id,
-                lot_id=line.lot.id if line.lot else None,
-                serial_id=line.serial_row.id if line.serial_row else None,
-                unit_cost=line.unit_cost or Decimal(0),
-                reason=self.reason[:200],
-                reference=(line.reference or self.reference)[:200],
-                username=self.actor.username,
-                station=self.actor.station,
-                created_at=self.at,
-            )
-            for line in lines
-        ]
-        self.session.add_all(movements)
-        self.session.flush()
-        for line, movement in zip(lines, movements, strict=True):
-            for layer in line.new_layers:
-                layer.movement_id = movement.id
-                self.session.add(layer)
-        self.session.flush()
-        return [movement.id for movement in movements]
+        ids = []
+        for line in lines:
+            movement_id = self.connection.execute(
+                self.sql.insert_movement,
+                {
+                    "posting_id": self.posting_id, "product_id": line.product.id, "qty": line.qty,
+                    "from_location_id": line.source.id, "to_location_id": line.destination.id,
+                    "lot_id": line.lot.id if line.lot else None, "serial_id": line.serial_id,
+                    "unit_cost": line.unit_cost or Decimal(0), "reason": self.reason[:200],
+                    "reference": (line.reference or self.reference)[:200], "username": self.actor.username,
+                    "station": self.actor.station, "created_at": self.at,
+                },
+            ).scalar_one()
+            ids.append(movement_id)
+            if line.new_layer_cost is not None:
+                self.connection.execute(
+                    self.sql.insert_layer,
+                    {"product_id": line.product.id, "movement_id": movement_id, "unit_cost": line.new_layer_cost,
+                     "original_qty": line.qty, "remaining_qty": line.qty, "created_at": self.at},
+                )
+        return ids
 
     def _audit(self, kind: str, lines: list[_Line]) -> None:
         parts = []
@@ -459,6 +521,25 @@ class _Posting:
             summary="; ".join(parts) + (f" ({self.reason})" if self.reason else ""),
             product_id=product_ids.pop() if len(product_ids) == 1 else None,
         )
+
+
+def _consume(line: _Line, layers: list[list], lifo: bool, touched: set[int]) -> Decimal:
+    """Take ``line.qty`` from the open layers (oldest first, or newest for LIFO); the unit cost."""
+    needed = line.qty
+    value = Decimal(0)
+    for layer in reversed(layers) if lifo else layers:
+        if needed <= 0:
+            break
+        take = min(layer[2], needed)
+        if take <= 0:
+            continue
+        layer[2] -= take
+        touched.add(layer[0])
+        value += take * layer[1]
+        needed -= take
+    if needed > 0:
+        raise RuleViolation(f"cost layers of {line.product.sku} are short of its stock by {_fmt(needed)}; run 'ims check'")
+    return (value / line.qty).quantize(MONEY_QUANTUM)
 
 
 def _fmt(value: Decimal) -> str:

@@ -10,20 +10,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ims_tui.db.engine import Store
-from ims_tui.db.models import Balance, Location, Lot, Product
+from ims_tui.db.models import Balance, Lot, Product
 from ims_tui.services import ledger
 from ims_tui.services.actor import Actor
-from ims_tui.services.catalogue import resolve_product
+from ims_tui.services.catalogue import find_location, resolve_product
 from ims_tui.services.errors import BadInput, NotFound, RuleViolation
 from ims_tui.services.ledger import PostingResult, StockMove
 from ims_tui.services.permissions import Permission, check
 
 SUPPLIER, CUSTOMER, ADJUSTMENT, SCRAP = "SUPPLIER", "CUSTOMER", "ADJUSTMENT", "SCRAP"
-
-
-def _sku(store: Store, code: str) -> str:
-    with store.read() as session:
-        return resolve_product(session, code).sku
 
 
 def receive(
@@ -42,7 +37,7 @@ def receive(
 ) -> PostingResult:
     """Goods arrive from a supplier into a stock location."""
     check(store, actor, Permission.RECEIVE, code)
-    move = StockMove(_sku(store, code), qty, SUPPLIER, to, lot, expiry, serials, cost)
+    move = StockMove(code, qty, SUPPLIER, to, lot, expiry, serials, cost)
     return ledger.post_moves(store, actor, "receive", [move], key=key, reference=reference)
 
 
@@ -60,7 +55,7 @@ def issue(
 ) -> PostingResult:
     """Goods leave stock to a customer."""
     check(store, actor, Permission.SHIP, code)
-    move = StockMove(_sku(store, code), qty, source, CUSTOMER, lot, None, serials)
+    move = StockMove(code, qty, source, CUSTOMER, lot, None, serials)
     return ledger.post_moves(store, actor, "issue", [move], key=key, reference=reference)
 
 
@@ -79,7 +74,7 @@ def move(
 ) -> PostingResult:
     """Goods move between two stock locations (putaway, replenishment, transfer)."""
     check(store, actor, Permission.MOVE, code)
-    step = StockMove(_sku(store, code), qty, source, to, lot, None, serials)
+    step = StockMove(code, qty, source, to, lot, None, serials)
     return ledger.post_moves(store, actor, "move", [step], key=key, reference=reference)
 
 
@@ -105,10 +100,10 @@ def adjust(
     if set_to is not None and set_to < 0:
         raise BadInput(f"cannot set stock below zero ({set_to})")
     check(store, actor, Permission.ADJUST, code)
-    sku = _sku(store, code)
     posting_key = key or ledger.new_key()
 
     def work(session: Session) -> PostingResult:
+        sku = resolve_product(session, code).sku
         delta = by if by is not None else set_to - _locked_on_hand(session, sku, at, lot)
         if delta == 0:
             raise RuleViolation(f"nothing to adjust: {sku} at {at} is already {set_to}")
@@ -124,7 +119,7 @@ def adjust(
 def _locked_on_hand(session: Session, sku: str, location_code: str, lot_code: str | None) -> Decimal:
     """On hand at one balance, with the row locked so a concurrent post cannot slip in between."""
     product = session.scalars(select(Product).where(Product.sku == sku)).one()
-    location = session.scalars(select(Location).where(Location.code == location_code)).one_or_none()
+    location = find_location(session, location_code)
     if location is None:
         raise NotFound(f"unknown location {location_code!r}")
     lot_key = 0
