@@ -18,11 +18,15 @@ PIN = "4711"
 SETUP = Actor("setup-admin", "admin", "test")
 
 
-@pytest.fixture
-def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> PasswordHasher:
+def use_cheap_hasher(monkeypatch: pytest.MonkeyPatch) -> PasswordHasher:
     hasher = PasswordHasher.from_parameters(profiles.CHEAPEST)
     monkeypatch.setattr(passwords, "hasher", hasher)
     return hasher
+
+
+@pytest.fixture
+def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> PasswordHasher:
+    return use_cheap_hasher(monkeypatch)
 
 
 def add_user(store: Store, username: str, role: str = "picker", *, password: str = PASSWORD,

@@ -56,7 +56,10 @@ class CliContext:
             if not sys.stdin.isatty():
                 raise AuthError("no password: set IMS_PASSWORD or run from a terminal to be asked")
             password = getpass.getpass(f"password for {self.args.user}: ")
-        return sign_in(self.store, self.args.user, password, station=self.config.station).actor
+        return sign_in(
+            self.store, self.args.user, password, station=self.config.station,
+            max_failed=self.config.max_failed_logins, lockout_minutes=self.config.lockout_minutes,
+        ).actor
 
     @property
     def json(self) -> bool:
