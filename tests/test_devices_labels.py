@@ -104,7 +104,8 @@ def test_label_size_in_dots() -> None:
     ("kwargs", "message"),
     [
         (dict(gtin="9501101530004"), "not a valid GTIN: Invalid GTIN check digit"),
-        (dict(gtin="9501101530003", lot="L" * 21), "(10) 'LLLLLLLLLLLLLLLLLLLLL' cannot be encoded in GS1: up to 20"),
+        (dict(gtin="9501101530003", lot="L" * 21), "(10) 'LLLLLLLLLLLLLLLLLLLLL' cannot be encoded in GS1: 1 to 20"),
+        (dict(gtin="9501101530003", lot=""), "(10) '' cannot be encoded in GS1"),
         (dict(gtin="9501101530003", serial="S 1"), "(21) 'S 1' cannot be encoded in GS1"),
         (dict(gtin="9501101530003", expiry=date(2099, 1, 1)), "expiry 2099-01-01 is too far from today"),
         (dict(code="SKU-ü"), "'SKU-ü' cannot be printed as Code 128: use printable ASCII characters only"),

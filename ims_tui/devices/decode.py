@@ -22,7 +22,7 @@ an error, and words the problems.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -96,14 +96,14 @@ class DecodedScan:
     expiry: date | None = None
     serial: str | None = None
     quantity: Decimal | None = None
-    """AI (30) variable count, else (37) count of trade items."""
+    """AI (30) variable count or (37) count of trade items, whichever comes first."""
     net_weight_kg: Decimal | None = None
     elements: tuple[tuple[str, str, str], ...] = ()
     """Other GS1 elements as (ai, description, value)."""
     digital_link: bool = False
     plain_code: str | None = None
     """The scanned text without symbology identifier, when it is not GS1 element data."""
-    problems: tuple[str, ...] = field(default=())
+    problems: tuple[str, ...] = ()
 
     @property
     def is_gs1(self) -> bool:

@@ -88,7 +88,9 @@ class LabelData:
             try:
                 element = GS1ElementString.parse(ai + value)
             except ParseError:
-                raise LabelError(f"({ai}) {value!r} cannot be encoded in GS1: {_GS1_RULES[ai]}") from None
+                element = None
+            if element is None or not value:
+                raise LabelError(f"({ai}) {value!r} cannot be encoded in GS1: {_GS1_TEXT_RULE}")
             if ai == "17" and element.date != self.expiry:
                 raise LabelError(f"expiry {self.expiry} is too far from today for GS1's two-digit year")
 
@@ -122,12 +124,8 @@ class LabelData:
         return "   ".join(part for part in parts if part)
 
 
-_GS1_RULES = {
-    "10": "up to 20 of the GS1 characters (letters, digits and !\"%&'()*+,-./:;<=>?_)",
-    "21": "up to 20 of the GS1 characters (letters, digits and !\"%&'()*+,-./:;<=>?_)",
-    "17": "a date",
-    "01": "14 digits",
-}
+# Lot and serial are the only elements whose value can fail: GTIN and date are checked before.
+_GS1_TEXT_RULE = "1 to 20 of the GS1 characters (letters, digits and !\"%&'()*+,-./:;<=>?_)"
 
 
 def product_label(sku: str, name: str, *, gtin: str | None = None, barcode: str | None = None) -> LabelData:
