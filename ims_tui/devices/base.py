@@ -10,7 +10,8 @@ resumes) and reports how that goes through :attr:`ScanSource.state`:
   can act on, e.g. ``permission denied - add your user to the 'input' group``).
 
 Iteration ends only when the consumer stops: cancelling the task, or closing the iterator
-(``contextlib.aclosing``), releases the device before the close returns.
+(``contextlib.aclosing``), releases the device before the close returns.  A source is read
+by one consumer at a time; :func:`ims_tui.devices.sources.merge_scans` combines several.
 """
 
 from __future__ import annotations

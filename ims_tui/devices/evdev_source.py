@@ -280,8 +280,9 @@ def _release(loop: asyncio.AbstractEventLoop, device: Any) -> None:
     """Remove the device's reader from the loop, then close it.
 
     A cancelled read leaves its reader registered; left there it eats the first batch of
-    whatever device gets the same file descriptor next.  evdev 2.0's ``close()`` removes
-    it too, older releases (pyproject allows >= 1.7) do not.
+    whatever device gets the same file descriptor next.  evdev's own ``close()`` removes it
+    only from the loop it guesses (``get_event_loop()`` before 2.0); this is the loop the
+    source read on.
     """
     fd = device.fileno()
     if fd >= 0 and not loop.is_closed():
