@@ -70,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return launch_app(ctx)
         handler = getattr(args, "handler", None)
         if handler is None:
-            parser.parse_args([*(argv or sys.argv[1:]), "--help"])
+            sys.stderr.write(f"error: 'ims {args.command}' needs an action (see 'ims {args.command} --help')\n")
             return 2
         return handler(ctx, args)
     except ImsError as exc:
