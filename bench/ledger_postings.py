@@ -1,9 +1,10 @@
 """Postings per second through the ledger service against raw SQL doing the same writes.
 
-Each posting moves one unit of a random product between two bins: the ledger path is
-``stock.move`` (permission check, code resolution, idempotency key, conditional decrement,
-upsert, movement, audit row); the baseline issues the same INSERT/UPDATE statements through
-the bare DB-API driver in one transaction.  Both run in this process, same store, same
+Each posting moves one unit of a random product between two bins, named by SKU and location
+codes as a station would: the ledger path is ``stock.move`` (permission check, code
+resolution, idempotency key, conditional decrement, upsert, movement, audit row); the
+baseline runs the same statements - the two look-ups by code and the five writes - through
+the bare DB-API driver in one transaction, with no validation, typing or audit text.  Both run in this process, same store, same
 machine, one writer and eight writer processes.  Figures are printed, not asserted.
 
     python -m bench.ledger_postings [--postings N] [--backend sqlite|postgresql|both]
@@ -36,8 +37,8 @@ PG_ADMIN_URL = os.environ.get("IMS_TEST_DATABASE_URL", "postgresql+psycopg://pos
 ACTOR = Actor("bench", "admin", "bench")
 
 
-def prepare(url: str) -> dict:
-    """A store with PRODUCTS products, 1,000,000 units each in BIN-A; returns ids for raw SQL."""
+def prepare(url: str) -> None:
+    """A store with PRODUCTS products, 1,000,000 units each in BIN-A."""
     store = Store(url)
     schema.upgrade(store)
     with store.write() as session:
@@ -48,13 +49,7 @@ def prepare(url: str) -> dict:
             catalogue.save_product(session, ACTOR, f"B{n:04d}", {"name": f"Bench product {n}"})
     for n in range(PRODUCTS):
         stock.receive(store, ACTOR, f"B{n:04d}", Decimal(1_000_000), to="BIN-A")
-    with store.read() as session:
-        ids = {
-            "locations": dict(session.execute(text("SELECT code, id FROM locations")).all()),
-            "products": dict(session.execute(text("SELECT sku, id FROM products")).all()),
-        }
     store.dispose()
-    return ids
 
 
 def ledger_worker(url: str, postings: int, seed: int) -> None:
@@ -67,6 +62,8 @@ def ledger_worker(url: str, postings: int, seed: int) -> None:
 
 
 RAW_STATEMENTS = {
+    "product": "SELECT id, tracking, uom, active FROM products WHERE sku = {p}",
+    "locations": "SELECT id, code, kind, active FROM locations WHERE code IN ({p}, {p})",
     "posting": "INSERT INTO postings (idempotency_key, kind, reason, reference, username, station, created_at) "
     "VALUES ({p}, 'move', '', '', 'bench', 'bench', CURRENT_TIMESTAMP) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
     "decrement": "UPDATE balances SET on_hand = on_hand - 1000 WHERE product_id = {p} AND location_id = {p} "
@@ -81,7 +78,7 @@ RAW_STATEMENTS = {
 }
 
 
-def raw_worker(url: str, ids: dict, postings: int, seed: int) -> None:
+def raw_worker(url: str, postings: int, seed: int) -> None:
     rng = random.Random(seed)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -93,13 +90,16 @@ def raw_worker(url: str, ids: dict, postings: int, seed: int) -> None:
         connection = psycopg.connect(parsed.set(drivername="postgresql").render_as_string(hide_password=False), autocommit=True)
         placeholder, begin = "%s", "BEGIN"
     sql = {name: statement.format(p=placeholder) for name, statement in RAW_STATEMENTS.items()}
-    a, b = ids["locations"]["BIN-A"], ids["locations"]["BIN-B"]
     for _ in range(postings):
-        product = ids["products"][f"B{rng.randrange(PRODUCTS):04d}"]
         cursor = connection.cursor()
         cursor.execute(begin)
         cursor.execute(sql["posting"], (uuid.uuid4().hex,))
         posting_id = cursor.fetchone()[0]
+        cursor.execute(sql["product"], (f"B{rng.randrange(PRODUCTS):04d}",))
+        product = cursor.fetchone()[0]
+        cursor.execute(sql["locations"], ("BIN-A", "BIN-B"))
+        codes = {code: location_id for location_id, code, _kind, _active in cursor.fetchall()}
+        a, b = codes["BIN-A"], codes["BIN-B"]
         cursor.execute(sql["decrement"], (product, a))
         assert cursor.rowcount == 1
         cursor.execute(sql["increment"], (product, b))
@@ -146,9 +146,9 @@ def run_backend(backend: str, postings: int) -> list[tuple[str, int, float, floa
         else:
             url, cleanup = new_pg_database()
         try:
-            ids = prepare(url)
+            prepare(url)
             per_writer = max(1, postings // writers)
-            raw = timed(raw_worker, lambda i: (url, ids, per_writer, 1000 + i), writers, per_writer)
+            raw = timed(raw_worker, lambda i: (url, per_writer, 1000 + i), writers, per_writer)
             service = timed(ledger_worker, lambda i: (url, per_writer, 2000 + i), writers, per_writer)
             rows.append((backend, writers, service, raw))
         finally:
