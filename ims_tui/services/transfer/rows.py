@@ -1,0 +1,106 @@
+"""One data row of an import: its cells read into typed values, with what is wrong with them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ims_tui.db.types import MONEY_SCALE, QTY_SCALE
+from ims_tui.services.transfer.columns import LIST_SEPARATOR, HeaderMapping, KindSpec
+from ims_tui.services.transfer.reading import (
+    FileFormat,
+    ValueProblem,
+    parse_bool,
+    parse_date,
+    parse_decimal,
+    parse_int,
+    unneutralise,
+)
+from ims_tui.services.transfer.report import Problem
+
+
+@dataclass
+class ParsedRow:
+    number: int
+    values: dict[str, Any]  # column -> typed value; None for an empty cell
+    raw: dict[str, str]  # column -> the cell as written (for messages)
+    headers: dict[str, str]  # column -> the file's header for it
+    problems: list[Problem] = field(default_factory=list)
+    key: str = ""
+    action: str = ""
+    plan: Any = None
+
+    def problem(self, column: str, message: str, *, value: object = None, conflict: bool = False) -> None:
+        shown = self.raw.get(column, "") if value is None else value
+        self.problems.append(Problem.make(self.number, self.headers.get(column, column), shown, message, conflict=conflict))
+
+    def get(self, column: str) -> Any:
+        return self.values.get(column)
+
+
+class RowParser:
+    """Turns a record's cells into a :class:`ParsedRow` using the header mapping and the file format."""
+
+    def __init__(self, kind_spec: KindSpec, mapping: HeaderMapping, file_format: FileFormat) -> None:
+        self.spec = kind_spec
+        self.used = mapping.used
+        self.headers = {m.column: m.header for m in mapping.matches if m.column}
+        self.width = len(mapping.matches)
+        self.format = file_format
+        self.columns = [kind_spec.column(name) for name in self.used]
+
+    def is_blank(self, cells: list[str]) -> bool:
+        return not any(cells[index].strip() for index in self.used.values() if index < len(cells))
+
+    def parse(self, number: int, cells: list[str]) -> ParsedRow:
+        raw = {name: unneutralise(cells[index].strip()) if index < len(cells) else "" for name, index in self.used.items()}
+        row = ParsedRow(number, {}, raw, self.headers)
+        if len(cells) > self.width and any(cell.strip() for cell in cells[self.width:]):
+            row.problem("", f"the row has {len(cells)} cells but the header has {self.width}: check the quoting", value="")
+        for column in self.columns:
+            text = raw[column.name]
+            if not text:
+                row.values[column.name] = None
+                if column.required:
+                    row.problem(column.name, f"{column.name} is required")
+                continue
+            try:
+                row.values[column.name] = self._value(column.type, column.choices, text, column.name)
+            except ValueProblem as exc:
+                row.values[column.name] = None
+                row.problem(column.name, str(exc))
+                continue
+            if column.max_length is not None and len(text) > column.max_length:
+                row.problem(column.name, f"longer than {column.max_length} characters ({len(text)})")
+        for column in self.spec.required:
+            if column not in self.used:
+                row.values[column] = None
+        return row
+
+    def _value(self, type_: str, choices: tuple[str, ...], text: str, name: str) -> Any:
+        if type_ == "text":
+            return text
+        if type_ == "money":
+            return parse_decimal(text, self.format.decimal, MONEY_SCALE, what="amount")
+        if type_ == "qty":
+            return parse_decimal(text, self.format.decimal, QTY_SCALE, what="quantity")
+        if type_ == "int":
+            return parse_int(text)
+        if type_ == "date":
+            return parse_date(text, self.format.date_order)
+        if type_ == "bool":
+            return parse_bool(text)
+        if type_ == "choice":
+            word = text.lower()
+            if word not in choices:
+                raise ValueProblem(f"must be one of {', '.join(choices)}")
+            return word
+        if type_ == "list":
+            return tuple(part.strip() for part in text.split(LIST_SEPARATOR) if part.strip())
+        raise AssertionError(f"unknown column type {type_}")
+
+    def money(self, text: str) -> Any:
+        return parse_decimal(text, self.format.decimal, MONEY_SCALE, what="amount")
+
+    def qty(self, text: str) -> Any:
+        return parse_decimal(text, self.format.decimal, QTY_SCALE, what="quantity")

@@ -1,0 +1,233 @@
+"""Running an import: check every row (streaming, a read transaction), then write all or nothing.
+
+The checking pass never writes.  When it finds no problem and this is not a dry run, the
+writing pass reads the file again inside one write transaction, checks each batch again
+against the store as it is at that moment, and writes it; any problem then rolls the whole
+import back.  So a file is imported completely or not at all, and a dry run reports exactly
+what a real run would do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ims_tui.db.engine import Store
+from ims_tui.services import audit
+from ims_tui.services.actor import Actor
+from ims_tui.services.errors import BadInput
+from ims_tui.services.permissions import Permission, check
+from ims_tui.services.transfer.columns import HeaderMapping, KindSpec, match_headers, spec
+from ims_tui.services.transfer.importers import IMPORTERS, WriteAborted
+from ims_tui.services.transfer.reading import FileFormat, FileProblem, ProgressCallback, RowReader, detect_format
+from ims_tui.services.transfer.report import ImportReport, Problem, write_error_file
+from ims_tui.services.transfer.rows import ParsedRow, RowParser
+
+BATCH_ROWS = 1000
+PREVIEW_ROWS = 5
+STORE_CHANGED = ("the store changed while importing (another station saved a clashing record); "
+                 "nothing was written: run the import again")
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """How to read a file where detection is not wanted; ``mapping`` is normalised header -> column."""
+
+    mapping: Mapping[str, str] = field(default_factory=dict)
+    encoding: str | None = None
+    delimiter: str | None = None
+    decimal: str | None = None
+    date_order: str | None = None
+
+
+@dataclass(frozen=True)
+class FilePreview:
+    """What the import wizard shows before anything is checked against the store."""
+
+    kind: str
+    file: str
+    format: FileFormat | None
+    headers: tuple[str, ...]
+    mapping: HeaderMapping | None
+    rows: tuple[tuple[str, ...], ...]
+    columns: tuple[str, ...]
+    required: tuple[str, ...]
+    problems: tuple[Problem, ...] = ()
+
+
+def _detect(path: Path, options: ImportOptions) -> FileFormat:
+    return detect_format(path, encoding=options.encoding, delimiter=options.delimiter,
+                         decimal=options.decimal, date_order=options.date_order)
+
+
+def _existing_file(path: str | Path) -> Path:
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise BadInput(f"no such file: {path}")
+    return path
+
+
+def preview_file(kind: str, path: str | Path, options: ImportOptions | None = None, *, rows: int = PREVIEW_ROWS) -> FilePreview:
+    """Detected format, headers, mapping and the first ``rows`` data rows; touches no store."""
+    options = options or ImportOptions()
+    kind_spec = spec(kind)
+    path = _existing_file(path)
+    columns, required = kind_spec.names, kind_spec.required
+    try:
+        file_format = _detect(path, options)
+        records = iter(RowReader(path, file_format))
+        _, header = next(records, (0, []))
+        sample = []
+        for _, cells in records:
+            if any(cell.strip() for cell in cells):
+                sample.append(tuple(cells))
+            if len(sample) >= rows:
+                break
+    except FileProblem as exc:
+        return FilePreview(kind, str(path), None, (), None, (), columns, required, (Problem.make(exc.row, "", "", exc.message),))
+    mapping = match_headers(kind, header, dict(options.mapping))
+    return FilePreview(kind, str(path), file_format, tuple(header), mapping, tuple(sample), columns, required,
+                       _header_problems(mapping, header))
+
+
+def _header_problems(mapping: HeaderMapping, header: list[str]) -> tuple[Problem, ...]:
+    problems = []
+    if not header or not any(h.strip() for h in header):
+        return (Problem.make(1, "", "", "the file is empty: the first row must name the columns"),)
+    if mapping.missing:
+        problems.append(Problem.make(1, "", "", f"missing required column{'s' if len(mapping.missing) > 1 else ''} "
+                                                f"{', '.join(mapping.missing)} (the file has: {', '.join(h for h in header if h)}); "
+                                                "use --map SRC=DEST to name them"))
+    for duplicate in mapping.duplicates:
+        problems.append(Problem.make(1, duplicate, "", "this column appears twice"))
+    return tuple(problems)
+
+
+def run_import(
+    store: Store,
+    actor: Actor,
+    kind: str,
+    path: str | Path,
+    *,
+    dry_run: bool = False,
+    options: ImportOptions | None = None,
+    progress: ProgressCallback | None = None,
+    errors_path: str | Path | None = None,
+    keep_rows: bool | None = None,
+) -> ImportReport:
+    """Import ``path`` as ``kind``; returns the report, committed only if every row was fine.
+
+    Problems in the file's content come back in the report (never raised); usage errors
+    (unknown kind, missing file, a bad ``--map``) raise :class:`BadInput`, and a role without
+    ``IMPORT`` raises PermissionDenied before anything is read.  ``keep_rows`` (default: for dry
+    runs) keeps each row's outcome for a row-by-row listing.
+    """
+    options = options or ImportOptions()
+    kind_spec = spec(kind)
+    path = _existing_file(path)
+    check(store, actor, Permission.IMPORT, f"{kind} from {path.name}")
+    report = ImportReport(kind, str(path), dry_run, keep_rows=dry_run if keep_rows is None else keep_rows)
+    try:
+        report.format = _detect(path, options)
+        _, header = next(iter(RowReader(path, report.format)), (0, []))
+    except FileProblem as exc:
+        report.refuse(Problem.make(exc.row, "", "", exc.message))
+        return _finish(report, None, errors_path)
+    report.mapping = match_headers(kind, header, dict(options.mapping))
+    for problem in _header_problems(report.mapping, header):
+        report.refuse(problem)
+    if report.ok:
+        try:
+            with store.read() as session:
+                _pass(session, actor, kind_spec, path, report, write=False, progress=progress)
+        except FileProblem as exc:
+            report.refuse(Problem.make(exc.row, "", "", exc.message))
+    if report.ok and not dry_run:
+        _write(store, actor, kind_spec, path, report, progress)
+    return _finish(report, RowReader(path, report.format), errors_path)
+
+
+def _finish(report: ImportReport, reader: RowReader | None, errors_path: str | Path | None) -> ImportReport:
+    if errors_path is not None and not report.ok:
+        try:
+            write_error_file(report, reader, Path(errors_path).expanduser())
+        except FileProblem:
+            write_error_file(report, None, Path(errors_path).expanduser())
+        except OSError as exc:
+            raise BadInput(f"cannot write the error report {errors_path}: {exc.strerror or exc}") from None
+    return report
+
+
+def _write(store: Store, actor: Actor, kind_spec: KindSpec, path: Path, report: ImportReport,
+           progress: ProgressCallback | None) -> None:
+    checked = (report._actions, report._keys)
+
+    def work(session: Session) -> None:
+        _pass(session, actor, kind_spec, path, report, write=True, progress=progress)
+        audit.record(session, actor, f"import.{kind_spec.kind}", path.name[:200],
+                     f"{report.total} rows: {report.summary(done=True)} (file sha256 {report.format.sha256[:16]}, "
+                     f"{report.format.size} bytes; rows are not audited one by one)")
+
+    try:
+        store.transact(work)
+        report.committed = True
+    except WriteAborted as exc:
+        report._actions, report._keys = checked
+        for problem in exc.problems:
+            report.refuse(problem)
+    except IntegrityError:
+        report._actions, report._keys = checked
+        report.refuse(Problem.make(0, "", "", STORE_CHANGED, conflict=True))
+    except FileProblem as exc:
+        report._actions, report._keys = checked
+        report.refuse(Problem.make(exc.row, "", "", exc.message))
+
+
+def _pass(session: Session, actor: Actor, kind_spec: KindSpec, path: Path, report: ImportReport, *,
+          write: bool, progress: ProgressCallback | None) -> None:
+    """One streaming pass over the file: check every row; when ``write``, write each checked batch."""
+    reader = RowReader(path, report.format)
+    records = iter(reader)
+    next(records, None)  # the header
+    parser = RowParser(kind_spec, report.mapping, report.format)
+    importer = IMPORTERS[kind_spec.kind](session, actor, parser, path.name, report.format.sha256)
+    report.reset_rows()
+    phase = "writing" if write else "checking"
+    batch: list[ParsedRow] = []
+
+    def flush() -> None:
+        importer.check(batch)
+        failed = [problem for row in batch for problem in row.problems]
+        if write and failed:
+            raise WriteAborted(failed)
+        for row in batch:
+            report.record(row.number, row.key, "refused" if row.problems else row.action)
+            report.problems.extend(row.problems)
+        if write:
+            importer.apply(batch)
+        batch.clear()
+        if progress is not None:
+            progress(phase, reader.position(), report.format.size)
+
+    for number, cells in records:
+        if parser.is_blank(cells):
+            continue
+        batch.append(parser.parse(number, cells))
+        if len(batch) >= BATCH_ROWS:
+            flush()
+    if batch:
+        flush()
+    late = importer.finish()
+    if write and late:
+        raise WriteAborted(late)
+    for problem in late:
+        report.refuse(problem)
+    if write:
+        importer.complete()
+        session.flush()
+    if progress is not None:
+        progress(phase, report.format.size, report.format.size)
