@@ -36,11 +36,12 @@ class Task:
 
 TASK_MODULES: tuple[str, ...] = (
     "ims_tui.screens.lookup",
-    "ims_tui.screens.receive",
+    "ims_tui.screens.receiving",
     "ims_tui.screens.pick",
     "ims_tui.screens.move",
     "ims_tui.screens.count",
     "ims_tui.screens.orders",
+    "ims_tui.screens.purchase_orders",
     "ims_tui.screens.replenish",
     "ims_tui.screens.reports",
     "ims_tui.screens.admin",

@@ -77,7 +77,9 @@ class ReceiptLine:
         lot = f" lot {self.lot}" if self.lot else ""
         expiry = f" exp {self.expiry.isoformat()}" if self.expiry else ""
         where = f" -> {self.location}" if self.location else ""
-        return f"{qty_text(self.qty)} {self.sku}{lot}{expiry}{where}"
+        shown = ", ".join(self.serials[-3:]) + (" ..." if len(self.serials) > 3 else "")
+        serials = f" serial {shown}" if self.serials else ""
+        return f"{qty_text(self.qty)} {self.sku}{lot}{expiry}{serials}{where}"
 
     def to_payload(self) -> dict:
         return {
