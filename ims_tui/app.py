@@ -14,6 +14,8 @@ Everything a station does passes through :class:`ImsApp`:
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 from collections import deque
 from collections.abc import Iterable
@@ -26,7 +28,6 @@ from textual.binding import Binding
 from textual.command import CommandPalette
 from textual.screen import ModalScreen, Screen
 from textual.theme import Theme
-from textual.worker import get_current_worker
 
 from ims_tui.config import Config
 from ims_tui.screens.base import MIN_HEIGHT, MIN_WIDTH, ImsScreen, StoreChanged, TooSmallScreen
@@ -38,6 +39,7 @@ from ims_tui.widgets.scan import ScanDetector, Scanned
 
 if TYPE_CHECKING:
     from ims_tui.db.engine import Store
+    from ims_tui.services.changes import Change
     from ims_tui.services.scans import ScanResolution
 
 DEFAULT_THEME = "textual-dark"
@@ -85,6 +87,7 @@ class ImsApp(App[int]):
 
     IDLE_CHECK_SECONDS = 5.0
     FEED_WAIT_SECONDS = 0.25
+    FEED_RETRY_SECONDS = 2.0
 
     def __init__(self, config: Config, store: Store) -> None:
         super().__init__()
@@ -98,6 +101,8 @@ class ImsApp(App[int]):
         self._flush_timer = None
         self._last_activity = time.monotonic()
         self._locked = False
+        self._feed_stop: threading.Event | None = None
+        self._feed_thread: threading.Thread | None = None
         self.register_theme(HIGH_CONTRAST)
         self.theme = config.theme if config.theme in self.available_themes else DEFAULT_THEME
         self.tasks: list[Task] = load_tasks()
@@ -302,7 +307,7 @@ class ImsApp(App[int]):
     def task_key_display(self, task: Task) -> str:
         """The key that opens ``task`` on this station (after config remaps), e.g. ``F2``."""
         key = self.config.keys.get(task.id, task.key).split(",")[0].strip()
-        return self.get_key_display(Binding(key, ""))
+        return self.get_key_display(Binding(key, "")).upper()
 
     def open_task(self, task_id: str) -> None:
         task = get_task(task_id)
@@ -413,37 +418,56 @@ class ImsApp(App[int]):
 
     # -- live changes ------------------------------------------------------------------------
 
-    @work(thread=True, group="changes", exit_on_error=False)
     def _follow_changes(self) -> None:
-        """Wait on the store's change feed and tell every open screen what changed."""
+        """Follow the store's change feed in a thread of our own.
+
+        Not a Textual worker: it never finishes, and ``app.workers.wait_for_complete()`` (what
+        tests and screens wait on) must not wait for it.
+        """
+        loop = asyncio.get_running_loop()
+        self._feed_stop = threading.Event()
+        self._feed_thread = threading.Thread(
+            target=self._feed_loop, args=(loop, self._feed_stop), name="ims-change-feed", daemon=True
+        )
+        self._feed_thread.start()
+
+    def _feed_loop(self, loop: asyncio.AbstractEventLoop, stop: threading.Event) -> None:
         from ims_tui.services.changes import open_feed
 
-        worker = get_current_worker()
-        try:
-            feed = open_feed(self.store)
-        except ImsError as exc:
-            self.call_from_thread(self.say, f"live updates unavailable: {exc}", error=True)
-            return
-        try:
-            while not worker.is_cancelled:
+        def tell(callback, *args) -> None:
+            if not stop.is_set():
                 try:
-                    change = feed.wait(self.FEED_WAIT_SECONDS)
-                except ImsError as exc:
-                    if worker.is_cancelled:
-                        return
-                    self.call_from_thread(self.say, f"live updates paused: {exc}", error=True)
-                    feed.close()
-                    time.sleep(2)
+                    loop.call_soon_threadsafe(callback, *args)
+                except RuntimeError:  # the loop closed under us: the app is gone
+                    stop.set()
+
+        feed = None
+        while not stop.is_set():
+            try:
+                if feed is None:
                     feed = open_feed(self.store)
-                    continue
-                if change is not None and not worker.is_cancelled:
-                    self.call_from_thread(self._broadcast, change)
-        finally:
+                change = feed.wait(self.FEED_WAIT_SECONDS)
+            except ImsError as exc:
+                if feed is not None:
+                    feed.close()
+                    feed = None
+                tell(self.say, f"live updates paused: {exc}", error=True)
+                stop.wait(self.FEED_RETRY_SECONDS)
+                continue
+            if change is not None:
+                tell(self._broadcast, change)
+        if feed is not None:
             feed.close()
 
-    def _broadcast(self, change: Any) -> None:
+    def _broadcast(self, change: Change) -> None:
         for screen in self.screen_stack:
             screen.post_message(StoreChanged(change))
+
+    def on_unmount(self) -> None:
+        if self._feed_stop is not None:
+            self._feed_stop.set()
+        if self._feed_thread is not None:
+            self._feed_thread.join(timeout=2)
 
 
 def _runner(node: Any, action: str):

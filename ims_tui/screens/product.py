@@ -1,0 +1,165 @@
+"""One product: details, barcodes, stock by location and lot, incoming, last movements - live."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widgets import Footer, Header, Static
+
+from ims_tui.screens.base import ImsScreen, StoreChanged
+from ims_tui.services.errors import ImsError
+from ims_tui.services.inventory import ProductDetail, money, product_detail, qty
+from ims_tui.services.products import can_manage
+
+
+def render_movements(movements, width_hint: int = 78) -> Table:
+    table = Table(box=None, pad_edge=False, expand=True, show_edge=False, header_style="bold")
+    table.add_column("When", no_wrap=True)
+    table.add_column("Qty", justify="right", no_wrap=True)
+    table.add_column("From -> to", overflow="ellipsis", no_wrap=True)
+    table.add_column("Who", overflow="ellipsis", no_wrap=True)
+    for move in movements:
+        lot = f" lot {move.lot}" if move.lot else ""
+        serial = f" sn {move.serial}" if move.serial else ""
+        table.add_row(
+            move.at.astimezone().strftime("%m-%d %H:%M"),
+            qty(move.qty),
+            f"{move.source} -> {move.destination}{lot}{serial}",
+            f"{move.username}@{move.station}",
+        )
+    return table
+
+
+class ProductScreen(ImsScreen):
+    """Everything about one product, re-read whenever any station moves it."""
+
+    TITLE = "Product"
+    HELP = (
+        "On hand, reserved and available by location and lot follow every station's postings as they "
+        "commit. Managers edit the product (e), its barcodes (b) and supplier items (u)."
+    )
+    BINDINGS = [
+        Binding("e", "edit", "Edit", id="product.edit"),
+        Binding("b", "barcodes", "Barcodes", id="product.barcodes"),
+        Binding("u", "supplier_item", "Supplier item", id="product.supplier_item"),
+    ]
+    DEFAULT_CSS = """
+    ProductScreen #product-body { padding: 0 1; }
+    ProductScreen #product-summary { height: auto; }
+    ProductScreen .section { height: auto; margin-top: 1; }
+    """
+
+    def __init__(self, sku: str) -> None:
+        super().__init__()
+        self.key = sku
+        self.detail: ProductDetail | None = None
+        self.loads = 0
+
+    @property
+    def product_id(self) -> int | None:
+        return self.detail.id if self.detail else None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(id="product-body"):
+            yield Static("loading...", id="product-summary")
+            yield Static("", id="product-stock", classes="section")
+            yield Static("", id="product-moves", classes="section")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.load()
+
+    @work(thread=True, exclusive=True, group="product", exit_on_error=False)
+    def load(self) -> None:
+        try:
+            detail = product_detail(self.app.store, self.app.actor, self.key, movements=6)
+        except ImsError as exc:
+            self.app.call_from_thread(self._failed, str(exc))
+            return
+        self.app.call_from_thread(self.show, detail)
+
+    def _failed(self, message: str) -> None:
+        self.query_one("#product-summary", Static).update(Text(message, style="bold red"))
+        self.app.say(message, error=True)
+
+    def show(self, detail: ProductDetail) -> None:
+        self.detail = detail
+        self.key = detail.sku
+        self.loads += 1
+        self.title = f"Product {detail.sku}"
+        self.query_one("#product-summary", Static).update(self._summary(detail))
+        self.query_one("#product-stock", Static).update(self._stock(detail))
+        moves = self.query_one("#product-moves", Static)
+        moves.update(Group(Text("Last movements", style="bold"), render_movements(detail.movements))
+                     if detail.movements else Text("No movements yet", style="dim"))
+        self.refresh_bindings()
+
+    def _summary(self, d: ProductDetail) -> Group:
+        head = Text.assemble((d.sku, "bold"), "  ", (d.name, "bold"), ("" if d.active else "  (inactive)", "red"))
+        facts = Text(
+            f"{d.category or 'no category'} · unit {d.uom} · tracking {d.tracking} · price {money(d.unit_price)}"
+            f" · cost {money(d.standard_cost)} (avg {money(d.average_cost)})"
+        )
+        barcodes = ", ".join(code + (f" x{qty(pack)}" if pack != 1 else "") for code, pack in d.barcodes) or "none"
+        suppliers = "; ".join(f"{s['supplier']} {s['supplier_sku']} @ {money(s['cost'])}" for s in d.supplier_items) or "none"
+        totals = Text.assemble(
+            ("On hand ", ""), (qty(d.on_hand), "bold"), ("  Reserved ", ""), (qty(d.reserved), "bold"),
+            ("  Available ", ""), (qty(d.available), "bold green" if d.available > 0 else "bold red"),
+            ("  Incoming ", ""), (qty(d.incoming), "bold"),
+            ("  Reorder at ", ""), (qty(d.reorder_point), "bold"),
+            ("  LOW" if d.below_reorder_point else "", "bold red"),
+        )
+        lines = [head, facts, Text(f"Barcodes: {barcodes}"), Text(f"Suppliers: {suppliers}")]
+        if d.default_location:
+            lines.append(Text(f"Default location: {d.default_location}"))
+        if d.tracking == "serial":
+            lines.append(Text(f"Serials in stock: {d.serials_in_stock}"))
+        lines.append(totals)
+        return Group(*lines)
+
+    def _stock(self, d: ProductDetail) -> Group | Text:
+        if not d.stock:
+            return Text("No stock on hand", style="dim")
+        table = Table(box=None, pad_edge=False, expand=True, show_edge=False, header_style="bold")
+        table.add_column("Location", no_wrap=True)
+        table.add_column("Lot", no_wrap=True, overflow="ellipsis")
+        table.add_column("Expiry", no_wrap=True)
+        table.add_column("On hand", justify="right")
+        table.add_column("Reserved", justify="right")
+        table.add_column("Available", justify="right")
+        for row in d.stock:
+            table.add_row(
+                row.location, row.lot or "", row.expiry.isoformat() if row.expiry else "",
+                qty(row.on_hand), qty(row.reserved), qty(row.available),
+            )
+        return Group(Text("Stock by location", style="bold"), table)
+
+    def on_store_changed(self, message: StoreChanged) -> None:
+        if message.change.touches_product(self.product_id):
+            self.load()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("edit", "barcodes", "supplier_item"):
+            return self.detail is not None and can_manage(self.app.actor)
+        return True
+
+    def action_edit(self) -> None:
+        from ims_tui.screens.product_edit import ProductFormScreen
+
+        self.app.push_screen(ProductFormScreen(self.detail), callback=lambda saved: saved and self.load())
+
+    def action_barcodes(self) -> None:
+        from ims_tui.screens.product_edit import BarcodesScreen
+
+        self.app.push_screen(BarcodesScreen(self.detail), callback=lambda _: self.load())
+
+    def action_supplier_item(self) -> None:
+        from ims_tui.screens.product_edit import SupplierItemScreen
+
+        self.app.push_screen(SupplierItemScreen(self.detail), callback=lambda saved: saved and self.load())

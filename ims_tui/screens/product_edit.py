@@ -1,0 +1,253 @@
+"""Managers' forms: a product's fields, its barcodes (check digits verified), its supplier items.
+
+Each form is a dialog: Enter moves to the next field and saves from the last one, ctrl+s saves,
+Escape cancels.  Saving runs in a thread worker; a refusal is shown on the form's error line
+with the bell, and nothing is changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, OptionList, Select, Static
+from textual.widgets.option_list import Option
+
+from ims_tui.services.errors import ImsError
+from ims_tui.services.inventory import ProductDetail, product_detail, qty
+from ims_tui.services.products import (
+    add_barcode,
+    create_product,
+    list_suppliers,
+    remove_barcode,
+    set_supplier_item,
+    update_product,
+)
+from ims_tui.widgets.scan import Scanned
+
+FORM_CSS = """
+{cls} {{ align: center middle; }}
+{cls} > Vertical {{
+    width: 76; height: auto; max-height: 22;
+    border: round $primary; background: $surface; padding: 0 1;
+}}
+{cls} .field {{ height: 1; margin-bottom: 0; }}
+{cls} .field Label {{ width: 18; }}
+{cls} .field Input, {cls} .field Select {{ width: 1fr; }}
+{cls} .error-line {{ height: auto; }}
+{cls} .hint {{ color: $text-muted; height: auto; }}
+"""
+
+
+class _Form(ModalScreen):
+    """Shared behaviour: field rows, Enter to advance, ctrl+s to save, an error line."""
+
+    SCAN_STEPS = False
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Save", id="form.save"),
+        Binding("escape", "cancel", "Cancel", id="form.cancel"),
+    ]
+
+    def field_row(self, label: str, widget) -> Horizontal:
+        return Horizontal(Label(label), widget, classes="field")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        inputs = [w for w in self.query("Input, Select") if not w.disabled]
+        if inputs and event.input is inputs[-1]:
+            self.action_save()
+        else:
+            self.focus_next()
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def show_error(self, message: str) -> None:
+        self.query_one(".error-line", Static).update(Text(message))
+        self.app.bell()
+
+    def run_saving(self, work_fn: Callable[[], object], done: Callable[[object], None]) -> None:
+        self.query_one(".error-line", Static).update("saving...")
+        self._save_worker(work_fn, done)
+
+    @work(thread=True, exclusive=True, group="form-save", exit_on_error=False)
+    def _save_worker(self, work_fn: Callable[[], object], done: Callable[[object], None]) -> None:
+        try:
+            result = work_fn()
+        except ImsError as exc:
+            self.app.call_from_thread(self.show_error, str(exc))
+            return
+        self.app.call_from_thread(done, result)
+
+
+class ProductFormScreen(_Form):
+    """Create a product (``detail`` None) or edit one; dismissed with the SKU when saved."""
+
+    DEFAULT_CSS = FORM_CSS.format(cls="ProductFormScreen")
+    FIELDS = (
+        ("name", "Name"), ("description", "Description"), ("category", "Category"), ("uom", "Unit"),
+        ("unit_price", "Price"), ("standard_cost", "Standard cost"), ("reorder_point", "Reorder point"),
+        ("reorder_qty", "Reorder qty"), ("default_location", "Default location"),
+    )
+
+    def __init__(self, detail: ProductDetail | None, *, sku_hint: str = "") -> None:
+        super().__init__()
+        self.detail = detail
+        self.sku_hint = sku_hint
+
+    def _value(self, name: str) -> str:
+        d = self.detail
+        if d is None:
+            return "ea" if name == "uom" else ""
+        value = getattr(d, name)
+        if value is None:
+            return ""
+        return qty(value) if hasattr(value, "normalize") else str(value)
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as box:
+            box.border_title = f"Edit {self.detail.sku}" if self.detail else "New product"
+            box.border_subtitle = "Enter next · ctrl+s save · Esc cancel"
+            if self.detail is None:
+                yield self.field_row("SKU", Input(self.sku_hint, id="sku", compact=True))
+            for name, label in self.FIELDS:
+                yield self.field_row(label, Input(self._value(name), id=name, compact=True))
+            tracking = self.detail.tracking if self.detail else "none"
+            yield self.field_row("Tracking", Select([(t, t) for t in ("none", "lot", "serial")], value=tracking,
+                                                    allow_blank=False, id="tracking", compact=True))
+            active = self.detail.active if self.detail else True
+            yield self.field_row("Status", Select([("active", True), ("inactive", False)], value=active,
+                                                  allow_blank=False, id="active", compact=True))
+            yield Static("", classes="error-line")
+
+    def fields(self) -> dict[str, object]:
+        values: dict[str, object] = {name: self.query_one(f"#{name}", Input).value for name, _ in self.FIELDS}
+        values["tracking"] = self.query_one("#tracking", Select).value
+        values["active"] = self.query_one("#active", Select).value
+        return values
+
+    def action_save(self) -> None:
+        store, actor, fields = self.app.store, self.app.actor, self.fields()
+        if self.detail is None:
+            sku = self.query_one("#sku", Input).value.strip()
+            self.run_saving(lambda: create_product(store, actor, sku, fields), self.dismiss)
+        else:
+            sku = self.detail.sku
+            self.run_saving(lambda: update_product(store, actor, sku, fields), lambda _: self.dismiss(sku))
+
+
+class BarcodesScreen(_Form):
+    """A product's barcodes: add one (type or scan it), Delete removes the highlighted one."""
+
+    SCAN_STEPS = True
+    DEFAULT_CSS = FORM_CSS.format(cls="BarcodesScreen") + "BarcodesScreen #codes { height: 8; }"
+    BINDINGS = [Binding("delete", "remove", "Remove barcode", id="barcodes.remove")]
+
+    def __init__(self, detail: ProductDetail) -> None:
+        super().__init__()
+        self.detail = detail
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as box:
+            box.border_title = f"Barcodes of {self.detail.sku}"
+            box.border_subtitle = "Enter/ctrl+s add · Del remove · Esc close"
+            yield OptionList(id="codes")
+            yield self.field_row("New barcode", Input(id="code", placeholder="type or scan", compact=True))
+            yield self.field_row("Units per scan", Input("1", id="pack", compact=True))
+            yield Static("EAN/UPC/GTIN codes must carry a valid check digit.", classes="hint")
+            yield Static("", classes="error-line")
+
+    def on_mount(self) -> None:
+        self._show_codes(self.detail)
+        self.query_one("#code", Input).focus()
+
+    def _show_codes(self, detail: ProductDetail) -> None:
+        self.detail = detail
+        codes = self.query_one("#codes", OptionList)
+        codes.clear_options()
+        codes.add_options(
+            Option(code + (f"  x{qty(pack)}" if pack != 1 else ""), id=code) for code, pack in detail.barcodes
+        )
+
+    def on_scanned(self, message: Scanned) -> None:
+        self.query_one("#code", Input).value = message.text.strip()
+        self.query_one("#pack", Input).focus()
+
+    def _refreshed(self, _result: object = None) -> None:
+        self.query_one(".error-line", Static).update("")
+        self.query_one("#code", Input).value = ""
+        self.query_one("#pack", Input).value = "1"
+        self.query_one("#code", Input).focus()
+
+    def action_save(self) -> None:
+        store, actor, sku = self.app.store, self.app.actor, self.detail.sku
+        code, pack = self.query_one("#code", Input).value, self.query_one("#pack", Input).value
+
+        def work_fn():
+            add_barcode(store, actor, sku, code, pack)
+            return product_detail(store, actor, sku, movements=0)
+
+        self.run_saving(work_fn, lambda detail: (self._show_codes(detail), self._refreshed()))
+
+    def action_remove(self) -> None:
+        codes = self.query_one("#codes", OptionList)
+        if codes.highlighted is None:
+            self.show_error("highlight a barcode in the list first")
+            return
+        code = codes.get_option_at_index(codes.highlighted).id
+        store, actor, sku = self.app.store, self.app.actor, self.detail.sku
+
+        def work_fn():
+            remove_barcode(store, actor, sku, code)
+            return product_detail(store, actor, sku, movements=0)
+
+        self.run_saving(work_fn, lambda detail: (self._show_codes(detail), self._refreshed()))
+
+
+class SupplierItemScreen(_Form):
+    """How a supplier sells this product: their SKU, cost, lead time, minimum order."""
+
+    DEFAULT_CSS = FORM_CSS.format(cls="SupplierItemScreen")
+
+    def __init__(self, detail: ProductDetail) -> None:
+        super().__init__()
+        self.detail = detail
+
+    def compose(self) -> ComposeResult:
+        first = self.detail.supplier_items[0] if self.detail.supplier_items else {}
+        with Vertical() as box:
+            box.border_title = f"Supplier item of {self.detail.sku}"
+            box.border_subtitle = "Enter next · ctrl+s save · Esc cancel"
+            yield self.field_row("Supplier", Input(first.get("supplier", ""), id="supplier", placeholder="code or name", compact=True))
+            yield self.field_row("Supplier SKU", Input(first.get("supplier_sku", ""), id="supplier_sku", compact=True))
+            yield self.field_row("Cost", Input(qty(first["cost"]) if first else "", id="cost", compact=True))
+            lead = first.get("lead_time_days")
+            yield self.field_row("Lead time (days)", Input("" if lead is None else str(lead), id="lead", compact=True))
+            yield self.field_row("Minimum order", Input(qty(first["min_order_qty"]) if first else "", id="moq", compact=True))
+            yield Static("", id="supplier-hint", classes="hint")
+            yield Static("", classes="error-line")
+
+    def on_mount(self) -> None:
+        self._load_suppliers()
+
+    @work(thread=True, exit_on_error=False)
+    def _load_suppliers(self) -> None:
+        try:
+            suppliers = list_suppliers(self.app.store, self.app.actor)
+        except ImsError:
+            return
+        names = ", ".join(s.code for s in suppliers[:12]) + (" ..." if len(suppliers) > 12 else "")
+        self.app.call_from_thread(self.query_one("#supplier-hint", Static).update, f"Suppliers: {names or 'none yet'}")
+
+    def action_save(self) -> None:
+        store, actor, sku = self.app.store, self.app.actor, self.detail.sku
+        values = {name: self.query_one(f"#{name}", Input).value for name in ("supplier", "supplier_sku", "cost", "lead", "moq")}
+        self.run_saving(
+            lambda: set_supplier_item(store, actor, sku, values["supplier"], values["supplier_sku"],
+                                      values["cost"], values["lead"], values["moq"]),
+            lambda _: self.dismiss(True),
+        )
