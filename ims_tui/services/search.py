@@ -5,7 +5,7 @@ paging (never ``OFFSET``), so a page costs the same on page 1 and page 1000, and
 1,000,000 products:
 
 1. exact code: SKU, any barcode (in any GTIN padding) or a supplier SKU;
-2. SKU prefix (as typed, and upper-cased);
+2. SKU prefix (as typed, and upper-cased; so are the code prefixes of 4 and 5);
 3. name prefix (as typed, lower, Capitalised, UPPER, Title);
 4. barcode prefix, 5. supplier-SKU prefix (3+ characters);
 6. name or SKU *containing* the text (2+ characters): the only scan, bounded by the page size,
@@ -121,10 +121,12 @@ class _Search:
         return or_(*(_prefix(Product.name, v) for v in self.name_variants))
 
     def _barcode_match(self):
-        return exists().where(Barcode.product_id == Product.id, _prefix(Barcode.code, self.text))
+        return exists().where(Barcode.product_id == Product.id, or_(*(_prefix(Barcode.code, v) for v in self.sku_variants)))
 
     def _supplier_match(self):
-        return exists().where(SupplierItem.product_id == Product.id, _prefix(SupplierItem.supplier_sku, self.text))
+        return exists().where(
+            SupplierItem.product_id == Product.id, or_(*(_prefix(SupplierItem.supplier_sku, v) for v in self.sku_variants))
+        )
 
     def _earlier(self, stage: str, exact_ids: tuple[int, ...]):
         """Rows an earlier stage already listed, to leave out of ``stage``."""
@@ -224,7 +226,7 @@ class _Search:
             query = (
                 select(*columns, column, table.id)
                 .join(table, table.product_id == Product.id)
-                .where(_prefix(column, self.text), earlier)
+                .where(_prefix(column, self.sku_variants[variant]), earlier)
                 .order_by(column, table.id)
             )
             if after:
@@ -235,7 +237,7 @@ class _Search:
                 hit = ProductHit(*row, matched_by=name, matched_code=code)
                 keys[id(hit)] = (code, row_id)
                 rows.append(hit)
-            return rows, lambda hit: keys[id(hit)], 1
+            return rows, lambda hit: keys[id(hit)], len(self.sku_variants)
         if len(self.text) < 2:
             return [], None, 1
         query = (
