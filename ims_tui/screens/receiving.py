@@ -42,7 +42,7 @@ from ims_tui.services import receiving
 from ims_tui.services.actor import Actor
 from ims_tui.services.errors import AuthError, ImsError, RuleViolation
 from ims_tui.services.permissions import Permission
-from ims_tui.services.purchasing import qty_text
+from ims_tui.services.purchasing import PO_PREFIX, qty_text
 from ims_tui.services.receiving import ReceiptDraft, ReceiptLine, ReceivingItem
 from ims_tui.services.scans import ScanResolution, printable, resolve_scan
 from ims_tui.widgets.scan import Scanned
@@ -149,6 +149,8 @@ class ReceivingFlow:
             resolution = resolve_scan(self.store, text)
             if resolution.kind == "purchase_order":
                 return self._start(po=resolution.po_number)
+            if text.upper().startswith(PO_PREFIX):  # a PO number typed in lower case
+                return self._start(po=text)
             return self._start(supplier=text)
         if step == "badge":
             self._badge = text

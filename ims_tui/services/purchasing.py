@@ -17,7 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from ims_tui.db.engine import Store
-from ims_tui.db.models import PO_STATUSES, Product, PurchaseOrder, PurchaseOrderLine, Supplier, SupplierItem
+from ims_tui.db.models import PO_STATUSES  # noqa: F401 - re-exported: the statuses the CLI offers
+from ims_tui.db.models import Product, PurchaseOrder, PurchaseOrderLine, Supplier, SupplierItem
 from ims_tui.services import audit
 from ims_tui.services.actor import Actor
 from ims_tui.services.catalogue import find_product
