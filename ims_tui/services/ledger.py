@@ -55,6 +55,9 @@ class StockMove:
     serials: tuple[str, ...] = ()
     unit_cost: Decimal | None = None
     reference: str = ""
+    cost_layers_of: tuple[int, ...] = ()
+    """Movement ids of receipts whose cost layers this move consumes first (a return to the
+    supplier takes back the cost it came in at, not the FIFO/LIFO layer)."""
 
 
 @dataclass(frozen=True)
@@ -171,7 +174,7 @@ class _Statements:
         self.insert_movement = insert(Movement).returning(Movement.id)
         self.lock_product = select(Product.average_cost).where(Product.id == bindparam("product")).with_for_update()
         self.open_layers = (
-            select(CostLayer.id, CostLayer.unit_cost, CostLayer.remaining_qty)
+            select(CostLayer.id, CostLayer.unit_cost, CostLayer.remaining_qty, CostLayer.movement_id)
             .where(CostLayer.product_id == bindparam("product"), CostLayer.remaining_qty > 0)
             .order_by(CostLayer.id)
             .with_for_update()
@@ -261,6 +264,7 @@ class _Line:
     reference: str
     serial_id: int | None = None
     new_layer_cost: Decimal | None = None
+    cost_layers_of: tuple[int, ...] = ()
 
 
 class _Posting:
@@ -366,12 +370,14 @@ class _Posting:
                 raise RuleViolation(f"{product.sku} is serial-tracked: give one serial per unit ({qty} units, {len(serials)} serials)")
             if len(set(serials)) != len(serials):
                 raise RuleViolation(f"a serial of {product.sku} is listed twice")
-            return [_Line(product, Decimal(1), source, destination, lot, s, unit_cost, move.reference) for s in serials]
+            return [_Line(product, Decimal(1), source, destination, lot, s, unit_cost, move.reference,
+                          cost_layers_of=move.cost_layers_of) for s in serials]
         if move.serials:
             raise RuleViolation(f"{product.sku} is not serial-tracked: serials are not recorded for it")
         if qty != qty.to_integral_value() and product.uom in ("ea", "pcs", "unit"):
             raise BadInput(f"{product.sku} is counted in whole {product.uom}, not {qty}")
-        return [_Line(product, qty, source, destination, lot, None, unit_cost, move.reference)]
+        return [_Line(product, qty, source, destination, lot, None, unit_cost, move.reference,
+                      cost_layers_of=move.cost_layers_of)]
 
     # -- applying ---------------------------------------------------------------------------
 
@@ -438,7 +444,7 @@ class _Posting:
                 else:
                     line.unit_cost = _consume(line, layers, lifo, touched)
                     stocked -= line.qty
-            for layer_id, _cost, remaining in layers:
+            for layer_id, _cost, remaining, _movement in layers:
                 if layer_id in touched:
                     self.connection.execute(self.sql.consume_layer, {"layer": layer_id, "remaining": remaining})
             self.connection.execute(self.sql.set_average, {"product": product_id, "average": average.quantize(MONEY_QUANTUM)})
@@ -524,10 +530,13 @@ class _Posting:
 
 
 def _consume(line: _Line, layers: list[list], lifo: bool, touched: set[int]) -> Decimal:
-    """Take ``line.qty`` from the open layers (oldest first, or newest for LIFO); the unit cost."""
+    """Take ``line.qty`` from the open layers - those of ``line.cost_layers_of`` first, then
+    oldest first (newest for LIFO) - and return the unit cost taken."""
     needed = line.qty
     value = Decimal(0)
-    for layer in reversed(layers) if lifo else layers:
+    ordered = list(reversed(layers)) if lifo else layers
+    preferred = [layer for layer in ordered if layer[3] in line.cost_layers_of]
+    for layer in preferred + [layer for layer in ordered if layer[3] not in line.cost_layers_of]:
         if needed <= 0:
             break
         take = min(layer[2], needed)

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from ims_tui.db.engine import Store
 from ims_tui.db.models import (
+    Location,
     Movement,
     Posting,
     Product,
@@ -682,7 +683,13 @@ def return_to_supplier(
             if po_line is None:
                 raise RuleViolation(f"{order.number} has not received {qty_text(qty)} of {item.sku} to return")
             reference = f"{order.number}/{po_line.line_no}"
-        move = StockMove(item.sku, qty, source, SUPPLIER, lot, None, tuple(serials), None, reference)
+            receipts = tuple(session.scalars(
+                select(Movement.id).join(Location, Location.id == Movement.from_location_id)
+                .where(Movement.reference == reference, Movement.product_id == product_id, Location.code == SUPPLIER)
+            ))
+        else:
+            receipts = ()
+        move = StockMove(item.sku, qty, source, SUPPLIER, lot, None, tuple(serials), None, reference, receipts)
         result = ledger.post(session, actor, "return", [move], key=posting_key, reason=reason.strip(), reference=reference)
         view = None
         if order is not None:
