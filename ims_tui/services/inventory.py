@@ -240,7 +240,7 @@ def recent_movements(
         .join(destination, destination.id == Movement.to_location_id)
         .outerjoin(Lot, Lot.id == Movement.lot_id)
         .outerjoin(SerialNumber, SerialNumber.id == Movement.serial_id)
-        .order_by(Movement.id.desc())
+        .order_by(Movement.created_at.desc(), Movement.id.desc())
         .limit(limit)
     )
     if product_id is not None:
