@@ -105,11 +105,7 @@ class ImsApp(App[int]):
         self._feed_thread: threading.Thread | None = None
         self.register_theme(HIGH_CONTRAST)
         self.theme = config.theme if config.theme in self.available_themes else DEFAULT_THEME
-        self.tasks: list[Task] = load_tasks()
-        for task in self.tasks:
-            self._bindings.key_to_bindings.setdefault(task.key, []).append(
-                Binding(task.key, f"open_task('{task.id}')", task.title, show=False, id=task.id)
-            )
+        self.tasks: list[Task] = []
         if config.keys:
             self.set_keymap(config.keys)
 
@@ -117,6 +113,7 @@ class ImsApp(App[int]):
 
     def on_mount(self) -> None:
         self._show_sign_in()
+        self.call_after_refresh(self._import_tasks)
         self._check_size()
         if self.config.idle_lock_minutes > 0:
             interval = min(self.IDLE_CHECK_SECONDS, self.config.idle_lock_minutes * 60 / 4)
@@ -132,10 +129,30 @@ class ImsApp(App[int]):
             return  # built without the sign-in screens: the embedding code calls sign_in_complete
         self._replace_stack(SignInScreen())
 
+    @work(thread=True, group="tasks", exit_on_error=False)
+    def _import_tasks(self) -> None:
+        """Import the task screens while the sign-in screen is up, off the UI thread (start-up cost)."""
+        load_tasks()
+        self.call_from_thread(self._bind_tasks)
+
+    def _bind_tasks(self) -> None:
+        """Bind each task's key (id = task id, so ``[keys]`` remaps it); idempotent."""
+        known = {task.id for task in self.tasks}
+        for task in load_tasks():
+            if task.id not in known:
+                self._bindings.key_to_bindings.setdefault(task.key, []).append(
+                    Binding(task.key, f"open_task('{task.id}')", task.title, show=False, id=task.id)
+                )
+                self.tasks.append(task)
+        if self.config.keys:
+            self.set_keymap(self.config.keys)
+        self.refresh_bindings()
+
     def sign_in_complete(self, actor: Actor) -> None:
         """Called by the sign-in screens: the user is in; show their home screen."""
         from ims_tui.screens.home import HomeScreen
 
+        self._bind_tasks()
         self.actor = actor
         self._locked = False
         self._last_activity = time.monotonic()

@@ -109,6 +109,11 @@ class PagedList(ScrollView, Generic[Row], can_focus=True):
     def loading(self) -> bool:
         return self._loading
 
+    @property
+    def generation(self) -> int:
+        """Grows with every new query or reload (lets a caller wait for *its* results)."""
+        return self._generation
+
     def load(self, fetch: Fetch) -> None:
         """Start over with a new query; the old rows stay until the first new page arrives."""
         self._fetch = fetch
@@ -160,7 +165,10 @@ class PagedList(ScrollView, Generic[Row], can_focus=True):
             self.cursor = min(self.cursor, max(len(self.rows) - 1, 0)) if self._keep_cursor else 0
         self._update_size()
         self.post_message(self.Loaded(self, len(self.rows), self.has_more, error))
-        self._maybe_fetch_more()
+        if not replace:
+            # keep up with a user who is scrolling; a fresh result waits to be scrolled to, so a
+            # search whose first page is short never starts the slower stages on its own
+            self._maybe_fetch_more()
 
     def _maybe_fetch_more(self) -> None:
         if self._loading or self._next_cursor is None or self._fetch is None:
