@@ -202,19 +202,19 @@ def test_files_and_streams(catalogue_store, admin, tmp_path):
     assert [row[3] for row in audit_rows(catalogue_store, "label.print")] == ["ok", "ok", "ok"]
 
 
-@pytest.mark.parametrize(
-    ("options", "message"),
-    [
-        ({"fmt": "svg", "copies": 2}, "an SVG file holds one label"),
-        ({"copies": 0}, "copies must be from 1 to 999, not 0"),
-        ({"fmt": "pdf"}, "label format must be one of zpl, svg, not 'pdf'"),
-    ],
-)
-def test_bad_print_options_write_nothing(catalogue_store, admin, tmp_path, options, message):
+BAD_OPTIONS = [
+    ({"fmt": "svg", "copies": 2}, "an SVG file holds one label"),
+    ({"copies": 0}, "copies must be from 1 to 999, not 0"),
+    ({"fmt": "pdf"}, "label format must be one of zpl, svg, not 'pdf'"),
+]
+
+
+def test_bad_print_options_write_nothing(catalogue_store, admin, tmp_path):
     label = label_for_product(catalogue_store, admin, "HEX-M6")
     target = tmp_path / "out.lbl"
-    with pytest.raises(BadInput, match=message):
-        print_labels(catalogue_store, admin, [label], output=target, **options)
+    for options, message in BAD_OPTIONS:
+        with pytest.raises(BadInput, match=message):
+            print_labels(catalogue_store, admin, [label], output=target, **options)
     assert not target.exists()
 
 

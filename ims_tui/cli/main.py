@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "ims_tui.cli.users",
     "ims_tui.cli.transfer",
     "ims_tui.cli.purchasing",
+    "ims_tui.cli.labels",
 )
 
 
