@@ -1,0 +1,321 @@
+"""Signing in at a station, creating the first administrator, and the idle lock.
+
+All hashing and store calls run in thread workers (argon2 costs ~80 ms per check); the inputs
+are disabled while one runs, so a double Enter cannot send two attempts.  A badge scan arrives
+as a :class:`~ims_tui.widgets.scan.Scanned` message and is followed by the PIN.  Messages
+come from the service and never say whether an account exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Center, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Header, Input, Static
+
+from ims_tui.screens.base import ImsScreen
+from ims_tui.services import auth
+from ims_tui.services.actor import Actor
+from ims_tui.services.auth import DemoUser, SignInResult
+from ims_tui.services.demo import DEMO_PIN
+from ims_tui.services.errors import ImsError
+from ims_tui.widgets.scan import Scanned
+
+CSS = Path(__file__).with_name("signin.tcss")
+
+
+class _Attempts:
+    """Shared by both screens: run one credential check in a worker and report on the UI thread.
+
+    Each screen says where the cursor goes after a failure (``_focus_secret``).
+    """
+
+    app: Any
+
+    def _limits(self) -> dict[str, float]:
+        config = self.app.config
+        return {"max_failed": config.max_failed_logins, "lockout_minutes": config.lockout_minutes}
+
+    def _set_status(self, text: str, *, error: bool = False) -> None:
+        status = self.query_one("#signin-status", Static)  # type: ignore[attr-defined]
+        status.update(Text(text, style="bold") if error else text)
+        status.set_class(error, "error-line")
+        status.set_class(not error, "status-line")
+        if error:
+            self.app.bell()
+
+    def _set_busy(self, busy: bool) -> None:
+        for field in self.query(Input):  # type: ignore[attr-defined]
+            field.disabled = busy
+        if busy:
+            self._set_status("checking...")
+
+    @work(thread=True, exclusive=True, group="signin", exit_on_error=False)
+    def _run_attempt(self, attempt: Callable[[], SignInResult], done: Callable[[SignInResult], None]) -> None:
+        try:
+            result = attempt()
+        except ImsError as exc:
+            self.app.call_from_thread(self._attempt_failed, str(exc))
+            return
+        except Exception as exc:  # noqa: BLE001 - a station must say what went wrong and keep running
+            self.app.call_from_thread(self._attempt_failed, f"unexpected {type(exc).__name__}: {exc}")
+            return
+        self.app.call_from_thread(done, result)
+
+    def _attempt(self, attempt: Callable[[], SignInResult], done: Callable[[SignInResult], None]) -> None:
+        self._set_busy(True)
+        self._run_attempt(attempt, done)
+
+    def _attempt_failed(self, message: str) -> None:
+        self._set_busy(False)
+        for field in self.query(Input):  # type: ignore[attr-defined]
+            if field.password:
+                field.value = ""
+        self._set_status(message, error=True)
+        self._focus_secret()  # type: ignore[attr-defined]
+
+
+def _show(screen: Any, shown: set[str]) -> None:
+    for field in screen.query(Input):
+        field.display = field.id in shown
+
+
+class SignInScreen(_Attempts, ImsScreen):
+    """User name + password, or a badge scan + PIN; on an empty store, the first administrator."""
+
+    TITLE = "Sign in"
+    SCAN_STEPS = True
+    CSS_PATH = CSS
+    HELP = (
+        "Type your user name and password, or scan your badge and type your PIN. After several "
+        "failed attempts an account is locked for a while; an administrator can unlock it."
+    )
+    BINDINGS = [Binding("escape", "cancel_badge", "Cancel badge", show=False, id="signin.cancel_badge")]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mode = "loading"
+        self._badge = ""
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Center(), Vertical(id="signin-box"):
+            yield Static("", id="signin-title", classes="section-title")
+            yield Static("", id="signin-intro")
+            yield Input(placeholder="user name", id="username", max_length=120)
+            yield Input(placeholder="password", password=True, id="password")
+            yield Input(placeholder="repeat the password", password=True, id="confirm")
+            yield Input(placeholder="PIN", password=True, id="pin", max_length=12)
+            yield Static("opening the store...", id="signin-status", classes="status-line")
+        with Center():
+            yield Static("", id="demo-users")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        _show(self, set())
+        self._probe()
+
+    @work(thread=True, exclusive=True, group="signin-probe", exit_on_error=False)
+    def _probe(self) -> None:
+        try:
+            first = auth.needs_first_admin(self.app.store)
+            demo = [] if first else auth.demo_user_names(self.app.store)
+        except ImsError as exc:
+            self.app.call_from_thread(self._set_status, str(exc), error=True)
+            return
+        self.app.call_from_thread(self._ready, first, demo)
+
+    def _ready(self, first_admin: bool, demo_users: list[DemoUser]) -> None:
+        self._show_demo_users(demo_users)
+        self._set_mode("first_admin" if first_admin else "password")
+
+    def _show_demo_users(self, demo_users: list[DemoUser]) -> None:
+        panel = self.query_one("#demo-users", Static)
+        panel.display = bool(demo_users)
+        if not demo_users:
+            return
+        lines = Text("Demo store users: password 'demo' unless 'ims demo --password' set another", style="bold")
+        for user in demo_users:
+            badge = f"badge {user.badge_code}, PIN {DEMO_PIN}" if user.badge_code else ""
+            lines.append(f"\n  {user.username:<10} {user.role:<9} {user.full_name:<18} {badge}".rstrip(), style="")
+        panel.update(lines)
+
+    def _set_mode(self, mode: str, status: str = "") -> None:
+        self.mode = mode
+        station = self.app.config.station
+        title, intro = {
+            "first_admin": ("Create the first administrator",
+                            "This store has no users yet. Choose the administrator's user name and a password "
+                            "of at least 8 characters."),
+            "password": ("Sign in", f"Station {station}. Scan your badge, or type your user name and password."),
+            "badge": ("Sign in with your badge", "Badge scanned. Type your PIN and press Enter (Esc to cancel)."),
+        }[mode]
+        self.query_one("#signin-title", Static).update(title)
+        self.query_one("#signin-intro", Static).update(intro)
+        shown = {"first_admin": {"username", "password", "confirm"}, "password": {"username", "password"},
+                 "badge": {"pin"}}[mode]
+        _show(self, shown)
+        self._set_status(status)
+        self.query_one("#pin", Input).value = ""
+        self.query_one("#pin" if mode == "badge" else "#username", Input).focus()
+
+    def _focus_secret(self) -> None:
+        self.query_one("#pin" if self.mode == "badge" else "#password", Input).focus()
+
+    def on_scanned(self, message: Scanned) -> None:
+        if self.mode == "first_admin":
+            self._set_status("create the administrator first; badges are given out afterwards", error=True)
+            return
+        if self.mode not in ("password", "badge") or not message.text.strip():
+            return
+        self._badge = message.text.strip()
+        self._set_mode("badge")
+
+    def action_cancel_badge(self) -> None:
+        if self.mode == "badge":
+            self._badge = ""
+            self._set_mode("password")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        field = event.input.id
+        username = self.query_one("#username", Input).value.strip()
+        password = self.query_one("#password", Input).value
+        store, station, limits = self.app.store, self.app.config.station, self._limits()
+        if field == "username":
+            if username:
+                self.query_one("#password", Input).focus()
+        elif field == "password" and self.mode == "password":
+            if not username:
+                self.query_one("#username", Input).focus()
+                return
+            self._attempt(lambda: auth.sign_in(store, username, password, station=station, **limits), self._signed_in)
+        elif field == "password" and self.mode == "first_admin":
+            self.query_one("#confirm", Input).focus()
+        elif field == "confirm":
+            if self.query_one("#confirm", Input).value != password:
+                self._attempt_failed("the two passwords differ; type them again")
+                return
+            self._attempt(lambda: auth.create_first_admin(store, username, password, station=station), self._signed_in)
+        elif field == "pin":
+            badge, pin = self._badge, event.value
+            self._attempt(lambda: auth.sign_in_badge(store, badge, pin, station=station, **limits), self._signed_in)
+
+    def _attempt_failed(self, message: str) -> None:
+        super()._attempt_failed(message)
+        if self.mode == "first_admin" and "already has users" in message:
+            self._set_mode("password", "")
+            self._set_status(message, error=True)
+
+    def _signed_in(self, result: SignInResult) -> None:
+        self.app.sign_in_complete(result.actor)
+
+
+class LockScreen(_Attempts, ModalScreen[Actor]):
+    """Covers the station until the same user types their password or PIN, or another user signs in.
+
+    Everything under it stays as it was; the lock screen is opaque, so nothing of it is visible.
+    Dismissed with the actor who unlocked.
+    """
+
+    TITLE = "Station locked"
+    SCAN_STEPS = True
+    CSS_PATH = CSS
+    HELP = (
+        "The station locked itself after a while without use. Type your password or PIN to carry on "
+        "where you were. Someone else can sign in instead (ctrl+u), or scan their badge."
+    )
+    BINDINGS = [
+        Binding("ctrl+u", "other_user", "Another user", id="lock.other_user", priority=True),
+        Binding("escape", "same_user", "Back", show=False, id="lock.same_user"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mode = "same"
+        self._badge = ""
+
+    def compose(self) -> ComposeResult:
+        actor: Actor = self.app.actor
+        with Vertical(id="lock-box"):
+            yield Static("Station locked", id="signin-title", classes="section-title")
+            yield Static("", id="signin-intro")
+            yield Input(placeholder="password or PIN", password=True, id="secret")
+            yield Input(placeholder="user name", id="username", max_length=120)
+            yield Input(placeholder="password", password=True, id="password")
+            yield Input(placeholder="PIN", password=True, id="pin", max_length=12)
+            yield Static("", id="signin-status", classes="status-line")
+            yield Static(f"Locked for {actor.username}. ctrl+u: another user signs in. A badge scan works too.",
+                         id="lock-hint")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self._set_mode("same")
+
+    def _set_mode(self, mode: str) -> None:
+        self.mode = mode
+        actor: Actor = self.app.actor
+        intro, shown, focus = {
+            "same": (f"{actor.username} ({actor.role}): type your password or PIN to carry on.", {"secret"}, "#secret"),
+            "other": ("Another user: type your user name and password (Esc: back).", {"username", "password"}, "#username"),
+            "badge": ("Badge scanned. Type your PIN and press Enter (Esc: back).", {"pin"}, "#pin"),
+        }[mode]
+        self.query_one("#signin-intro", Static).update(intro)
+        _show(self, shown)
+        for field in self.query(Input):
+            if field.password:
+                field.value = ""
+        self._set_status("")
+        self.query_one(focus, Input).focus()
+
+    def _focus_secret(self) -> None:
+        self.query_one({"same": "#secret", "other": "#password", "badge": "#pin"}[self.mode], Input).focus()
+
+    def action_other_user(self) -> None:
+        self._set_mode("other")
+
+    def action_same_user(self) -> None:
+        if self.mode != "same":
+            self._set_mode("same")
+
+    def on_scanned(self, message: Scanned) -> None:
+        if message.text.strip():
+            self._badge = message.text.strip()
+            self._set_mode("badge")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        store, current, limits = self.app.store, self.app.actor, self._limits()
+        if event.input.id == "secret":
+            secret = event.value
+            self._attempt(lambda: auth.verify_unlock(store, current, secret, **limits), self._unlocked)
+        elif event.input.id == "username":
+            if event.value.strip():
+                self.query_one("#password", Input).focus()
+        elif event.input.id == "password":
+            username, password = self.query_one("#username", Input).value.strip(), event.value
+            if not username:
+                self.query_one("#username", Input).focus()
+                return
+            station = current.station
+            self._attempt(lambda: _take_over(store, current, auth.sign_in(store, username, password, station=station, **limits)),
+                          self._unlocked)
+        elif event.input.id == "pin":
+            badge, pin, station = self._badge, event.value, current.station
+            self._attempt(lambda: _take_over(store, current, auth.sign_in_badge(store, badge, pin, station=station, **limits)),
+                          self._unlocked)
+
+    def _unlocked(self, result: SignInResult) -> None:
+        self.dismiss(result.actor)
+
+
+def _take_over(store: Any, previous: Actor, result: SignInResult) -> SignInResult:
+    """Another user signed in at the lock screen: the previous session ends (audited)."""
+    if result.actor.username != previous.username:
+        auth.record_sign_out(store, previous, f"station taken over by {result.actor.username} while locked")
+    return result
