@@ -101,9 +101,14 @@ def dummy_hash() -> str:
 
 
 def _verify(stored_hash: str | None, secret: str) -> bool:
-    """One argon2 verification, against the dummy hash when there is nothing real to check."""
+    """One argon2 verification, against the dummy hash when there is nothing real to check.
+
+    The dummy hash is fetched on every path, so whichever attempt comes first in a process pays
+    for making it, known account or not.
+    """
+    dummy = dummy_hash()
     if stored_hash is None:
-        passwords.verify_secret(dummy_hash(), secret)
+        passwords.verify_secret(dummy, secret)
         return False
     return passwords.verify_secret(stored_hash, secret)
 
