@@ -14,6 +14,7 @@ Example::
     default_location = "WH1-RCV"
     idle_lock_minutes = 5
     theme = "high-contrast"
+    label_printer = "10.0.0.50:9100"   # a ZPL printer on raw TCP
 
     [security]
     max_failed_logins = 5
@@ -65,6 +66,7 @@ class Config:
     default_location: str | None = None
     idle_lock_minutes: float = 5.0
     theme: str | None = None
+    label_printer: str | None = None
     max_failed_logins: int = 5
     lockout_minutes: float = 15.0
     scanners: tuple[ScannerConfig, ...] = ()
@@ -144,6 +146,7 @@ def load_config(
         default_location=station_section.get("default_location"),
         idle_lock_minutes=_number(station_section, "idle_lock_minutes", 5.0, config_path),
         theme=station_section.get("theme"),
+        label_printer=station_section.get("label_printer"),
         max_failed_logins=int(_number(security, "max_failed_logins", 5, config_path)),
         lockout_minutes=_number(security, "lockout_minutes", 15.0, config_path),
         scanners=tuple(scanners),
