@@ -1,4 +1,4 @@
-"""``ims label product|location|lot ... --printer HOST[:PORT] | -o FILE``."""
+"""``ims label product|location|lot|po ... --printer HOST[:PORT] | -o FILE``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from ims_tui.cli.parsing import add_json_flag
 from ims_tui.services.errors import BadInput
-from ims_tui.services.labels import FORMATS, MAX_COPIES, label_for_location, label_for_lot, label_for_product, print_labels
+from ims_tui.services.labels import FORMATS, MAX_COPIES, label_for_location, label_for_lot, label_for_po, label_for_product, print_labels
 
 if TYPE_CHECKING:
     from ims_tui.cli.context import CliContext
@@ -41,6 +41,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     location = _kind_parser(kinds, "location", "a location label: name, code, its barcode as Code 128")
     location.add_argument("code", metavar="CODE", help="location code or barcode")
     location.set_defaults(handler=cmd_label, make=lambda ctx, a: label_for_location(ctx.store, ctx.actor, a.code))
+
+    order = _kind_parser(kinds, "po", "a purchase order label: its number as Code 128, scannable at receiving")
+    order.add_argument("number", metavar="PO")
+    order.set_defaults(handler=cmd_label, make=lambda ctx, a: label_for_po(ctx.store, ctx.actor, a.number))
 
     lot = _kind_parser(kinds, "lot", "a lot label: the product label with lot and expiry")
     lot.add_argument("product", metavar="PRODUCT", help="SKU, barcode or supplier SKU")

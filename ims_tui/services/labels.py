@@ -23,7 +23,7 @@ from biip import ParseError
 from biip.gtin import Gtin
 from sqlalchemy import select
 
-from ims_tui.db.models import Barcode, Lot
+from ims_tui.db.models import Barcode, Lot, PurchaseOrder, Supplier
 from ims_tui.devices.labels import (
     LabelData,
     LabelError,
@@ -158,6 +158,21 @@ def label_for_location(store: Store, actor: Actor, code: str) -> LabelData:
             raise NotFound(f"unknown location {code!r}")
         loc_code, name, barcode = location.code, location.name, location.barcode
     return _make(f"location {loc_code}", lambda: location_label(loc_code, name or None, barcode=barcode))
+
+
+def label_for_po(store: Store, actor: Actor, number: str) -> LabelData:
+    """A purchase order's number as Code 128, for the paperwork: the receiving desk scans it."""
+    check(store, actor, Permission.LOOKUP, number)
+    with store.read() as session:
+        row = session.execute(
+            select(PurchaseOrder.number, Supplier.name)
+            .join(Supplier, Supplier.id == PurchaseOrder.supplier_id)
+            .where(PurchaseOrder.number == number.strip().upper())
+        ).one_or_none()
+    if row is None:
+        raise NotFound(f"unknown purchase order {number!r}")
+    po_number, supplier = row
+    return _make(f"purchase order {po_number}", lambda: LabelData(title=f"{po_number} {supplier}", code=po_number, barcode=po_number))
 
 
 def label_for_lot(store: Store, actor: Actor, product_code: str, lot_code: str) -> LabelData:
