@@ -240,3 +240,33 @@ async def test_typed_search_opens_the_product_with_enter(app_store):
         await settle(pilot)
         assert isinstance(app.screen, ProductScreen) and app.screen.key == "HEX-M6"
         assert isinstance(lookup.query_one("#search"), Input)
+
+
+async def test_the_results_list_pages_from_the_database_as_the_cursor_moves(sqlite_url):
+    from tests.conftest import make_product
+
+    store = open_store(sqlite_url)
+    for number in range(130):
+        make_product(store, f"P-{number:03d}", name=f"Part {number}")
+    make_product(store, "Q-1", name="Washer for P-0 parts")
+    app = make_app(store)
+    async with app.run_test(size=SIZE) as pilot:
+        lookup = await open_lookup(pilot)
+        assert len(lookup.results.rows) == 50 and lookup.results.has_more
+        lookup.results.focus()
+        while lookup.results.has_more:
+            await pilot.press("end")
+            await settle(pilot)
+        assert [hit.sku for hit in lookup.results.rows] == [f"P-{n:03d}" for n in range(130)] + ["Q-1"]
+        await pilot.press("ctrl+f")
+        await type_slowly(pilot, "p-0", gap=0.06)
+        await pilot.pause(0.06)
+        await settle(pilot)
+        # 50 prefix matches fill the page; the slower 'contains' stage waits to be scrolled to
+        assert {hit.matched_by for hit in lookup.results.rows} == {"sku"} and lookup.results.has_more
+        lookup.results.focus()
+        while lookup.results.has_more:
+            await pilot.press("end")
+            await settle(pilot)
+        assert [hit.sku for hit in lookup.results.rows][-1] == "Q-1"
+    store.dispose()

@@ -162,7 +162,10 @@ class PagedList(ScrollView, Generic[Row], can_focus=True):
             self.rows.extend(rows)
         self._next_cursor = next_cursor
         if replace:
-            self.cursor = min(self.cursor, max(len(self.rows) - 1, 0)) if self._keep_cursor else 0
+            # set without the watcher: a new result must not count as the user scrolling
+            self.set_reactive(PagedList.cursor, min(self.cursor, max(len(self.rows) - 1, 0)) if self._keep_cursor else 0)
+            if not self._keep_cursor:
+                self.scroll_to(y=0, animate=False, immediate=True)
         self._update_size()
         self.post_message(self.Loaded(self, len(self.rows), self.has_more, error))
         if not replace:
@@ -229,7 +232,8 @@ class PagedList(ScrollView, Generic[Row], can_focus=True):
         elif new >= self.scroll_offset.y + height:
             self.scroll_to(y=new - height + 1, animate=False, immediate=True)
         self.refresh()
-        self._maybe_fetch_more()
+        if new != old:
+            self._maybe_fetch_more()
 
     def _move(self, delta: int) -> None:
         if self.rows:
