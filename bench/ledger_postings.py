@@ -30,7 +30,6 @@ from ims_tui.db import schema
 from ims_tui.db.engine import Store
 from ims_tui.services import catalogue, stock
 from ims_tui.services.actor import Actor
-from ims_tui.services.demo import ensure_virtual_locations
 
 PRODUCTS = 200
 PG_ADMIN_URL = os.environ.get("IMS_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -42,7 +41,6 @@ def prepare(url: str) -> None:
     store = Store(url)
     schema.upgrade(store)
     with store.write() as session:
-        ensure_virtual_locations(session)
         for code in ("BIN-A", "BIN-B"):
             catalogue.save_location(session, ACTOR, code)
         for n in range(PRODUCTS):

@@ -29,7 +29,6 @@ from ims_tui.db import schema
 from ims_tui.db.engine import Store
 from ims_tui.db.types import to_scaled
 from ims_tui.services.actor import Actor
-from ims_tui.services.demo import ensure_virtual_locations
 from ims_tui.services.transfer import run_import
 
 PG_ADMIN_URL = os.environ.get("IMS_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -65,8 +64,6 @@ class Backend:
         self.created.append(url)
         store = Store(url)
         schema.upgrade(store)
-        with store.write() as session:
-            ensure_virtual_locations(session)
         return store
 
     def drop_all(self) -> None:

@@ -19,7 +19,6 @@ from sqlalchemy import create_engine, make_url, text
 from ims_tui.db import schema
 from ims_tui.db.engine import Store
 from ims_tui.services.actor import Actor
-from ims_tui.services.demo import ensure_virtual_locations
 
 PG_ADMIN_URL = os.environ.get("IMS_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 BACKENDS = ("sqlite", "postgresql")
@@ -103,11 +102,9 @@ def pg_url() -> Iterator[str]:
 
 
 def open_store(url: str) -> Store:
-    """A store at ``url`` with the schema and the virtual locations in place."""
+    """A store at ``url`` with the schema (which includes the virtual locations) in place."""
     store = Store(url)
     schema.upgrade(store)
-    with store.write() as session:
-        ensure_virtual_locations(session)
     return store
 
 

@@ -218,7 +218,6 @@ class _DemoBuilder:
                      badge_code=f"BADGE-{index:04d}", pin_hash=pin_hash)
             )
             self.summary.users.append((username, role))
-        ensure_virtual_locations(session)
         suppliers = {code: Supplier(code=code, name=name, lead_time_days=lead, email=f"orders@{code.lower()}.example",
                                     phone=f"+44 20 7946 {index:04d}") for index, (code, name, lead) in enumerate(SUPPLIERS)}
         session.add_all(suppliers.values())

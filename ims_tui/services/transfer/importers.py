@@ -35,7 +35,6 @@ from ims_tui.db.models import (
 from ims_tui.services import ledger
 from ims_tui.services.actor import Actor
 from ims_tui.services.catalogue import gtin_variants, validate_barcode
-from ims_tui.services.demo import ensure_virtual_locations
 from ims_tui.services.errors import BadInput, ImsError
 from ims_tui.services.ledger import StockMove
 from ims_tui.services.transfer.columns import PACK_SEPARATOR
@@ -828,10 +827,6 @@ class StockImporter(Importer):
                               reference=f"import {self.source_name} row {row.number}"[:200]))
 
     def apply(self, batch: list[ParsedRow]) -> None:
-        if "ADJUSTMENT" not in self.locations:  # a store made by 'ims db upgrade' alone lacks them
-            ensure_virtual_locations(self.session)
-            self.session.flush()
-            self.locations = _load_locations(self.session)
         for row in batch:
             if row.action != "create":
                 continue
