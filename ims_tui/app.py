@@ -15,6 +15,7 @@ Everything a station does passes through :class:`ImsApp`:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections import deque
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual import events, work
+from textual.reactive import reactive
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.command import CommandPalette
@@ -85,6 +87,9 @@ class ImsApp(App[int]):
         Binding("ctrl+q", "quit", "Quit", show=False, id="quit", priority=True),
     ]
 
+    scanner_states: reactive[dict[str, str]] = reactive(dict, always_update=True)
+    """Each configured scanner's state ('connected', 'disconnected: ...'); Home shows them."""
+
     IDLE_CHECK_SECONDS = 5.0
     FEED_WAIT_SECONDS = 0.25
     FEED_RETRY_SECONDS = 2.0
@@ -103,6 +108,7 @@ class ImsApp(App[int]):
         self._locked = False
         self._feed_stop: threading.Event | None = None
         self._feed_thread: threading.Thread | None = None
+        self._scanner_task: asyncio.Task | None = None
         self.register_theme(HIGH_CONTRAST)
         self.theme = config.theme if config.theme in self.available_themes else DEFAULT_THEME
         self.tasks: list[Task] = []
@@ -119,6 +125,7 @@ class ImsApp(App[int]):
             interval = min(self.IDLE_CHECK_SECONDS, self.config.idle_lock_minutes * 60 / 4)
             self.set_interval(interval, self._check_idle)
         self._follow_changes()
+        self._start_scanners()
 
     def _show_sign_in(self) -> None:
         try:
@@ -476,11 +483,46 @@ class ImsApp(App[int]):
         if feed is not None:
             feed.close()
 
+    # -- USB and serial scanners --------------------------------------------------------------
+
+    def _start_scanners(self) -> None:
+        """Read the station's evdev and serial scanners; their scans enter like wedge scans.
+
+        A plain asyncio task rather than a Textual worker: it runs for the app's whole life,
+        and tests wait for workers to complete.
+        """
+        from ims_tui.devices.sources import merge_scans, source_from_config
+
+        sources = []
+        for entry in self.config.scanners:
+            try:
+                source = source_from_config(entry, self.config.layouts)
+            except ValueError as exc:
+                self.say(f"scanner {entry.source}: {exc}", error=True)
+                continue
+            source.on_state = self._scanner_state_changed
+            self.scanner_states = {**self.scanner_states, source.name: source.state}
+            sources.append(source)
+        if sources:
+            self._scanner_task = asyncio.create_task(self._read_scanners(merge_scans(sources)))
+
+    async def _read_scanners(self, scans) -> None:  # type: ignore[no-untyped-def]
+        async for event in scans:
+            self.deliver_scan(event.text, event.source)
+
+    def _scanner_state_changed(self, source: Any, state: str) -> None:
+        self.scanner_states = {**self.scanner_states, source.name: state}
+        self.say(f"scanner {source.name}: {state}", error=state.startswith("disconnected"))
+
     def _broadcast(self, change: Change) -> None:
         for screen in self.screen_stack:
             screen.post_message(StoreChanged(change))
 
-    def on_unmount(self) -> None:
+    async def on_unmount(self) -> None:
+        if self._scanner_task is not None:
+            self._scanner_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._scanner_task
         if self._feed_stop is not None:
             self._feed_stop.set()
         if self._feed_thread is not None:

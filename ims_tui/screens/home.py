@@ -20,6 +20,7 @@ class HomeScreen(ImsScreen):
     HomeScreen #who { height: auto; padding: 1 2 0 2; }
     HomeScreen #tasks { height: 1fr; margin: 1 2; border: round $primary; }
     HomeScreen #hint { height: auto; padding: 0 2; color: $text-muted; }
+    HomeScreen #scanners { height: auto; padding: 0 2; }
     """
 
     def compose(self) -> ComposeResult:
@@ -39,7 +40,20 @@ class HomeScreen(ImsScreen):
         task_list.border_title = "Tasks"
         yield task_list
         yield Static("Scan a product or a bin at any time to look it up.", id="hint")
+        yield Static(id="scanners")
         yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "scanner_states", self._show_scanners)
+
+    def _show_scanners(self, states: dict[str, str]) -> None:
+        line = Text()
+        for name, state in states.items():
+            style = "green" if state == "connected" else ("red" if state.startswith("disconnected") else "yellow")
+            line.append(f"Scanner {name}: ", "dim").append(state, style).append("   ")
+        scanners = self.query_one("#scanners", Static)
+        scanners.display = bool(states)
+        scanners.update(line)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         if event.option.id:
