@@ -23,8 +23,7 @@ from textual.widgets import Footer, Header, Input, Static
 from ims_tui.screens.base import ImsScreen
 from ims_tui.services import auth
 from ims_tui.services.actor import Actor
-from ims_tui.services.auth import DemoUser, SignInResult
-from ims_tui.services.demo import DEMO_PIN
+from ims_tui.services.auth import DEMO_PIN, DemoUser, SignInResult
 from ims_tui.services.errors import ImsError
 from ims_tui.widgets.scan import Scanned
 

@@ -367,6 +367,9 @@ def create_first_admin(store: Store, username: str, password: str, *, station: s
 
 # --- demo stores -----------------------------------------------------------------------------
 
+DEMO_PIN = "1234"
+"""The PIN of every demo user's badge, shown on a demo store's sign-in screen."""
+
 
 def is_demo_store(store: Store) -> bool:
     with store.read() as session:

@@ -6,12 +6,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from biip import ParseError
-from biip.gtin import Gtin
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from ims_tui.devices.decode import decode_scan
 from ims_tui.db.models import LOCATION_KINDS, TRACKING, Balance, Barcode, Location, Product, Supplier, SupplierItem, Warehouse
 from ims_tui.services import audit
 from ims_tui.services.actor import Actor
@@ -55,6 +52,8 @@ def find_product(session: Session, code: str) -> ProductMatch | None:
     ).first()
     if item is not None:
         return ProductMatch(item.product, Decimal(1), "supplier_sku")
+    from ims_tui.devices.decode import decode_scan  # biip costs ~90 ms to import: only when needed
+
     decoded = decode_scan(code)
     if decoded.gtin and decoded.gtin_valid and decoded.gtin != code:
         return find_product(session, decoded.gtin)
@@ -96,6 +95,9 @@ def validate_barcode(code: str) -> str:
         raise BadInput("a barcode cannot be empty")
     if code.isdigit() and len(code) in (8, 12, 13, 14):
         try:
+            from biip import ParseError
+            from biip.gtin import Gtin
+
             Gtin.parse(code)
         except ParseError as exc:
             raise BadInput(f"barcode {code}: {exc}") from None

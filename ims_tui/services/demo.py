@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 from ims_tui.db import schema
 from ims_tui.db.engine import Store
 from ims_tui.db.models import (
-    VIRTUAL_LOCATIONS,
     Barcode,
     Customer,
     Location,
@@ -36,6 +35,7 @@ from ims_tui.db.models import (
 )
 from ims_tui.services import audit, ledger
 from ims_tui.services.actor import Actor
+from ims_tui.services.auth import DEMO_PIN
 from ims_tui.services.errors import RuleViolation
 from ims_tui.services.passwords import hash_secret
 
@@ -46,7 +46,6 @@ DEMO_USERS = (
     ("picker", "picker", "Parker Picker"),
     ("auditor", "auditor", "Avery Auditor"),
 )
-DEMO_PIN = "1234"
 
 SUPPLIERS = (
     ("ACME", "Acme Industrial Supply", 5),
@@ -170,13 +169,6 @@ def store_is_empty(store: Store) -> bool:
             return False
     with store.read() as session:
         return not any(session.scalar(select(func.count()).select_from(t)) for t in (Product, User))
-
-
-def ensure_virtual_locations(session: Session) -> None:
-    existing = set(session.scalars(select(Location.code).where(Location.code.in_(VIRTUAL_LOCATIONS))))
-    for code, (name, kind) in VIRTUAL_LOCATIONS.items():
-        if code not in existing:
-            session.add(Location(code=code, name=name, kind=kind))
 
 
 def load_demo(store: Store, *, password: str = "demo", reset: bool = False, seed: int = 7, station: str = "demo") -> DemoSummary:

@@ -6,9 +6,6 @@ from enum import StrEnum
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-
-from ims_tui.db.models import User
 from ims_tui.services.actor import Actor
 from ims_tui.services.errors import PermissionDenied
 
@@ -75,6 +72,10 @@ def check(store: Store, actor: Actor, permission: Permission, target: str = "") 
     """
     role, active = actor.role, True
     if actor.user_id is not None:
+        from sqlalchemy import select  # not at import time: the station's task list needs only the table
+
+        from ims_tui.db.models import User
+
         with store.read() as session:
             row = session.execute(select(User.role, User.active).where(User.id == actor.user_id)).one_or_none()
         role, active = (row.role, row.active) if row is not None else (actor.role, False)
