@@ -69,7 +69,6 @@ def build_store(backend: str, products: int) -> str:
     from ims_tui.db import schema
     from ims_tui.db.engine import Store
     from ims_tui.db.models import Barcode, Product, Supplier, SupplierItem
-    from ims_tui.services.demo import ensure_virtual_locations
 
     url = store_url(backend, products)
     if backend == "postgresql":
@@ -92,7 +91,6 @@ def build_store(backend: str, products: int) -> str:
     print(f"building a store with {products:,} products at {url} ...", file=sys.stderr)
     rng = random.Random(products)
     with store.write() as session:
-        ensure_virtual_locations(session)
         session.add(Supplier(code="BENCH", name="Bench Supplier", lead_time_days=5, active=True))
     with store.engine.begin() as connection:
         supplier_id = connection.scalar(select(Supplier.id))

@@ -128,12 +128,8 @@ class ImsApp(App[int]):
         self._start_scanners()
 
     def _show_sign_in(self) -> None:
-        try:
-            from ims_tui.screens.signin import SignInScreen
-        except ModuleNotFoundError as exc:
-            if exc.name != "ims_tui.screens.signin":
-                raise
-            return  # built without the sign-in screens: the embedding code calls sign_in_complete
+        from ims_tui.screens.signin import SignInScreen
+
         self._replace_stack(SignInScreen())
 
     @work(thread=True, group="tasks", exit_on_error=False)

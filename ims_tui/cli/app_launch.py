@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from ims_tui.cli.context import CliContext
 from ims_tui.db import schema
-from ims_tui.services.demo import ensure_virtual_locations
 
 
 def launch_app(ctx: CliContext) -> int:
@@ -12,8 +11,6 @@ def launch_app(ctx: CliContext) -> int:
     store = ctx.open_store(check_schema=False)
     if schema.is_empty(store):
         schema.upgrade(store)
-        with store.write() as session:
-            ensure_virtual_locations(session)
     else:
         schema.ensure_current(store)
     from ims_tui.app import ImsApp

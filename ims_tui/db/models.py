@@ -465,11 +465,3 @@ class AuditEntry(Base):
     product_id: Mapped[int | None] = mapped_column(Integer, index=True)
     summary: Mapped[str] = mapped_column(Text, default="")
     outcome: Mapped[str] = mapped_column(String(20), default="ok")
-
-
-VIRTUAL_LOCATIONS = {
-    "SUPPLIER": ("Supplier", "supplier"),
-    "CUSTOMER": ("Customer", "customer"),
-    "ADJUSTMENT": ("Inventory adjustment", "adjustment"),
-    "SCRAP": ("Scrap", "scrap"),
-}
