@@ -164,24 +164,30 @@ class ImsApp(App[int]):
         self.refresh_bindings()
 
     def sign_out(self) -> None:
-        """Forget the user and go back to the sign-in screen."""
+        """Audit the sign-out, forget the user and go back to the sign-in screen."""
+        if self.actor is not None:
+            self._record_sign_out(self.actor)
         self.actor = None
         self._locked = False
         self.sub_title = ""
         self._show_sign_in()
         self.refresh_bindings()
 
+    @work(thread=True, group="audit", exit_on_error=False)
+    def _record_sign_out(self, actor: Actor) -> None:
+        from ims_tui.services.auth import record_sign_out
+
+        try:
+            record_sign_out(self.store, actor)
+        except ImsError as exc:
+            self.call_from_thread(self.say, f"sign-out not recorded: {exc}", error=True)
+
     def lock(self) -> None:
         """Cover the station with the lock screen; the same or another user unlocks it."""
         if self.actor is None or self._locked:
             return
-        try:
-            from ims_tui.screens.signin import LockScreen
-        except ModuleNotFoundError as exc:
-            if exc.name != "ims_tui.screens.signin":
-                raise
-            self.sign_out()
-            return
+        from ims_tui.screens.signin import LockScreen
+
         self._locked = True
         self.push_screen(LockScreen(), callback=self._unlocked)
 

@@ -11,6 +11,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Static
 
+from ims_tui.services.permissions import Permission, allows
+
 if TYPE_CHECKING:
     from ims_tui.services.changes import Change
 
@@ -34,6 +36,20 @@ class ImsScreen(Screen):
 
     SCAN_STEPS: ClassVar[bool] = False
     HELP: ClassVar[str] = ""
+
+    def print_label(self, kind: str, code: str) -> None:
+        """Open the label dialog for ``code``; what it printed is said on the status line."""
+        from ims_tui.screens.labels import PrintLabelScreen
+
+        def printed(summary: str | None) -> None:
+            if summary:
+                self.app.say(summary)
+
+        self.app.push_screen(PrintLabelScreen(kind, code), callback=printed)
+
+    def may_print_labels(self) -> bool:
+        actor = self.app.actor
+        return actor is not None and allows(actor.role, Permission.PRINT_LABELS)
 
 
 class TooSmallScreen(Screen):

@@ -20,9 +20,16 @@ from textual.widgets import Input, Label, Static
 
 from ims_tui.devices.labels import LabelData
 from ims_tui.services.errors import ImsError
-from ims_tui.services.labels import MAX_COPIES, label_for_location, label_for_lot, label_for_product, print_labels
+from ims_tui.services.labels import (
+    MAX_COPIES,
+    label_for_location,
+    label_for_lot,
+    label_for_po,
+    label_for_product,
+    print_labels,
+)
 
-LabelKind = Literal["product", "location", "lot"]
+LabelKind = Literal["product", "location", "lot", "po"]
 
 
 class PrintLabelScreen(ModalScreen[str | None]):
@@ -50,8 +57,8 @@ class PrintLabelScreen(ModalScreen[str | None]):
 
     def __init__(self, kind: LabelKind, code: str, lot: str | None = None) -> None:
         super().__init__()
-        if kind not in ("product", "location", "lot"):
-            raise ValueError(f"label kind must be product, location or lot, not {kind!r}")
+        if kind not in ("product", "location", "lot", "po"):
+            raise ValueError(f"label kind must be product, location, lot or po, not {kind!r}")
         if kind == "lot" and not lot:
             raise ValueError("a lot label needs the lot")
         self.kind = kind
@@ -90,6 +97,8 @@ class PrintLabelScreen(ModalScreen[str | None]):
                 label = label_for_product(self.app.store, actor, self.code)
             elif self.kind == "location":
                 label = label_for_location(self.app.store, actor, self.code)
+            elif self.kind == "po":
+                label = label_for_po(self.app.store, actor, self.code)
             else:
                 label = label_for_lot(self.app.store, actor, self.code, self.lot or "")
         except ImsError as exc:
@@ -108,7 +117,7 @@ class PrintLabelScreen(ModalScreen[str | None]):
             lines.append(Text(label.detail_line()))
         if label.gtin is not None:
             lines.append(Text(f"GS1 DataMatrix {label.hri()}"))
-        elif self.kind != "location":
+        elif self.kind in ("product", "lot"):
             lines.append(Text("no unit GTIN among the barcodes: no GS1 DataMatrix", style="italic"))
         self.query_one("#label-preview", Static).update(Text("\n").join(lines))
 

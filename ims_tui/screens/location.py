@@ -7,6 +7,7 @@ from rich.table import Table
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Header, Static
 
@@ -21,7 +22,8 @@ class LocationScreen(ImsScreen):
     """What is in a bin, re-read whenever any station moves stock in or out of it."""
 
     TITLE = "Location"
-    HELP = "What is in this location, by product and lot. Scan a product to open it."
+    HELP = "What is in this location, by product and lot. Scan a product to open it; p prints the bin's label."
+    BINDINGS = [Binding("p", "print_label", "Label", id="location.label")]
     DEFAULT_CSS = """
     LocationScreen #location-body { padding: 0 1; }
     LocationScreen .section { height: auto; margin-top: 1; }
@@ -47,6 +49,14 @@ class LocationScreen(ImsScreen):
 
     def on_mount(self) -> None:
         self.load()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "print_label":
+            return self.contents is not None and self.may_print_labels()
+        return True
+
+    def action_print_label(self) -> None:
+        self.print_label("location", self.contents.code)
 
     @work(thread=True, exclusive=True, group="location", exit_on_error=False)
     def load(self) -> None:

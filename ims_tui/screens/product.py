@@ -41,12 +41,13 @@ class ProductScreen(ImsScreen):
     TITLE = "Product"
     HELP = (
         "On hand, reserved and available by location and lot follow every station's postings as they "
-        "commit. Managers edit the product (e), its barcodes (b) and supplier items (u)."
+        "commit. Managers edit the product (e), its barcodes (b) and supplier items (u); p prints its label."
     )
     BINDINGS = [
         Binding("e", "edit", "Edit", id="product.edit"),
         Binding("b", "barcodes", "Barcodes", id="product.barcodes"),
         Binding("u", "supplier_item", "Supplier item", id="product.supplier_item"),
+        Binding("p", "print_label", "Label", id="product.label"),
     ]
     DEFAULT_CSS = """
     ProductScreen #product-body { padding: 0 1; }
@@ -147,7 +148,12 @@ class ProductScreen(ImsScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("edit", "barcodes", "supplier_item"):
             return self.detail is not None and can_manage(self.app.actor)
+        if action == "print_label":
+            return self.detail is not None and self.may_print_labels()
         return True
+
+    def action_print_label(self) -> None:
+        self.print_label("product", self.detail.sku)
 
     def action_edit(self) -> None:
         from ims_tui.screens.product_edit import ProductFormScreen

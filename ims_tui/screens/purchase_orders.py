@@ -193,7 +193,7 @@ class PurchaseOrderScreen(_StationScreen):
     CSS_PATH = CSS
     HELP = ("Scan a product to add one pack of it (again to add more). a adds a line by typing CODE [QTY [COST]]; "
             "q and c change the quantity or cost of the line under the cursor; Delete removes it (press twice); "
-            "o marks a draft ordered; x cancels the PO (press twice).")
+            "o marks a draft ordered; x cancels the PO (press twice); p prints the PO number as a barcode for the delivery paperwork.")
     BINDINGS = [
         Binding("a", "add", "Add", id="po.add"),
         Binding("q", "edit('qty')", "Qty", id="po.qty"),
@@ -201,6 +201,7 @@ class PurchaseOrderScreen(_StationScreen):
         Binding("delete", "remove", "Remove", id="po.remove"),
         Binding("o", "order", "Order", id="po.order"),
         Binding("x", "cancel_po", "Cancel", id="po.cancel"),
+        Binding("p", "print_label", "Label", id="po.label"),
         Binding("escape", "escape", "Back", id="po.back"),
     ]
 
@@ -321,6 +322,12 @@ class PurchaseOrderScreen(_StationScreen):
         self.armed = None
         self.call(purchasing.remove_po_line, self.app.store, self.app.actor, self.key, line_no,
                   then=lambda view: self._changed(view, f"removed line {line_no}"))
+
+    def action_print_label(self) -> None:
+        if self.view is not None and self.may_print_labels():
+            self.print_label("po", self.view.number)
+        else:
+            self.app.say("printing labels is not allowed for your role", error=True)
 
     def action_order(self) -> None:
         self.armed = None
