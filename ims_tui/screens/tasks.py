@@ -47,6 +47,8 @@ TASK_MODULES: tuple[str, ...] = (
     "ims_tui.screens.admin",
     "ims_tui.screens.audit",
     "ims_tui.screens.live",
+    "ims_tui.screens.import_wizard",
+    "ims_tui.screens.export_dialog",
 )
 
 _TASKS: dict[str, Task] = {}
