@@ -129,7 +129,7 @@ def test_bad_numbers_name_row_column_value(store, admin, tmp_path):
     path = write(tmp_path, "num.csv", "sku,name,unit_price,reorder_point,unit_cost\nA-1,Bolt,12abc,-3,0.12345\nA-2,Nut,1,2,3\n")
     report = run_import(store, admin, "products", path)
     assert [p.describe() for p in report.sorted_problems()] == [
-        "row 2, column unit_price, value '12abc': not a amount (this file uses a decimal point)",
+        "row 2, column unit_price, value '12abc': not a money amount (this file uses a decimal point)",
         "row 2, column reorder_point, value '-3': quantity cannot be negative",
         "row 2, column unit_cost, value '0.12345': more than 4 decimal places",
     ]
@@ -338,7 +338,7 @@ def test_error_report_can_be_fixed_and_imported(store, admin, tmp_path):
     assert lines[0] == "import_row;import_errors;sku;name;unit_price"
     assert lines[1] == "2;;A-1;Bolt;1,5"
     assert lines[2] == "3;name: name is required;A-2;;2"
-    assert lines[3] == "4;unit_price: not a amount (this file uses a decimal comma);A-3;'=1+1;x"
+    assert lines[3] == "4;unit_price: not a money amount (this file uses a decimal comma);A-3;'=1+1;x"
     fixed = errors.read_text(encoding="utf-8-sig").replace("A-2;;2", "A-2;Nut;2").replace("'=1+1;x", "'=1+1;3")
     errors.write_text(fixed, encoding="utf-8-sig")
     report = run_import(store, admin, "products", errors)

@@ -37,7 +37,7 @@ def test_bad_content_exits_2_with_an_error_file_and_a_conflict_exits_1(sqlite_ur
     errors = tmp_path / "errors.csv"
     assert ims(sqlite_url, "import", "products", str(bad), "--errors", str(errors)) == 2
     out = capsys.readouterr().out
-    assert "row 2, column unit_price, value 'cheap': not a amount" in out
+    assert "row 2, column unit_price, value 'cheap': not a money amount" in out
     assert f"nothing was written; rows with their errors written to {errors}" in out
     assert "import_errors" in errors.read_text(encoding="utf-8-sig")
     clash = tmp_path / "clash.csv"

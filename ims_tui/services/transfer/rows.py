@@ -81,7 +81,7 @@ class RowParser:
         if type_ == "text":
             return text
         if type_ == "money":
-            return parse_decimal(text, self.format.decimal, MONEY_SCALE, what="amount")
+            return parse_decimal(text, self.format.decimal, MONEY_SCALE, what="money amount")
         if type_ == "qty":
             return parse_decimal(text, self.format.decimal, QTY_SCALE, what="quantity")
         if type_ == "int":
@@ -100,7 +100,7 @@ class RowParser:
         raise AssertionError(f"unknown column type {type_}")
 
     def money(self, text: str) -> Any:
-        return parse_decimal(text, self.format.decimal, MONEY_SCALE, what="amount")
+        return parse_decimal(text, self.format.decimal, MONEY_SCALE, what="money amount")
 
     def qty(self, text: str) -> Any:
         return parse_decimal(text, self.format.decimal, QTY_SCALE, what="quantity")
