@@ -144,7 +144,7 @@ class ImsApp(App[int]):
         for task in load_tasks():
             if task.id not in known:
                 self._bindings.key_to_bindings.setdefault(task.key, []).append(
-                    Binding(task.key, f"open_task('{task.id}')", task.title, show=False, id=task.id)
+                    Binding(task.key, f"open_task('{task.id}')", task.title, id=task.id)
                 )
                 self.tasks.append(task)
         if self.config.keys:
