@@ -153,7 +153,7 @@ async def test_a_bad_row_refuses_the_file_and_its_error_csv_fixes_and_imports(sh
         with errors.open(encoding="utf-8-sig", newline="") as handle:
             rows = list(csv.DictReader(handle))
         assert [(r["import_row"], r["Item Code"]) for r in rows] == [("2", "A-1"), ("3", "A-2"), ("4", "OLD-1")]
-        assert rows[1]["import_errors"].startswith("Price: not a amount")
+        assert rows[1]["import_errors"].startswith("Price: not a money amount")
         assert rows[0]["import_errors"] == ""
         assert product(shop, "A-1") is None and product(shop, "OLD-1").name == "Old washer"
 

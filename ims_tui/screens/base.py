@@ -37,6 +37,16 @@ class ImsScreen(Screen):
     SCAN_STEPS: ClassVar[bool] = False
     HELP: ClassVar[str] = ""
 
+    def show_message(self, line_id: str, text: str, *, error: bool = False) -> None:
+        """Put one line on the screen's message line; an error is styled, rings and is kept."""
+        line = self.query_one(f"#{line_id}", Static)
+        line.update(text)
+        line.set_class(error, "error-line")
+        line.set_class(not error, "status-line")
+        if error:
+            self.app.messages.append(text)
+            self.app.bell()
+
     def print_label(self, kind: str, code: str) -> None:
         """Open the label dialog for ``code``; what it printed is said on the status line."""
         from ims_tui.screens.labels import PrintLabelScreen

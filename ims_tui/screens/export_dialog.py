@@ -181,13 +181,7 @@ class ExportScreen(ImsScreen):
         self.query_one("#export-file", Input).focus()
 
     def _say(self, text: str, *, error: bool = False) -> None:
-        line = self.query_one("#export-message", Static)
-        line.update(text)
-        line.set_class(error, "error-line")
-        line.set_class(not error, "status-line")
-        if error:
-            self.app.messages.append(text)
-            self.app.bell()
+        self.show_message("export-message", text, error=error)
 
 
 register_task(Task("export", "Export", "w", Permission.EXPORT, ExportScreen, "write a CSV or XLSX file"))

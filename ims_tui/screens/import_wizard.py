@@ -541,13 +541,7 @@ class ImportScreen(ImsScreen):
         self.query_one("#import-file", Input).focus()
 
     def _say(self, text: str, *, error: bool = False) -> None:
-        line = self.query_one("#import-message", Static)
-        line.update(text)
-        line.set_class(error, "error-line")
-        line.set_class(not error, "status-line")
-        if error:
-            self.app.messages.append(text)
-            self.app.bell()
+        self.show_message("import-message", text, error=error)
 
 
 FINDINGS_PAGE = 200

@@ -34,14 +34,27 @@ CSS = Path(__file__).with_name("purchase_orders.tcss")
 class _StationScreen(ImsScreen):
     """Shared: one message line, and service calls in a thread worker with one-line errors."""
 
+    FOCUS_AFTER_ASKING: str = ""
+    """The list that gets the focus back when the prompt closes."""
+
     def say(self, text: str, *, error: bool = False) -> None:
-        line = self.query_one("#po-message", Static)
-        line.update(text)
-        line.set_class(error, "error-line")
-        line.set_class(not error, "status-line")
-        self.app.messages.append(text)
-        if error:
-            self.app.bell()
+        if not error:
+            self.app.messages.append(text)
+        self.show_message("po-message", text, error=error)
+
+    def _ask(self, mode: str, prompt: str, value: str = "") -> None:
+        self.mode = mode
+        self.query_one("#po-prompt", Label).update(prompt)
+        field = self.query_one("#po-input", Input)
+        field.display = True
+        field.value = value
+        field.focus()
+
+    def _done_asking(self) -> None:
+        self.mode = None
+        self.query_one("#po-prompt", Label).update("")
+        self.query_one("#po-input", Input).display = False
+        self.query_one(self.FOCUS_AFTER_ASKING, DataTable).focus()
 
     @work(thread=True, group="purchase-orders", exit_on_error=False)
     def call(self, fn: Callable[..., Any], *args: Any, then: Callable[[Any], None] | None = None, **kwargs: Any) -> None:
@@ -58,6 +71,7 @@ class PurchaseOrdersScreen(_StationScreen):
     """Newest first, a page at a time; Enter opens one, a PO scan opens it from anywhere."""
 
     TITLE = "Purchase orders"
+    FOCUS_AFTER_ASKING = "#po-list"
     SCAN_STEPS = True
     CSS_PATH = CSS
     HELP = ("Enter opens the PO under the cursor; scan a PO barcode to open it. / searches by number or supplier, "
@@ -135,20 +149,6 @@ class PurchaseOrdersScreen(_StationScreen):
 
     # -- the one input line: search or a new PO's supplier ----------------------------------------
 
-    def _ask(self, mode: str, prompt: str, value: str = "") -> None:
-        self.mode = mode
-        self.query_one("#po-prompt", Label).update(prompt)
-        field = self.query_one("#po-input", Input)
-        field.display = True
-        field.value = value
-        field.focus()
-
-    def _done_asking(self) -> None:
-        self.mode = None
-        self.query_one("#po-prompt", Label).update("")
-        self.query_one("#po-input", Input).display = False
-        self.query_one("#po-list", DataTable).focus()
-
     def action_search(self) -> None:
         self._ask("search", "Search PO number or supplier (Enter; empty shows all)", self.search)
 
@@ -189,6 +189,7 @@ class PurchaseOrderScreen(_StationScreen):
     """One PO: its lines with ordered, received and remaining; managers edit it here."""
 
     TITLE = "Purchase order"
+    FOCUS_AFTER_ASKING = "#po-lines"
     SCAN_STEPS = True
     CSS_PATH = CSS
     HELP = ("Scan a product to add one pack of it (again to add more). a adds a line by typing CODE [QTY [COST]]; "
@@ -281,20 +282,6 @@ class PurchaseOrderScreen(_StationScreen):
         self.say(text)
 
     # -- typed changes ----------------------------------------------------------------------------
-
-    def _ask(self, mode: str, prompt: str, value: str = "") -> None:
-        self.mode = mode
-        self.query_one("#po-prompt", Label).update(prompt)
-        field = self.query_one("#po-input", Input)
-        field.display = True
-        field.value = value
-        field.focus()
-
-    def _done_asking(self) -> None:
-        self.mode = None
-        self.query_one("#po-prompt", Label).update("")
-        self.query_one("#po-input", Input).display = False
-        self.query_one("#po-lines", DataTable).focus()
 
     def action_add(self) -> None:
         self.armed = None

@@ -9,7 +9,7 @@ report adds (``import_row``, ``import_errors``) are ignored, so a corrected erro
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ims_tui.services.errors import BadInput
 
