@@ -27,3 +27,15 @@ def date(text: str) -> dt.date:
 def add_json_flag(parser: argparse.ArgumentParser) -> None:
     """Accept ``--json`` after the command too (``ims check --json``), as well as before it."""
     parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable JSON output")
+
+
+def add_tracking_flags(parser: argparse.ArgumentParser, *, expiry: bool = False) -> None:
+    """``--lot`` (and ``--expiry`` where goods arrive) and ``--serial S ...`` for tracked products."""
+    parser.add_argument("--lot")
+    if expiry:
+        parser.add_argument("--expiry", type=date, metavar="YYYY-MM-DD")
+    parser.add_argument("--serial", action="extend", nargs="+", default=[], metavar="S")
+
+
+def add_key_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--key", metavar="KEY", help="idempotency key: repeating a posting with it changes nothing")

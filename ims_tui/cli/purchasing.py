@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ims_tui.cli.context import CliContext
-from ims_tui.cli.parsing import add_json_flag, date, quantity
+from ims_tui.cli.parsing import add_json_flag, add_key_flag, add_tracking_flags, date, quantity
 from ims_tui.services import purchasing, receiving
 from ims_tui.services.errors import BadInput
 from ims_tui.services.purchasing import LineInput, PurchaseOrderView, qty_text
@@ -65,12 +65,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     receive.add_argument("code")
     receive.add_argument("qty", type=quantity)
     receive.add_argument("--to", required=True, metavar="LOC")
-    receive.add_argument("--lot")
-    receive.add_argument("--expiry", type=date, metavar="YYYY-MM-DD")
-    receive.add_argument("--serial", action="extend", nargs="+", default=[], metavar="S")
+    add_tracking_flags(receive, expiry=True)
     receive.add_argument("--override", action="store_true",
                          help="receive beyond the order or an item not on it (needs the approve-override permission)")
-    receive.add_argument("--key", metavar="KEY", help="idempotency key: repeating a receipt with it changes nothing")
+    add_key_flag(receive)
     add_json_flag(receive)
     receive.set_defaults(handler=cmd_receive)
 
@@ -80,9 +78,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ret.add_argument("--from", dest="source", required=True, metavar="LOC")
     ret.add_argument("--reason", required=True)
     ret.add_argument("--po", help="the PO it was received on (it then owes the goods again)")
-    ret.add_argument("--lot")
-    ret.add_argument("--serial", action="extend", nargs="+", default=[], metavar="S")
-    ret.add_argument("--key", metavar="KEY")
+    add_tracking_flags(ret)
+    add_key_flag(ret)
     add_json_flag(ret)
     ret.set_defaults(handler=cmd_return)
 

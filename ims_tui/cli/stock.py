@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ims_tui.cli.context import CliContext
-from ims_tui.cli.parsing import add_json_flag, date, quantity
+from ims_tui.cli.parsing import add_json_flag, add_key_flag, add_tracking_flags, quantity
 from ims_tui.services import inventory, stock
 from ims_tui.services.ledger import PostingResult
 
@@ -29,12 +29,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     receive.add_argument("code")
     receive.add_argument("qty", type=quantity)
     receive.add_argument("--to", required=True, metavar="LOC")
-    receive.add_argument("--lot")
-    receive.add_argument("--expiry", type=date, metavar="YYYY-MM-DD")
-    receive.add_argument("--serial", action="extend", nargs="+", default=[], metavar="S")
+    add_tracking_flags(receive, expiry=True)
     receive.add_argument("--cost", type=quantity, metavar="C")
     receive.add_argument("--ref", default="", metavar="TEXT")
-    receive.add_argument("--key", metavar="KEY", help="idempotency key: repeating a posting with it changes nothing")
+    add_key_flag(receive)
     add_json_flag(receive)
     receive.set_defaults(handler=cmd_receive)
 
@@ -42,10 +40,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     issue.add_argument("code")
     issue.add_argument("qty", type=quantity)
     issue.add_argument("--from", dest="source", required=True, metavar="LOC")
-    issue.add_argument("--lot")
-    issue.add_argument("--serial", action="extend", nargs="+", default=[], metavar="S")
+    add_tracking_flags(issue)
     issue.add_argument("--ref", default="", metavar="TEXT")
-    issue.add_argument("--key", metavar="KEY")
+    add_key_flag(issue)
     add_json_flag(issue)
     issue.set_defaults(handler=cmd_issue)
 
@@ -54,9 +51,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     move.add_argument("qty", type=quantity)
     move.add_argument("--from", dest="source", required=True, metavar="LOC")
     move.add_argument("--to", required=True, metavar="LOC")
-    move.add_argument("--lot")
-    move.add_argument("--serial", action="extend", nargs="+", default=[], metavar="S")
-    move.add_argument("--key", metavar="KEY")
+    add_tracking_flags(move)
+    add_key_flag(move)
     add_json_flag(move)
     move.set_defaults(handler=cmd_move)
 
@@ -67,10 +63,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     group.add_argument("--set", dest="set_to", type=quantity, metavar="QTY")
     group.add_argument("--by", type=quantity, metavar="DELTA")
     adjust.add_argument("--reason", required=True)
-    adjust.add_argument("--lot")
-    adjust.add_argument("--serial", action="extend", nargs="+", default=[], metavar="S")
+    add_tracking_flags(adjust)
     adjust.add_argument("--cost", type=quantity, metavar="C", help="unit cost of stock added (default: average cost)")
-    adjust.add_argument("--key", metavar="KEY")
+    add_key_flag(adjust)
     add_json_flag(adjust)
     adjust.set_defaults(handler=cmd_adjust)
 
