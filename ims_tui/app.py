@@ -91,6 +91,7 @@ class ImsApp(App[int]):
     """Each configured scanner's state ('connected', 'disconnected: ...'); Home shows them."""
 
     IDLE_CHECK_SECONDS = 5.0
+    BACKGROUND_START_SECONDS = 0.3
     FEED_WAIT_SECONDS = 0.25
     FEED_RETRY_SECONDS = 2.0
 
@@ -119,13 +120,21 @@ class ImsApp(App[int]):
 
     def on_mount(self) -> None:
         self._show_sign_in()
-        self.call_after_refresh(self._import_tasks)
         self._check_size()
         if self.config.idle_lock_minutes > 0:
             interval = min(self.IDLE_CHECK_SECONDS, self.config.idle_lock_minutes * 60 / 4)
             self.set_interval(interval, self._check_idle)
-        self._follow_changes()
         self._start_scanners()
+        # Importing the task screens and opening the change feed took the GIL from the first
+        # paint (about 200 ms of it); nobody needs either before they have signed in.
+        self.set_timer(self.BACKGROUND_START_SECONDS, self._start_background_work)
+
+    def _start_background_work(self) -> None:
+        """Once: warm the task screens' imports and follow the store's changes."""
+        if self._feed_thread is not None:
+            return
+        self._import_tasks()
+        self._follow_changes()
 
     def _show_sign_in(self) -> None:
         from ims_tui.screens.signin import SignInScreen
@@ -155,6 +164,7 @@ class ImsApp(App[int]):
         """Called by the sign-in screens: the user is in; show their home screen."""
         from ims_tui.screens.home import HomeScreen
 
+        self._start_background_work()
         self._bind_tasks()
         self.actor = actor
         self._locked = False
