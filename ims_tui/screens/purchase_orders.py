@@ -42,6 +42,13 @@ class _StationScreen(ImsScreen):
             self.app.messages.append(text)
         self.show_message("po-message", text, error=error)
 
+    def compose_prompt(self) -> ComposeResult:
+        """The prompt line, its input (hidden until asked) and the message line, above the footer."""
+        yield Label("", id="po-prompt")
+        yield Input(id="po-input")
+        yield Static("", id="po-message", classes="status-line")
+        yield Footer(compact=True)
+
     def _ask(self, mode: str, prompt: str, value: str = "") -> None:
         self.mode = mode
         self.query_one("#po-prompt", Label).update(prompt)
@@ -99,10 +106,7 @@ class PurchaseOrdersScreen(_StationScreen):
         table = DataTable(id="po-list", cursor_type="row", zebra_stripes=True)
         table.add_columns("PO", "Status", "Supplier", "Lines", "Received", "Expected")
         yield table
-        yield Label("", id="po-prompt")
-        yield Input(id="po-input")
-        yield Static("", id="po-message", classes="status-line")
-        yield Footer(compact=True)
+        yield from self.compose_prompt()
 
     def on_mount(self) -> None:
         self.query_one("#po-input", Input).display = False
@@ -219,10 +223,7 @@ class PurchaseOrderScreen(_StationScreen):
         table = DataTable(id="po-lines", cursor_type="row", zebra_stripes=True)
         table.add_columns("#", "SKU", "Item", "Ordered", "Recvd", "Left", "Cost", "Expected")
         yield table
-        yield Label("", id="po-prompt")
-        yield Input(id="po-input")
-        yield Static("", id="po-message", classes="status-line")
-        yield Footer(compact=True)
+        yield from self.compose_prompt()
 
     def on_mount(self) -> None:
         self.query_one("#po-input", Input).display = False
