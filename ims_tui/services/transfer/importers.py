@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -41,6 +40,7 @@ from ims_tui.services.transfer.columns import PACK_SEPARATOR
 from ims_tui.services.transfer.reading import ValueProblem
 from ims_tui.services.transfer.report import Problem
 from ims_tui.services.transfer.rows import ParsedRow, RowParser
+from ims_tui.services.transfer.seen import SeenKeys
 
 STOCK_LOCATION_KINDS = ("internal",)
 WHOLE_UNITS = ("ea", "pcs", "unit")
@@ -148,9 +148,9 @@ class ProductImporter(Importer):
         # A supplier is named by its name or its code, in any case; a name wins over a code.
         self.suppliers = _lower_map([(code, id_) for id_, _, code in suppliers]) | _lower_map([(name, id_) for id_, name, _ in suppliers])
         self.locations = _load_locations(self.session)
-        self.seen_skus: dict[str, int] = {}
-        self.seen_barcodes: dict[str, tuple[int, str]] = {}
-        self.seen_supplier_skus: dict[tuple[int, str], tuple[int, str]] = {}
+        self.seen_skus = SeenKeys()  # sku -> row
+        self.seen_barcodes = SeenKeys()  # barcode -> (row, sku)
+        self.seen_supplier_skus = SeenKeys()  # (supplier id, supplier sku) -> (row, sku)
         self.created = 0
 
     # -- checking ------------------------------------------------------------------------
@@ -508,8 +508,8 @@ class SupplierImporter(Importer):
         self.existing = {m["name"]: dict(m) for m in self.session.execute(
             select(table.c.id, table.c.name, *(table.c[f] for f in SUPPLIER_FIELDS))).mappings()}
         self.code_owner = {m["code"].lower(): name for name, m in self.existing.items()}
-        self.seen_names: dict[str, int] = {}
-        self.seen_codes: dict[str, tuple[int, str]] = {}
+        self.seen_names = SeenKeys()  # name -> row
+        self.seen_codes = SeenKeys()  # lower-case code -> (row, name)
 
     def check(self, batch: list[ParsedRow]) -> None:
         for row in batch:
@@ -577,8 +577,8 @@ class LocationImporter(Importer):
         self.code_by_id = {m["id"]: code for code, m in self.existing.items()}
         self.barcode_owner = {m["barcode"]: code for code, m in self.existing.items() if m["barcode"]}
         self.warehouses = dict(self.session.execute(select(Warehouse.code, Warehouse.id)).all())
-        self.seen: dict[str, int] = {}
-        self.seen_barcodes: dict[str, tuple[int, str]] = {}
+        self.seen = SeenKeys()  # code -> row
+        self.seen_barcodes = SeenKeys()  # barcode -> (row, code)
         self.parents: dict[str, tuple[int, str]] = {}  # code -> (row, parent code)
         self.stocked = set(self.session.scalars(select(Balance.location_id).where(Balance.on_hand > 0).distinct()))
 
@@ -704,8 +704,8 @@ class StockImporter(Importer):
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.locations = _load_locations(self.session)
-        self.occurrences: Counter[str] = Counter()
-        self.seen_serials: dict[tuple[str, str], int] = {}
+        self.occurrences = SeenKeys()  # row content -> how many rows so far had it
+        self.seen_serials = SeenKeys()  # (sku, serial) -> row
         self.lot_expiry: dict[tuple[str, str], tuple[int, dt.date | None]] = {}
 
     def check(self, batch: list[ParsedRow]) -> None:
@@ -820,7 +820,7 @@ class StockImporter(Importer):
             return
         content = (sku, code, format(qty.normalize(), "f"), lot or "", expiry.isoformat() if expiry else "",
                    "|".join(serials), "" if cost is None else format(cost.normalize(), "f"))
-        self.occurrences[content] += 1
+        self.occurrences[content] = self.occurrences.get(content, 0) + 1
         row.key = f"{sku} @ {code}" + (f" lot {lot}" if lot else "")
         row.plan = (stock_row_key(content, self.occurrences[content]),
                     StockMove(sku, qty, "ADJUSTMENT", code, lot, expiry, tuple(serials), cost,
