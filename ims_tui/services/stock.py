@@ -103,8 +103,9 @@ def adjust(
     posting_key = key or ledger.new_key()
 
     def work(session: Session) -> PostingResult:
-        sku = resolve_product(session, code).sku
-        delta = by if by is not None else set_to - _locked_on_hand(session, sku, at, lot)
+        product = resolve_product(session, code)
+        sku = product.sku
+        delta = by if by is not None else set_to - _locked_on_hand(session, product, at, lot)
         if delta == 0:
             raise RuleViolation(f"nothing to adjust: {sku} at {at} is already {set_to}")
         if delta > 0:
@@ -116,9 +117,8 @@ def adjust(
     return store.transact(work)
 
 
-def _locked_on_hand(session: Session, sku: str, location_code: str, lot_code: str | None) -> Decimal:
+def _locked_on_hand(session: Session, product: Product, location_code: str, lot_code: str | None) -> Decimal:
     """On hand at one balance, with the row locked so a concurrent post cannot slip in between."""
-    product = session.scalars(select(Product).where(Product.sku == sku)).one()
     location = find_location(session, location_code)
     if location is None:
         raise NotFound(f"unknown location {location_code!r}")
