@@ -191,8 +191,8 @@ class _Statements:
             .where(SerialNumber.product_id == bindparam("product"), SerialNumber.serial == bindparam("serial"))
             .with_for_update()
         )
-        self.serial_at = select(SerialNumber.location_id).where(
-            SerialNumber.product_id == bindparam("product"), SerialNumber.serial == bindparam("serial")
+        self.serials_at = select(SerialNumber.serial, SerialNumber.location_id).where(
+            SerialNumber.product_id == bindparam("product"), SerialNumber.serial.in_(bindparam("serials", expanding=True))
         )
         self.insert_serial = insert(SerialNumber).returning(SerialNumber.id)
         self.place_serial = (
@@ -453,11 +453,16 @@ class _Posting:
         """Name the serial that is not where it is taken from, before the balance check would
         refuse with a less helpful "not enough stock".  The locked check in ``_apply_serials``
         stays the authority."""
-        for line in lines:
-            if line.serial and line.source.holds_stock:
-                location_id = self.connection.execute(
-                    self.sql.serial_at, {"product": line.product.id, "serial": line.serial}
-                ).scalar_one_or_none()
+        taken = [line for line in lines if line.serial and line.source.holds_stock]
+        by_product: dict[int, list[_Line]] = defaultdict(list)
+        for line in taken:
+            by_product[line.product.id].append(line)
+        for product_id, product_lines in by_product.items():
+            where_now = dict(self.connection.execute(
+                self.sql.serials_at, {"product": product_id, "serials": [line.serial for line in product_lines]}
+            ).all())
+            for line in product_lines:
+                location_id = where_now.get(line.serial)
                 if location_id != line.source.id:
                     where = "not in stock" if location_id is None else "elsewhere"
                     raise RuleViolation(f"serial {line.serial} of {line.product.sku} is not at {line.source.code} ({where})")
