@@ -4,24 +4,26 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
+
+from ims_tui import values
+from ims_tui.services.errors import BadInput
 
 
 def quantity(text: str) -> Decimal:
+    """A quantity as the desk reads it (:func:`ims_tui.values.parse_quantity`)."""
     try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value.is_finite():
-        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
-    return value
+        return values.parse_quantity(text, what="")
+    except BadInput as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def date(text: str) -> dt.date:
+    """A date in any form the desk accepts (``2027-03-31``, ``20270331``, ``270331``)."""
     try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+        return values.parse_date(text, what="")
+    except BadInput as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_json_flag(parser: argparse.ArgumentParser) -> None:

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ims_tui.services.errors import StoreError
+from ims_tui.errors import StoreError
 
 T = TypeVar("T")
 
@@ -108,7 +108,19 @@ class Store:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """One short write transaction: committed on success, rolled back on any error."""
+        """One short write transaction, not retried (test set-up, schema tools).
+
+        Services write through :meth:`transact`, which retries; here a lost race (40001/40P01)
+        is one :class:`StoreError` line, never an internal exception.
+        """
+        try:
+            with self._attempt() as session:
+                yield session
+        except _Retry:
+            raise StoreError("the store was busy and undid this change (a conflict with another station); try again") from None
+
+    @contextmanager
+    def _attempt(self) -> Iterator[Session]:
         with _translate_errors(self), self._sessions() as session, session.begin():
             yield session
 
@@ -120,7 +132,7 @@ class Store:
         """
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
-                with self.write() as session:
+                with self._attempt() as session:
                     return work(session)
             except _Retry:
                 if attempt == MAX_ATTEMPTS:

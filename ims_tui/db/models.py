@@ -140,6 +140,8 @@ class Product(Base):
     tracking: Mapped[str] = mapped_column(String(10), default="none")
     reorder_point: Mapped[Decimal] = mapped_column(Qty(), default=Decimal(0))
     reorder_qty: Mapped[Decimal] = mapped_column(Qty(), default=Decimal(0))
+    min_shelf_life_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Goods received with fewer days to expiry than this are warned about at the desk."""
     default_location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = _created()
@@ -444,6 +446,16 @@ class Station(Base):
     name: Mapped[str] = mapped_column(String(120), unique=True)
     default_location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
     last_seen_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ChangeEvent(Base):
+    """One topic a committed mutation changed (SQLite's change feed reads these; PostgreSQL
+    announces them with ``pg_notify`` instead).  Old rows are pruned by the writers."""
+
+    __tablename__ = "change_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    topic: Mapped[str] = mapped_column(String(30))
+    ident: Mapped[str] = mapped_column(String(120), default="", server_default="")
 
 
 class AuditEntry(Base):

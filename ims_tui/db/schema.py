@@ -11,7 +11,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
 from ims_tui.db.engine import Store
-from ims_tui.services.errors import StoreError
+from ims_tui.errors import StoreError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 

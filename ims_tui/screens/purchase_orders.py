@@ -8,7 +8,7 @@ who may look things up can browse.  Receiving happens on the Receive task.
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from ims_tui.services.errors import BadInput, ImsError
 from ims_tui.services.permissions import Permission
 from ims_tui.services.purchasing import LineInput, PurchaseOrderView, money_text, qty_text
 from ims_tui.services.scans import resolve_scan
+from ims_tui.values import parse_quantity
 from ims_tui.widgets.scan import Scanned
 
 PAGE = 50
@@ -360,23 +361,12 @@ class PurchaseOrderScreen(_StationScreen):
 
 
 def _decimal(text: str) -> Decimal:
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise BadInput(f"not a number: {text!r}") from None
-    if not value.is_finite():
-        raise BadInput(f"not a number: {text!r}")
-    return value
+    return parse_quantity(text, what="value")
 
 
 def _typed_line(text: str) -> LineInput:
-    """``CODE``, ``CODE QTY`` or ``CODE QTY COST`` (also ``CODE:QTY:COST``)."""
-    parts = text.replace(":", " ").split()
-    if not 1 <= len(parts) <= 3:
-        raise BadInput("type CODE [QTY [COST]]")
-    qty = _decimal(parts[1]) if len(parts) > 1 else Decimal(1)
-    cost = _decimal(parts[2]) if len(parts) > 2 else None
-    return LineInput(parts[0], qty, cost)
+    """``CODE``, ``CODE QTY`` or ``CODE QTY COST`` (also ``CODE:QTY:COST``): the one PO-line grammar."""
+    return LineInput.parse(text, qty_required=False)
 
 
 class ReceiptDraftsScreen(_StationScreen):

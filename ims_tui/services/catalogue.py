@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from ims_tui.db.models import LOCATION_KINDS, TRACKING, Balance, Barcode, Location, Product, Supplier, SupplierItem, Warehouse
 from ims_tui.services import audit
+from ims_tui.services.changes import emit
 from ims_tui.services.actor import Actor
 from ims_tui.services.errors import BadInput, NotFound, RuleViolation
 
@@ -169,10 +170,12 @@ def save_product(session: Session, actor: Actor, sku: str, fields: dict[str, Any
         changes = _product_changes(session, product, fields)
         session.flush()
         audit.record(session, actor, "product.create", sku, "; ".join(changes), product_id=product.id)
+        emit(session, "products", product.id)
     else:
         changes = _product_changes(session, product, fields)
         if changes:
             audit.record(session, actor, "product.update", sku, "; ".join(changes), product_id=product.id)
+            emit(session, "products", product.id)
     return product
 
 
@@ -189,8 +192,10 @@ def set_barcode(session: Session, actor: Actor, product: Product, code: str, pac
     if existing is None:
         session.add(Barcode(product_id=product.id, code=code, pack_qty=pack_qty))
         audit.record(session, actor, "barcode.add", product.sku, f"{code} x{pack_qty}", product_id=product.id)
+        emit(session, "products", product.id)
     elif existing.pack_qty != pack_qty:
         audit.record(session, actor, "barcode.update", product.sku, f"{code} x{existing.pack_qty} -> x{pack_qty}", product_id=product.id)
+        emit(session, "products", product.id)
         existing.pack_qty = pack_qty
 
 
@@ -200,6 +205,7 @@ def remove_barcode(session: Session, actor: Actor, product: Product, code: str) 
         raise NotFound(f"{product.sku} has no barcode {code}")
     session.delete(barcode)
     audit.record(session, actor, "barcode.remove", product.sku, code, product_id=product.id)
+    emit(session, "products", product.id)
 
 
 def save_supplier(session: Session, actor: Actor, name: str, fields: dict[str, Any]) -> Supplier:
@@ -243,6 +249,7 @@ def set_supplier_item(
     if min_order_qty is not None:
         item.min_order_qty = _non_negative("minimum order", min_order_qty)
     audit.record(session, actor, "supplier_item.set", product.sku, f"{supplier.name}: {item.supplier_sku}", product_id=product.id)
+    emit(session, "products", product.id)
     return item
 
 

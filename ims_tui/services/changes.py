@@ -1,13 +1,18 @@
 """The change feed: what other stations (and this one) just committed, within a second.
 
-PostgreSQL: the ledger announces every posting with ``pg_notify`` inside its own transaction
-(delivered only after commit, payload ids only: ``posting:<id>``, ``product:<id>``), and a
-station LISTENs on a dedicated connection, then re-reads the few rows it needs.
+Every mutation says which **topics** it changed with :func:`emit`, inside its own transaction
+(the unit of work: the change, its audit rows and its change events commit or roll back
+together).  A topic is one of :data:`TOPICS`; adding one is adding a line there.
 
-SQLite: ``PRAGMA data_version`` on a dedicated connection changes only when another connection
-commits (about 2.5 us a call), so it is polled every ``POLL_SECONDS``; when it moves, the feed
-reads movements and catalogue audit rows newer than the last ones it saw.  SQLite writes are
-serialised (``BEGIN IMMEDIATE``), so ids grow in commit order and ``id > last`` misses nothing.
+PostgreSQL: :func:`emit` is a ``pg_notify`` (delivered only after commit, small payloads
+``<topic>:<ident>``, e.g. ``stock:<posting id>``, ``purchase_orders:PO-000012``), and a station
+LISTENs on a dedicated connection, then re-reads the few rows it needs.
+
+SQLite: :func:`emit` writes a ``change_events`` row.  ``PRAGMA data_version`` on a dedicated
+connection changes only when another connection commits (about 2.5 us a call), so it is polled
+every ``POLL_SECONDS``; when it moves, the feed reads the events and movements newer than the
+last ones it saw.  SQLite writes are serialised (``BEGIN IMMEDIATE``), so ids grow in commit
+order and ``id > last`` misses nothing.
 
 No Textual here: the app runs :meth:`ChangeFeed.wait` in a thread worker.
 """
@@ -22,16 +27,31 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.orm import Session, aliased
 
 from ims_tui.db.engine import Store
-from ims_tui.db.models import AuditEntry, Location, Lot, Movement, Posting, Product
+from ims_tui.db.models import ChangeEvent, Location, Lot, Movement, Posting, Product
 from ims_tui.services.actor import Actor
 from ims_tui.services.errors import StoreError
 from ims_tui.services.permissions import Permission, check
 
+TOPICS: tuple[str, ...] = (
+    "products",
+    "stock",
+    "purchase_orders",
+    "drafts",
+    "sales_orders",
+    "picks",
+    "counts",
+    "transfers",
+    "alerts",
+)
+"""What a change can be about; screens refresh on the topics they show."""
+
 CHANNEL = "ims_changes"
+KEEP_EVENTS = 10_000
+"""SQLite keeps about this many change events; a writer prunes older ones now and then."""
 POLL_SECONDS = 0.1
 MAX_DETAILED_MOVEMENTS = 500
 """Beyond this many movements in one wake-up (a bulk import) the feed says 'everything changed'."""
@@ -69,6 +89,19 @@ class Change:
     locations: frozenset[int] = frozenset()
     movements: tuple[LiveMovement, ...] = ()
     everything: bool = False
+    events: frozenset[tuple[str, str]] = frozenset()
+    """(topic, ident) pairs, e.g. ``("purchase_orders", "PO-000012")``, ``("drafts", "receipt:7")``."""
+
+    @property
+    def topics(self) -> frozenset[str]:
+        return frozenset(TOPICS) if self.everything else frozenset(topic for topic, _ in self.events)
+
+    def touches(self, *topics: str) -> bool:
+        """True when this change is about any of ``topics`` (always, when ``everything``)."""
+        return self.everything or any(topic in self.topics for topic in topics)
+
+    def idents(self, topic: str) -> frozenset[str]:
+        return frozenset(ident for name, ident in self.events if name == topic)
 
     def touches_product(self, product_id: int | None) -> bool:
         return self.everything or (product_id is not None and product_id in self.products)
@@ -77,13 +110,33 @@ class Change:
         return self.everything or (location_id is not None and location_id in self.locations)
 
 
-def announce(session: Session, kind: str, ident: int) -> None:
-    """Tell listening stations about a change, in the caller's transaction (PostgreSQL only).
+_EMITTED = "ims_emitted"
 
-    SQLite needs nothing: its readers notice any commit through ``PRAGMA data_version``.
+
+def emit(session: Session, topic: str, ident: object = "") -> None:
+    """Record that this transaction changed ``topic`` (``ident`` names what: an id, a PO number).
+
+    Part of the caller's transaction: announced when it commits, never when it rolls back.
+    The same (topic, ident) twice in one transaction is announced once.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": f"{kind}:{ident}"})
+    if topic not in TOPICS:
+        raise ValueError(f"unknown change topic {topic!r}; add it to changes.TOPICS")
+    ident = str(ident)[:120]
+    emitted = session.info.setdefault(_EMITTED, set())
+    if (topic, ident) in emitted:
+        return
+    emitted.add((topic, ident))
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(_NOTIFY, {"channel": CHANNEL, "payload": f"{topic}:{ident}"})
+        return
+    event_id = connection.execute(_INSERT_EVENT, {"topic": topic, "ident": ident}).inserted_primary_key[0]
+    if event_id % 1000 == 0:
+        connection.execute(delete(ChangeEvent).where(ChangeEvent.id <= event_id - KEEP_EVENTS))
+
+
+_NOTIFY = text("SELECT pg_notify(:channel, :payload)")
+_INSERT_EVENT = insert(ChangeEvent)
 
 
 class ChangeFeed(ABC):
@@ -122,13 +175,16 @@ def _movements_query():
     )
 
 
-def _change_from(movements: Iterable[LiveMovement], products: Iterable[int] = (), *, everything: bool = False) -> Change:
+def _change_from(movements: Iterable[LiveMovement], events: Iterable[tuple[str, str]] = (), *, everything: bool = False) -> Change:
     movements = tuple(movements)
+    events = frozenset(events) | {("stock", str(m.posting_id)) for m in movements}
+    products = {int(ident) for topic, ident in events if topic == "products" and ident.isdigit()}
     return Change(
         products=frozenset(products) | {m.product_id for m in movements},
         locations=frozenset(loc for m in movements for loc in (m.source_id, m.destination_id)),
         movements=movements,
         everything=everything,
+        events=events,
     )
 
 
@@ -154,7 +210,7 @@ class SqliteFeed(ChangeFeed):
         self._version = self._data_version()
         with store.read() as session:
             self._last_movement = session.scalar(select(func.max(Movement.id))) or 0
-            self._last_audit = session.scalar(select(func.max(AuditEntry.id))) or 0
+            self._last_event = session.scalar(select(func.max(ChangeEvent.id))) or 0
 
     def _data_version(self) -> int:
         if self._connection is None:
@@ -189,15 +245,16 @@ class SqliteFeed(ChangeFeed):
                 rows = rows[:MAX_DETAILED_MOVEMENTS]
             elif rows:
                 self._last_movement = rows[-1][0]
-            audits = session.execute(
-                select(AuditEntry.id, AuditEntry.product_id).where(AuditEntry.id > self._last_audit).order_by(AuditEntry.id)
+            events = session.execute(
+                select(ChangeEvent.id, ChangeEvent.topic, ChangeEvent.ident)
+                .where(ChangeEvent.id > self._last_event).order_by(ChangeEvent.id)
             ).all()
-        if audits:
-            self._last_audit = audits[-1][0]
-        products = {product_id for _, product_id in audits if product_id is not None}
-        if not rows and not products:
+        if events:
+            self._last_event = events[-1][0]
+        if not rows and not events:
             return None
-        return _change_from((LiveMovement(*row) for row in rows), products, everything=everything)
+        return _change_from((LiveMovement(*row) for row in rows), ((topic, ident) for _, topic, ident in events),
+                            everything=everything)
 
     def close(self) -> None:
         if self._connection is not None:
@@ -220,38 +277,33 @@ class PostgresFeed(ChangeFeed):
             raise StoreError(f"cannot watch store {store.display_url}: {_first_line(exc)}") from None
 
     def wait(self, timeout: float) -> Change | None:
-        postings: set[int] = set()
-        products: set[int] = set()
+        events: set[tuple[str, str]] = set()
         try:
             for notice in self._connection.notifies(timeout=timeout, stop_after=1):
-                _parse(notice.payload, postings, products)
-            if not postings and not products:
+                events.add(_parse(notice.payload))
+            if not events:
                 return None
             # a posting often comes with others a moment later: take what is already there
             for notice in self._connection.notifies(timeout=0.005):
-                _parse(notice.payload, postings, products)
+                events.add(_parse(notice.payload))
         except self._psycopg.Error as exc:
             raise StoreError(f"lost the store's change feed: {_first_line(exc)}") from None
+        postings = {int(ident) for topic, ident in events if topic == "stock" and ident.isdigit()}
         with self.store.read() as session:
             rows = session.execute(
                 _movements_query().where(Movement.posting_id.in_(sorted(postings))).order_by(Movement.id).limit(MAX_DETAILED_MOVEMENTS + 1)
             ).all() if postings else []
         everything = len(rows) > MAX_DETAILED_MOVEMENTS
-        return _change_from((LiveMovement(*row) for row in rows[:MAX_DETAILED_MOVEMENTS]), products, everything=everything)
+        return _change_from((LiveMovement(*row) for row in rows[:MAX_DETAILED_MOVEMENTS]), events, everything=everything)
 
     def close(self) -> None:
         if not self._connection.closed:
             self._connection.close()
 
 
-def _parse(payload: str, postings: set[int], products: set[int]) -> None:
-    kind, _, ident = payload.partition(":")
-    if not ident.isdigit():
-        return
-    if kind == "posting":
-        postings.add(int(ident))
-    elif kind == "product":
-        products.add(int(ident))
+def _parse(payload: str) -> tuple[str, str]:
+    topic, _, ident = payload.partition(":")
+    return topic, ident
 
 
 def _first_line(error: BaseException) -> str:
@@ -259,4 +311,4 @@ def _first_line(error: BaseException) -> str:
     return lines[0] if lines else type(error).__name__
 
 
-__all__ = ["CHANNEL", "Change", "ChangeFeed", "LiveMovement", "announce", "open_feed", "recent_activity"]
+__all__ = ["CHANNEL", "TOPICS", "Change", "ChangeFeed", "LiveMovement", "emit", "open_feed", "recent_activity"]

@@ -38,6 +38,7 @@ from ims_tui.services.actor import Actor
 from ims_tui.services.auth import DEMO_PIN
 from ims_tui.services.errors import RuleViolation
 from ims_tui.services.passwords import hash_secret
+from ims_tui.values import SUPPLIER
 
 DEMO_USERS = (
     ("admin", "admin", "Alex Admin"),
@@ -314,7 +315,7 @@ class _DemoBuilder:
                         lot = f"L{at:%y%m%d}{rng.randrange(10, 99)}"
                         expiry = self.today + dt.timedelta(days=rng.choice((-10, 12, 25, 45, 90, 180, 365)))
                 cost = (product.standard_cost * Decimal(str(round(rng.uniform(0.92, 1.08), 3)))).quantize(Decimal("0.0001"))
-                self._post("receive", ledger.StockMove(product.sku, qty, "SUPPLIER", location, lot, expiry, serials, cost),
+                self._post("receive", ledger.StockMove(product.sku, qty, SUPPLIER, location, lot, expiry, serials, cost),
                            at, reference=f"opening delivery {delivery + 1}")
                 lots.append((location, lot, qty, list(serials)))
             stocked[product.sku] = lots

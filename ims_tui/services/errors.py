@@ -1,41 +1,11 @@
-"""Errors the domain raises.  Each maps to one CLI exit code and one line a person can act on."""
+"""The domain's errors, as services and their callers have always named them.
+
+They live in :mod:`ims_tui.errors` so the db layer (which imports nothing above it) raises the
+same ones.
+"""
 
 from __future__ import annotations
 
+from ims_tui.errors import AuthError, BadInput, ImsError, NotFound, PermissionDenied, RuleViolation, StoreError
 
-class ImsError(Exception):
-    """Base: a failure with a one-line message meant for the user."""
-
-    exit_code = 1
-
-
-class RuleViolation(ImsError):
-    """Refused by a business rule: not enough stock, over-receipt, duplicate serial ..."""
-
-    exit_code = 1
-
-
-class BadInput(ImsError):
-    """Bad usage or input: unknown product or location, malformed number, unreadable file."""
-
-    exit_code = 2
-
-
-class NotFound(BadInput):
-    """A named thing (product, location, order, user) does not exist."""
-
-
-class AuthError(ImsError):
-    """Authentication failed, account locked or disabled."""
-
-    exit_code = 3
-
-
-class PermissionDenied(AuthError):
-    """The signed-in user's role does not allow the operation."""
-
-
-class StoreError(ImsError):
-    """The store cannot be used: unreachable, or its schema is older or newer than this program."""
-
-    exit_code = 4
+__all__ = ["AuthError", "BadInput", "ImsError", "NotFound", "PermissionDenied", "RuleViolation", "StoreError"]

@@ -38,6 +38,7 @@ from ims_tui.services import audit, changes
 from ims_tui.services.actor import Actor
 from ims_tui.services.catalogue import find_location, find_product
 from ims_tui.services.errors import BadInput, NotFound, RuleViolation
+from ims_tui.values import whole_unit_refusal
 
 MONEY_QUANTUM = Decimal(1).scaleb(-MONEY_SCALE)
 
@@ -374,8 +375,9 @@ class _Posting:
                           cost_layers_of=move.cost_layers_of) for s in serials]
         if move.serials:
             raise RuleViolation(f"{product.sku} is not serial-tracked: serials are not recorded for it")
-        if qty != qty.to_integral_value() and product.uom in ("ea", "pcs", "unit"):
-            raise BadInput(f"{product.sku} is counted in whole {product.uom}, not {qty}")
+        whole = whole_unit_refusal(product.sku, product.uom, qty)
+        if whole:
+            raise BadInput(whole)
         return [_Line(product, qty, source, destination, lot, None, unit_cost, move.reference,
                       cost_layers_of=move.cost_layers_of)]
 
@@ -390,7 +392,7 @@ class _Posting:
         self._apply_serials(lines)
         movement_ids = self._insert_movements(lines)
         self._audit(kind, lines)
-        changes.announce(self.session, "posting", self.posting_id)
+        changes.emit(self.session, "stock", self.posting_id)
         return PostingResult(self.posting_id, key, already_posted=False, movement_ids=tuple(movement_ids))
 
     def _apply_balances(self, lines: list[_Line]) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy import or_, select
 from ims_tui.db.engine import Store
 from ims_tui.db.models import TRACKING, Product, Supplier
 from ims_tui.db.types import MONEY_SCALE, QTY_SCALE
-from ims_tui.services import catalogue, changes
+from ims_tui.services import catalogue
 from ims_tui.services.actor import Actor
 from ims_tui.services.errors import BadInput, NotFound
 from ims_tui.services.permissions import Permission, allows, check
@@ -83,7 +83,6 @@ def create_product(store: Store, actor: Actor, sku: str, fields: dict[str, objec
     def work(session):
         product = catalogue.save_product(session, actor, sku, cleaned, create=True)
         session.flush()
-        changes.announce(session, "product", product.id)
         return product.sku
 
     return store.transact(work)
@@ -96,7 +95,6 @@ def update_product(store: Store, actor: Actor, sku: str, fields: dict[str, objec
     def work(session):
         product = catalogue.save_product(session, actor, sku, cleaned, create=False)
         session.flush()
-        changes.announce(session, "product", product.id)
 
     store.transact(work)
 
@@ -117,7 +115,6 @@ def add_barcode(store: Store, actor: Actor, sku: str, code: str, pack_qty: str |
     def work(session):
         product = _product(session, sku)
         catalogue.set_barcode(session, actor, product, code, pack)
-        changes.announce(session, "product", product.id)
 
     store.transact(work)
     return code
@@ -129,7 +126,6 @@ def remove_barcode(store: Store, actor: Actor, sku: str, code: str) -> None:
     def work(session):
         product = _product(session, sku)
         catalogue.remove_barcode(session, actor, product, code)
-        changes.announce(session, "product", product.id)
 
     store.transact(work)
 
@@ -165,6 +161,5 @@ def set_supplier_item(
         if found is None:
             raise NotFound(f"unknown supplier {supplier!r}")
         catalogue.set_supplier_item(session, actor, product, found, supplier_sku, cost_value, lead, moq)
-        changes.announce(session, "product", product.id)
 
     store.transact(work)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -21,22 +21,19 @@ from ims_tui.db.models import PO_STATUSES  # noqa: F401 - re-exported: the statu
 from ims_tui.db.models import Product, PurchaseOrder, PurchaseOrderLine, Supplier, SupplierItem
 from ims_tui.services import audit
 from ims_tui.services.actor import Actor
+from ims_tui.services.changes import emit
 from ims_tui.services.catalogue import find_product
 from ims_tui.services.errors import BadInput, NotFound, RuleViolation
 from ims_tui.services.permissions import Permission, check
+from ims_tui.values import format_money, format_quantity, parse_po_line, parse_quantity
 
 EDITABLE_STATUSES = ("draft", "ordered", "partial")
 RECEIVABLE_STATUSES = ("ordered", "partial")
 PO_PREFIX = "PO-"
 
 
-def qty_text(value: Decimal) -> str:
-    """A quantity without trailing zeros: ``12``, ``2.5``."""
-    return format(value.normalize(), "f")
-
-
-def money_text(value: Decimal) -> str:
-    return format(value.quantize(Decimal("0.01")), "f")
+qty_text = format_quantity
+money_text = format_money
 
 
 @dataclass(frozen=True)
@@ -147,29 +144,18 @@ class LineInput:
     expected_date: dt.date | None = None
 
     @classmethod
-    def parse(cls, text: str) -> LineInput:
-        """``CODE:QTY[:COST]`` as on the command line."""
-        parts = text.rsplit(":", 2) if text.count(":") >= 2 else text.rsplit(":", 1)
-        if len(parts) < 2 or not parts[0].strip():
-            raise BadInput(f"a line is CODE:QTY[:COST], not {text!r}")
-        return cls(parts[0].strip(), _number("quantity", parts[1]), _number("cost", parts[2]) if len(parts) == 3 else None)
+    def parse(cls, text: str, *, qty_required: bool = True) -> LineInput:
+        """The one PO-line grammar (:func:`ims_tui.values.parse_po_line`): ``CODE:QTY[:COST]``."""
+        line = parse_po_line(text, qty_required=qty_required)
+        return cls(line.code, line.qty if line.qty is not None else Decimal(1), line.unit_cost)
 
 
 def _number(what: str, value: object) -> Decimal:
-    try:
-        number = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        raise BadInput(f"{what} is not a number: {value!r}") from None
-    if not number.is_finite():
-        raise BadInput(f"{what} is not a finite number: {value!r}")
-    return number
+    return parse_quantity(value, what=what)
 
 
 def _positive_qty(value: object) -> Decimal:
-    number = _number("quantity", value)
-    if number <= 0:
-        raise BadInput(f"quantity must be more than zero, not {qty_text(number)}")
-    return number
+    return parse_quantity(value, positive=True)
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -369,6 +355,7 @@ def create_po(
         session.flush()
         audit.record(session, actor, "po.create", order.number,
                      f"{vendor.name}; " + "; ".join(f"{qty_text(ln.qty_ordered)} {ln.product.sku}" for ln in order.lines))
+        emit(session, "purchase_orders", order.number)
         return view_po(session, order.id)
 
     return store.transact(work)
@@ -386,6 +373,7 @@ def add_po_line(store: Store, actor: Actor, number: str, line: LineInput) -> Pur
         audit.record(session, actor, "po.line", order.number,
                      f"line {added.line_no}: {added.product.sku} ordered {qty_text(added.qty_ordered)}",
                      product_id=added.product_id)
+        emit(session, "purchase_orders", order.number)
         return view_po(session, order.id)
 
     return store.transact(work)
@@ -432,6 +420,7 @@ def set_po_line(
             _refresh_status(order)
             audit.record(session, actor, "po.line", order.number, f"line {line_no} {line.product.sku}: " + ", ".join(changes),
                          product_id=line.product_id)
+            emit(session, "purchase_orders", order.number)
         session.flush()
         return view_po(session, order.id)
 
@@ -452,6 +441,7 @@ def remove_po_line(store: Store, actor: Actor, number: str, line_no: int) -> Pur
         order.lines.remove(line)
         audit.record(session, actor, "po.line.remove", order.number, f"line {line_no} {line.product.sku}",
                      product_id=line.product_id)
+        emit(session, "purchase_orders", order.number)
         session.flush()
         return view_po(session, order.id)
 
@@ -471,6 +461,7 @@ def order_po(store: Store, actor: Actor, number: str) -> PurchaseOrderView:
         order.status = "ordered"
         order.ordered_at = dt.datetime.now(dt.timezone.utc)
         audit.record(session, actor, "po.order", order.number, f"{len(order.lines)} lines")
+        emit(session, "purchase_orders", order.number)
         session.flush()
         return view_po(session, order.id)
 
@@ -489,6 +480,7 @@ def cancel_po(store: Store, actor: Actor, number: str, reason: str = "") -> Purc
             raise RuleViolation(f"{order.number} has goods received: it cannot be cancelled")
         order.status = "cancelled"
         audit.record(session, actor, "po.cancel", order.number, reason.strip())
+        emit(session, "purchase_orders", order.number)
         session.flush()
         return view_po(session, order.id)
 

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ims_tui.db.engine import Store
@@ -33,14 +33,16 @@ from ims_tui.db.models import (
     SerialNumber,
     Supplier,
     SupplierItem,
-    TaskDraft,
     User,
 )
-from ims_tui.services import audit, ledger
+from ims_tui.services import audit, drafts, ledger
 from ims_tui.services.actor import Actor
+from ims_tui.services.changes import emit
+from ims_tui.services.drafts import DraftSummary
 from ims_tui.services.catalogue import find_product
 from ims_tui.services.errors import BadInput, NotFound, RuleViolation
 from ims_tui.services.ledger import StockMove
+from ims_tui.values import SUPPLIER
 from ims_tui.services.permissions import Permission, allows, check
 from ims_tui.services.purchasing import (
     RECEIVABLE_STATUSES,
@@ -55,7 +57,7 @@ from ims_tui.services.purchasing import (
 )
 
 DRAFT_KIND = "receipt"
-SUPPLIER = "SUPPLIER"
+drafts.register_kind(DRAFT_KIND, Permission.RECEIVE, "receipt")
 
 
 # --- the receipt being scanned (plain data) -----------------------------------------------------
@@ -220,19 +222,6 @@ class ReceiptDraft:
 
 
 @dataclass(frozen=True)
-class DraftSummary:
-    draft_id: int
-    username: str
-    station: str
-    reference: str
-    lines: int
-    updated_at: dt.datetime | None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
 class ReceivingItem:
     """What the receiving screen needs to know about a product to ask the right questions."""
 
@@ -270,11 +259,11 @@ class ReceiptResult:
         return text
 
 
-# --- drafts in the store ------------------------------------------------------------------------
+# --- drafts in the store (the one drafts service, kind "receipt") -------------------------------
 
 
-def _draft_from_row(session: Session, row: TaskDraft) -> ReceiptDraft:
-    payload = row.payload or {}
+def _receipt_from(session: Session, row: drafts.Draft) -> ReceiptDraft:
+    payload = row.payload
     number = payload.get("po")
     po = view_po(session, load_po(session, number).id) if number else None
     pending = payload.get("pending")
@@ -301,57 +290,36 @@ def start_receipt(store: Store, actor: Actor, *, po: str | None = None, supplier
         else:
             vendor = _supplier(session, supplier or "").name
             reference = vendor
-        existing = session.scalars(
-            select(TaskDraft).where(TaskDraft.kind == DRAFT_KIND, TaskDraft.username == actor.username,
-                                    TaskDraft.reference == reference).order_by(TaskDraft.id.desc())
-        ).first()
+        existing = drafts.find_own(session, actor, DRAFT_KIND, reference)
         if existing is not None and po:
-            return _draft_from_row(session, existing)
-        row = TaskDraft(kind=DRAFT_KIND, username=actor.username, station=actor.station, reference=reference,
-                        payload={"key": f"receipt-{ledger.new_key()}", "supplier": vendor, "po": reference if po else None,
-                                 "lines": [], "pending": None})
-        session.add(row)
-        session.flush()
-        return _draft_from_row(session, row)
+            return _receipt_from(session, existing)
+        row = drafts.create(session, actor, DRAFT_KIND, reference,
+                            {"key": f"receipt-{ledger.new_key()}", "supplier": vendor, "po": reference if po else None,
+                             "lines": [], "pending": None})
+        return _receipt_from(session, row)
 
     return store.transact(work)
 
 
 def resume_receipt(store: Store, actor: Actor) -> ReceiptDraft | None:
     """This user's most recently touched open receipt, where they left it."""
-    check(store, actor, Permission.RECEIVE, "resume")
+    row = drafts.resume(store, actor, DRAFT_KIND)
+    if row is None:
+        return None
     with store.read() as session:
-        row = session.scalars(
-            select(TaskDraft).where(TaskDraft.kind == DRAFT_KIND, TaskDraft.username == actor.username)
-            .order_by(TaskDraft.updated_at.desc(), TaskDraft.id.desc())
-        ).first()
-        return _draft_from_row(session, row) if row else None
+        return _receipt_from(session, row)
 
 
 def load_receipt(store: Store, actor: Actor, draft_id: int) -> ReceiptDraft:
     """A draft by id: the user's own, or anyone's for a manager."""
+    row = drafts.load(store, actor, DRAFT_KIND, draft_id)
     with store.read() as session:
-        row = session.get(TaskDraft, draft_id)
-        owner = row.username if row is not None and row.kind == DRAFT_KIND else None
-    if owner is None:
-        raise NotFound(f"no open receipt {draft_id}")
-    check(store, actor, Permission.RECEIVE if owner == actor.username else Permission.MANAGE_DRAFTS, f"draft {draft_id}")
-    with store.read() as session:
-        return _draft_from_row(session, session.get(TaskDraft, draft_id))
+        return _receipt_from(session, row)
 
 
 def save_receipt(store: Store, actor: Actor, draft: ReceiptDraft) -> None:
     """Keep the draft as it is now (called after every scan)."""
-    def work(session: Session) -> None:
-        result = session.execute(
-            update(TaskDraft)
-            .where(TaskDraft.id == draft.draft_id, TaskDraft.kind == DRAFT_KIND, TaskDraft.username == draft.username)
-            .values(payload=draft.to_payload(), station=actor.station, updated_at=dt.datetime.now(dt.timezone.utc))
-        )
-        if result.rowcount != 1:
-            raise RuleViolation("this receipt is no longer open (confirmed, or discarded by a manager)")
-
-    store.transact(work)
+    drafts.save(store, actor, DRAFT_KIND, draft.draft_id, draft.username, draft.to_payload())
 
 
 def refresh_receipt(store: Store, actor: Actor, draft: ReceiptDraft) -> ReceiptDraft:
@@ -365,42 +333,12 @@ def refresh_receipt(store: Store, actor: Actor, draft: ReceiptDraft) -> ReceiptD
 
 def list_receipt_drafts(store: Store, actor: Actor, *, everyone: bool = False) -> list[DraftSummary]:
     """Open receipts: the user's own, or (``everyone``, managers) every station's."""
-    if everyone:
-        check(store, actor, Permission.MANAGE_DRAFTS, "receipt drafts")
-    else:
-        check(store, actor, Permission.RECEIVE, "receipt drafts")
-    query = select(TaskDraft).where(TaskDraft.kind == DRAFT_KIND).order_by(TaskDraft.updated_at.desc(), TaskDraft.id.desc())
-    if not everyone:
-        query = query.where(TaskDraft.username == actor.username)
-    with store.read() as session:
-        return [
-            DraftSummary(row.id, row.username, row.station, row.reference, len((row.payload or {}).get("lines", [])),
-                         row.updated_at)
-            for row in session.scalars(query.limit(200))
-        ]
+    return drafts.list_drafts(store, actor, DRAFT_KIND, everyone=everyone)
 
 
 def discard_receipt(store: Store, actor: Actor, draft_id: int) -> None:
     """Throw an open receipt away (nothing was posted); others' drafts need MANAGE_DRAFTS."""
-    with store.read() as session:
-        row = session.get(TaskDraft, draft_id)
-        owner = row.username if row is not None and row.kind == DRAFT_KIND else None
-    if owner is None:
-        raise NotFound(f"no open receipt {draft_id}")
-    if owner == actor.username:
-        check(store, actor, Permission.RECEIVE, f"draft {draft_id}")
-    else:
-        check(store, actor, Permission.MANAGE_DRAFTS, f"draft {draft_id} of {owner}")
-
-    def work(session: Session) -> None:
-        row = session.get(TaskDraft, draft_id)
-        if row is None:
-            raise NotFound(f"no open receipt {draft_id}")
-        lines = len((row.payload or {}).get("lines", []))
-        session.delete(row)
-        audit.record(session, actor, "receipt.discard", row.reference, f"draft {draft_id} of {row.username}, {lines} line(s)")
-
-    store.transact(work)
+    drafts.discard(store, actor, DRAFT_KIND, draft_id)
 
 
 # --- looking things up while scanning ---------------------------------------------------------
@@ -534,10 +472,11 @@ def _post_receipt(
         audit.record(session, actor, "po.receive", order.number,
                      "; ".join(ln.describe() for ln in lines[:10]) + f" -> {order.status}"
                      + (f" (over-receipt approved by {', '.join(approvers)})" if approvers else ""))
+        emit(session, "purchase_orders", order.number)
         session.flush()
         view = view_po(session, order.id)
     if draft_id is not None:
-        session.execute(delete(TaskDraft).where(TaskDraft.id == draft_id))
+        drafts.close(session, DRAFT_KIND, draft_id)
     return ReceiptResult(result.posting_id, key, False, view, len(lines), qty)
 
 
@@ -555,7 +494,7 @@ def _check_receivable(order, *, approved: bool = False) -> None:
 def _already(session: Session, key: str, order, draft_id: int | None, lines: Sequence[ReceiptLine], qty: Decimal) -> ReceiptResult:
     posting_id = session.scalar(select(Posting.id).where(Posting.idempotency_key == key))
     if draft_id is not None:
-        session.execute(delete(TaskDraft).where(TaskDraft.id == draft_id))
+        drafts.close(session, DRAFT_KIND, draft_id)
     view = view_po(session, order.id) if order is not None else None
     return ReceiptResult(posting_id, key, True, view, len(lines), qty)
 
@@ -703,6 +642,7 @@ def return_to_supplier(
                 raise RuleViolation(f"{order.number} has not received {qty_text(qty)} of {item.sku} to return")
             refresh_status(session, order)
             audit.record(session, actor, "po.return", order.number, f"{qty_text(qty)} {item.sku} from {source}: {reason.strip()}")
+            emit(session, "purchase_orders", order.number)
             session.flush()
             view = view_po(session, order.id)
         cost = session.scalar(

@@ -17,8 +17,7 @@ from ims_tui.services.catalogue import find_location, resolve_product
 from ims_tui.services.errors import BadInput, NotFound, RuleViolation
 from ims_tui.services.ledger import PostingResult, StockMove
 from ims_tui.services.permissions import Permission, check
-
-SUPPLIER, CUSTOMER, ADJUSTMENT, SCRAP = "SUPPLIER", "CUSTOMER", "ADJUSTMENT", "SCRAP"
+from ims_tui.values import ADJUSTMENT, CUSTOMER, SCRAP, SUPPLIER  # noqa: F401 - defined once, re-exported
 
 
 def receive(

@@ -41,6 +41,7 @@ from ims_tui.services.transfer.reading import ValueProblem
 from ims_tui.services.transfer.report import Problem
 from ims_tui.services.transfer.rows import ParsedRow, RowParser
 from ims_tui.services.transfer.seen import SeenKeys
+from ims_tui.values import ADJUSTMENT
 
 STOCK_LOCATION_KINDS = ("internal",)
 WHOLE_UNITS = ("ea", "pcs", "unit")
@@ -823,7 +824,7 @@ class StockImporter(Importer):
         self.occurrences[content] = self.occurrences.get(content, 0) + 1
         row.key = f"{sku} @ {code}" + (f" lot {lot}" if lot else "")
         row.plan = (stock_row_key(content, self.occurrences[content]),
-                    StockMove(sku, qty, "ADJUSTMENT", code, lot, expiry, tuple(serials), cost,
+                    StockMove(sku, qty, ADJUSTMENT, code, lot, expiry, tuple(serials), cost,
                               reference=f"import {self.source_name} row {row.number}"[:200]))
 
     def apply(self, batch: list[ParsedRow]) -> None:
