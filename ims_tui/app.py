@@ -37,6 +37,7 @@ from ims_tui.screens.tasks import Task, get_task, load_tasks, tasks_for
 from ims_tui.services.actor import Actor
 from ims_tui.services.errors import ImsError
 from ims_tui.services.permissions import allows
+from ims_tui.settings import use_site
 from ims_tui.widgets.scan import ScanDetector, Scanned
 
 if TYPE_CHECKING:
@@ -99,8 +100,11 @@ class ImsApp(App[int]):
         super().__init__()
         self.config = config
         self.store = store
+        use_site(config.site)
         self.actor: Actor | None = None
-        self.scan_detector: ScanDetector[events.Key] = ScanDetector()
+        timing = config.scan_timing
+        self.scan_detector: ScanDetector[events.Key] = ScanDetector(max_gap=timing.max_gap_ms / 1000,
+                                                                     min_length=timing.min_length)
         self.messages: deque[str] = deque(maxlen=50)
         """The last lines the app said to the user (status and errors), newest last."""
         self.bells = 0

@@ -14,6 +14,8 @@ Example::
     default_location = "WH1-RCV"
     idle_lock_minutes = 5
     theme = "high-contrast"
+    scan_max_gap_ms = 35                # keys closer than this, ended by Enter/LF/Tab, are a scan
+    scan_min_length = 4
     label_printer = "10.0.0.50:9100"   # a ZPL printer on raw TCP
 
     [security]
@@ -44,6 +46,8 @@ from pathlib import Path
 
 import platformdirs
 
+from ims_tui.settings import ScanTiming, SecurityPolicy, SiteSettings
+
 APP_NAME = "ims-tui"
 
 
@@ -73,6 +77,17 @@ class Config:
     keys: dict[str, str] = field(default_factory=dict)
     layouts: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     config_path: Path | None = None
+    scan_max_gap_ms: float = 35.0
+    scan_min_length: int = 4
+
+    @property
+    def site(self) -> SiteSettings:
+        """The site scope of this file: the store and the security policy."""
+        return SiteSettings(self.database_url, SecurityPolicy(self.max_failed_logins, self.lockout_minutes))
+
+    @property
+    def scan_timing(self) -> ScanTiming:
+        return ScanTiming(self.scan_max_gap_ms, self.scan_min_length)
 
 
 def data_dir() -> Path:
@@ -149,6 +164,8 @@ def load_config(
         label_printer=station_section.get("label_printer"),
         max_failed_logins=int(_number(security, "max_failed_logins", 5, config_path)),
         lockout_minutes=_number(security, "lockout_minutes", 15.0, config_path),
+        scan_max_gap_ms=_number(station_section, "scan_max_gap_ms", 35.0, config_path),
+        scan_min_length=int(_number(station_section, "scan_min_length", 4, config_path)),
         scanners=tuple(scanners),
         keys=dict(keys),
         layouts=raw.get("layouts", {}),

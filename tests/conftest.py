@@ -67,6 +67,16 @@ def drop_pg_database(url: str) -> None:
     admin.dispose()
 
 
+@pytest.fixture(autouse=True)
+def _default_site_settings() -> Iterator[None]:
+    """Each test starts with the default site settings (an app or the CLI sets its own)."""
+    from ims_tui.settings import SiteSettings, use_site
+
+    use_site(SiteSettings())
+    yield
+    use_site(SiteSettings())
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     if request.param == "postgresql":

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from ims_tui.db.models import AuditEntry, CostLayer, Movement, Posting, TaskDraft
-from ims_tui.services import catalogue, purchasing, receiving, users
+from ims_tui.services import auth, catalogue, purchasing, receiving, users
 from ims_tui.services.actor import Actor
 from ims_tui.services.errors import BadInput, NotFound, PermissionDenied, RuleViolation
 from ims_tui.services.integrity import run_check
@@ -171,9 +171,9 @@ def test_over_receipt_and_items_off_the_po_need_a_manager(po_store):
 
 
 def test_manager_badge_and_pin_approve_on_the_spot(po_store):
-    assert receiving.approve_override(po_store, "BADGE-9001", "4321", station="desk-1") == "mona"
+    assert auth.approve_override(po_store, "BADGE-9001", "4321", station="desk-1") == "mona"
     with pytest.raises(Exception) as refused:
-        receiving.approve_override(po_store, "BADGE-9001", "0000", station="desk-1")
+        auth.approve_override(po_store, "BADGE-9001", "0000", station="desk-1")
     assert refused.value.exit_code == 3
 
 

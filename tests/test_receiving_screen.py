@@ -57,10 +57,10 @@ async def settle(pilot) -> None:
     app = pilot.app
     for _ in range(200):
         await pilot.pause()
-        busy = [worker for worker in app.workers if worker.group == "receiving" and worker.is_running]
+        busy = [worker for worker in app.workers if worker.group == "flow" and worker.is_running]
         if not busy and not app.scan_detector.holding:
             await pilot.pause()
-            if not [w for w in app.workers if w.group == "receiving" and w.is_running]:
+            if not [w for w in app.workers if w.group == "flow" and w.is_running]:
                 return
         await app.workers.wait_for_complete(busy)
     raise AssertionError("the receiving screen never settled")
@@ -102,11 +102,11 @@ async def open_receiving(pilot, store, username="rita", password="receiver-pass-
 
 
 def message(screen) -> str:
-    return str(screen.query_one("#receipt-message").content)
+    return str(screen.query_one("#flow-message").content)
 
 
 def prompt(screen) -> str:
-    return str(screen.query_one("#receipt-prompt").content)
+    return str(screen.query_one("#flow-prompt").content)
 
 
 def postings(store) -> int:
@@ -143,7 +143,7 @@ async def test_receive_a_po_by_scans_case_gs1_lot_and_serials_then_confirm_twice
         await scan(pilot, "A-02")
         assert app.bells == bells and bells == 1
 
-        table = screen.query_one("#receipt-lines")
+        table = screen.query_one("#flow-lines")
         rows = [[str(cell) for cell in table.get_row_at(index)] for index in range(table.row_count)]
         assert [row[0:1] + row[2:] for row in rows] == [
             ["PLAIN", "24", "0", "13", "11"], ["MILK", "6", "0", "1", "5"], ["DRILL", "3", "0", "2", "1"]]
@@ -151,7 +151,7 @@ async def test_receive_a_po_by_scans_case_gs1_lot_and_serials_then_confirm_twice
         before = postings(shop)
         await pilot.press("f10", "f10")  # a double press
         await settle(pilot)
-        assert postings(shop) == before + 1
+        assert postings(shop) == before + 1, list(app.messages)[-4:]
         assert "partial, backorder" in " ".join(app.messages)
         assert prompt(screen).startswith("Scan the PO")
 

@@ -12,6 +12,7 @@ from functools import cached_property
 from typing import Any
 
 from ims_tui.config import Config, ConfigError, load_config
+from ims_tui.settings import use_site
 from ims_tui.db.engine import Store
 from ims_tui.services.actor import Actor
 from ims_tui.services.errors import AuthError, BadInput
@@ -25,9 +26,11 @@ class CliContext:
     @cached_property
     def config(self) -> Config:
         try:
-            return load_config(database_url=self.args.db, station=self.args.station)
+            config = load_config(database_url=self.args.db, station=self.args.station)
         except ConfigError as exc:
             raise BadInput(str(exc)) from None
+        use_site(config.site)
+        return config
 
     def open_store(self, *, check_schema: bool = True) -> Store:
         """The store named by --db / IMS_DATABASE_URL / config; refuses a schema of another revision."""
@@ -58,7 +61,6 @@ class CliContext:
             password = getpass.getpass(f"password for {self.args.user}: ")
         return sign_in(
             self.store, self.args.user, password, station=self.config.station,
-            max_failed=self.config.max_failed_logins, lockout_minutes=self.config.lockout_minutes,
         ).actor
 
     @property

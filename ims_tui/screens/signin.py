@@ -38,10 +38,6 @@ class _Attempts:
 
     app: Any
 
-    def _limits(self) -> dict[str, float]:
-        config = self.app.config
-        return {"max_failed": config.max_failed_logins, "lockout_minutes": config.lockout_minutes}
-
     def _set_status(self, text: str, *, error: bool = False) -> None:
         status = self.query_one("#signin-status", Static)  # type: ignore[attr-defined]
         status.update(Text(text, style="bold") if error else text)
@@ -186,7 +182,7 @@ class SignInScreen(_Attempts, ImsScreen):
         field = event.input.id
         username = self.query_one("#username", Input).value.strip()
         password = self.query_one("#password", Input).value
-        store, station, limits = self.app.store, self.app.config.station, self._limits()
+        store, station = self.app.store, self.app.config.station
         if field == "username":
             if username:
                 self.query_one("#password", Input).focus()
@@ -194,7 +190,7 @@ class SignInScreen(_Attempts, ImsScreen):
             if not username:
                 self.query_one("#username", Input).focus()
                 return
-            self._attempt(lambda: auth.sign_in(store, username, password, station=station, **limits), self._signed_in)
+            self._attempt(lambda: auth.sign_in(store, username, password, station=station), self._signed_in)
         elif field == "password" and self.mode == "first_admin":
             self.query_one("#confirm", Input).focus()
         elif field == "confirm":
@@ -204,7 +200,7 @@ class SignInScreen(_Attempts, ImsScreen):
             self._attempt(lambda: auth.create_first_admin(store, username, password, station=station), self._signed_in)
         elif field == "pin":
             badge, pin = self._badge, event.value
-            self._attempt(lambda: auth.sign_in_badge(store, badge, pin, station=station, **limits), self._signed_in)
+            self._attempt(lambda: auth.sign_in_badge(store, badge, pin, station=station), self._signed_in)
 
     def _attempt_failed(self, message: str) -> None:
         super()._attempt_failed(message)
@@ -289,10 +285,10 @@ class LockScreen(_Attempts, ModalScreen[Actor]):
             self._set_mode("badge")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        store, current, limits = self.app.store, self.app.actor, self._limits()
+        store, current = self.app.store, self.app.actor
         if event.input.id == "secret":
             secret = event.value
-            self._attempt(lambda: auth.verify_unlock(store, current, secret, **limits), self._unlocked)
+            self._attempt(lambda: auth.verify_unlock(store, current, secret), self._unlocked)
         elif event.input.id == "username":
             if event.value.strip():
                 self.query_one("#password", Input).focus()
@@ -302,11 +298,11 @@ class LockScreen(_Attempts, ModalScreen[Actor]):
                 self.query_one("#username", Input).focus()
                 return
             station = current.station
-            self._attempt(lambda: _take_over(store, current, auth.sign_in(store, username, password, station=station, **limits)),
+            self._attempt(lambda: _take_over(store, current, auth.sign_in(store, username, password, station=station)),
                           self._unlocked)
         elif event.input.id == "pin":
             badge, pin, station = self._badge, event.value, current.station
-            self._attempt(lambda: _take_over(store, current, auth.sign_in_badge(store, badge, pin, station=station, **limits)),
+            self._attempt(lambda: _take_over(store, current, auth.sign_in_badge(store, badge, pin, station=station)),
                           self._unlocked)
 
     def _unlocked(self, result: SignInResult) -> None:

@@ -32,6 +32,7 @@ from ims_tui.services import audit, passwords
 from ims_tui.services.actor import Actor
 from ims_tui.services.errors import AuthError, RuleViolation
 from ims_tui.services.users import as_utc, utcnow, validate_password, validate_username
+from ims_tui.settings import site
 
 FAILED_PASSWORD = "sign-in failed: wrong user name or password"
 FAILED_BADGE = "sign-in failed: badge not accepted or wrong PIN"
@@ -171,11 +172,17 @@ def _attempt(
     station: str,
     unknown_target: str,
     failure_message: str,
-    max_failed: int,
-    lockout_minutes: float,
+    max_failed: int | None,
+    lockout_minutes: float | None,
     new_hashes: dict[str, str],
 ) -> SignInResult:
-    """Record one verified attempt and turn it into a result or an error (raised after commit)."""
+    """Record one verified attempt and turn it into a result or an error (raised after commit).
+
+    Without an explicit ``max_failed``/``lockout_minutes`` the site's security policy applies.
+    """
+    policy = site().security
+    max_failed = policy.max_failed_logins if max_failed is None else max_failed
+    lockout_minutes = policy.lockout_minutes if lockout_minutes is None else lockout_minutes
     now = utcnow()
     window = dt.timedelta(minutes=lockout_minutes)
 
@@ -256,7 +263,7 @@ def _unknown_attempt(
 
 
 def sign_in(
-    store: Store, username: str, password: str, *, station: str, max_failed: int = 5, lockout_minutes: float = 15
+    store: Store, username: str, password: str, *, station: str, max_failed: int | None = None, lockout_minutes: float | None = None
 ) -> SignInResult:
     """Sign in with user name and password; raises :class:`AuthError` (or :class:`AccountLocked`)."""
     name = username.strip()
@@ -273,7 +280,7 @@ def sign_in(
 
 
 def sign_in_badge(
-    store: Store, badge: str, pin: str, *, station: str, max_failed: int = 5, lockout_minutes: float = 15
+    store: Store, badge: str, pin: str, *, station: str, max_failed: int | None = None, lockout_minutes: float | None = None
 ) -> SignInResult:
     """Sign in with a scanned badge and its PIN; failures count against the account like passwords."""
     code = badge.strip()
@@ -290,7 +297,7 @@ def sign_in_badge(
 
 
 def verify_unlock(
-    store: Store, actor: Actor, secret: str, *, max_failed: int = 5, lockout_minutes: float = 15
+    store: Store, actor: Actor, secret: str, *, max_failed: int | None = None, lockout_minutes: float | None = None
 ) -> SignInResult:
     """Unlock an idle-locked station: the same user's password or PIN.  Failures count as sign-ins.
 
@@ -315,6 +322,16 @@ def verify_unlock(
         store, account, ok, method=method, station=actor.station, unknown_target="",
         failure_message=FAILED_UNLOCK, max_failed=max_failed, lockout_minutes=lockout_minutes, new_hashes=new_hashes,
     )
+
+
+def approve_override(store: Store, badge: str, pin: str, *, station: str, target: str = "") -> str:
+    """A manager's badge + PIN on the spot (the site's lockout policy applies to the PIN);
+    returns the manager's user name, or raises :class:`AuthError`/``PermissionDenied``."""
+    from ims_tui.services.permissions import Permission, check
+
+    manager = sign_in_badge(store, badge, pin, station=station).actor
+    check(store, manager, Permission.APPROVE_OVERRIDE, target)
+    return manager.username
 
 
 def record_sign_out(store: Store, actor: Actor, reason: str = "signed out") -> None:

@@ -39,7 +39,7 @@ from ims_tui.services import audit, drafts, ledger
 from ims_tui.services.actor import Actor
 from ims_tui.services.changes import emit
 from ims_tui.services.drafts import DraftSummary
-from ims_tui.services.catalogue import find_product
+from ims_tui.services.catalogue import find_location, find_product
 from ims_tui.services.errors import BadInput, NotFound, RuleViolation
 from ims_tui.services.ledger import StockMove
 from ims_tui.values import SUPPLIER
@@ -75,6 +75,8 @@ class ReceiptLine:
     expiry: dt.date | None = None
     serials: tuple[str, ...] = ()
     approved_by: str | None = None
+    expiry_approved_by: str | None = None
+    """The manager who allowed an expired lot in."""
 
     def describe(self) -> str:
         lot = f" lot {self.lot}" if self.lot else ""
@@ -88,7 +90,7 @@ class ReceiptLine:
         return {
             "sku": self.sku, "qty": str(self.qty), "location": self.location, "lot": self.lot,
             "expiry": self.expiry.isoformat() if self.expiry else None, "serials": list(self.serials),
-            "approved_by": self.approved_by,
+            "approved_by": self.approved_by, "expiry_approved_by": self.expiry_approved_by,
         }
 
     @classmethod
@@ -97,6 +99,7 @@ class ReceiptLine:
             sku=data["sku"], qty=Decimal(data["qty"]), location=data.get("location") or "", lot=data.get("lot"),
             expiry=dt.date.fromisoformat(data["expiry"]) if data.get("expiry") else None,
             serials=tuple(data.get("serials") or ()), approved_by=data.get("approved_by"),
+            expiry_approved_by=data.get("expiry_approved_by"),
         )
 
 
@@ -230,6 +233,7 @@ class ReceivingItem:
     tracking: str
     uom: str
     default_location: str | None
+    min_shelf_life_days: int = 0
 
 
 @dataclass(frozen=True)
@@ -352,7 +356,24 @@ def receiving_item(store: Store, actor: Actor, code: str) -> ReceivingItem:
             raise NotFound(f"unknown product {code!r}")
         product = match.product
         return ReceivingItem(product.sku, product.name, product.tracking, product.uom,
-                             product.default_location.code if product.default_location else None)
+                             product.default_location.code if product.default_location else None,
+                             product.min_shelf_life_days or 0)
+
+
+def putaway_bin(store: Store, actor: Actor, code: str) -> str:
+    """The code of a bin goods can be put away in; an area, an inactive or a virtual location is refused."""
+    check(store, actor, Permission.RECEIVE, code)
+    with store.read() as session:
+        location = find_location(session, code)
+        if location is None:
+            raise NotFound(f"unknown location {code!r}")
+        if location.kind == "view":
+            raise RuleViolation(f"{location.code} is an area, not a bin: scan the bin to put the goods in")
+        if not location.holds_stock:
+            raise RuleViolation(f"{location.code} is a {location.kind} location, not a bin: scan a bin")
+        if not location.active:
+            raise RuleViolation(f"{location.code} is inactive: scan another bin")
+        return location.code
 
 
 def check_serial_free(store: Store, sku: str, serial: str) -> None:
@@ -365,15 +386,6 @@ def check_serial_free(store: Store, sku: str, serial: str) -> None:
         ).scalar_one_or_none()
     if location is not None:
         raise RuleViolation(f"serial {serial.strip()} of {sku} is already in stock")
-
-
-def approve_override(store: Store, badge: str, pin: str, *, station: str, target: str = "") -> str:
-    """A manager's badge + PIN on the spot; returns the manager's user name."""
-    from ims_tui.services.auth import sign_in_badge
-
-    manager = sign_in_badge(store, badge, pin, station=station).actor
-    check(store, manager, Permission.APPROVE_OVERRIDE, target)
-    return manager.username
 
 
 # --- posting --------------------------------------------------------------------------------
