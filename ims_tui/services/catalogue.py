@@ -85,7 +85,7 @@ def resolve_location(session: Session, code: str) -> Location:
 
 PRODUCT_FIELDS = (
     "name", "description", "category", "uom", "unit_price", "standard_cost", "tracking",
-    "reorder_point", "reorder_qty", "default_location", "active",
+    "reorder_point", "reorder_qty", "default_location", "active", "min_shelf_life_days",
 )
 
 
@@ -105,6 +105,13 @@ def validate_barcode(code: str) -> str:
     return code
 
 
+def _days(value: Any) -> int:
+    text = str(value).strip()
+    if not text.isdigit() or not text.isascii():
+        raise BadInput(f"minimum shelf life is a whole number of days, not {value!r}")
+    return int(text)
+
+
 def _product_changes(session: Session, product: Product, fields: dict[str, Any]) -> list[str]:
     """Apply validated field changes to ``product``; returns 'field: old -> new' lines for the audit."""
     changes = []
@@ -122,6 +129,8 @@ def _product_changes(session: Session, product: Product, fields: dict[str, Any])
             raise BadInput(f"tracking must be one of {', '.join(TRACKING)}, not {value!r}")
         if name in ("unit_price", "standard_cost", "reorder_point", "reorder_qty"):
             value = _non_negative(name, value)
+        if name == "min_shelf_life_days":
+            value = _days(value)
         if name == "name" and not str(value).strip():
             raise BadInput("a product needs a name")
         old_value = getattr(product, name)
