@@ -141,12 +141,15 @@ def _name_key(store: Store) -> bytes:
         value = session.get(StoreMeta, _NAME_KEY_META)
         if value is not None:
             return bytes.fromhex(value.value)
-    with store.write() as session:
+
+    def _work(session):
         insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
         session.execute(
             insert(StoreMeta).values(key=_NAME_KEY_META, value=secrets.token_hex(32)).on_conflict_do_nothing(index_elements=["key"])
         )
         return bytes.fromhex(session.get(StoreMeta, _NAME_KEY_META).value)
+
+    return store.transact(_work)
 
 
 def _unknown_target(store: Store, kind: str, typed: str) -> str:
@@ -336,8 +339,11 @@ def approve_override(store: Store, badge: str, pin: str, *, station: str, target
 
 def record_sign_out(store: Store, actor: Actor, reason: str = "signed out") -> None:
     """Audit the end of a station session (sign-out by key, or another user taking over)."""
-    with store.write() as session:
+
+    def _work(session):
         audit.record(session, actor, "signout", actor.username, reason)
+
+    return store.transact(_work)
 
 
 # --- the first administrator -----------------------------------------------------------------

@@ -181,10 +181,13 @@ def load_demo(store: Store, *, password: str = "demo", reset: bool = False, seed
     schema.upgrade(store)
     hashes = {name: hash_secret(password) for name, _, _ in DEMO_USERS}
     pin_hash = hash_secret(DEMO_PIN)
-    summary = DemoSummary()
-    with store.write() as session:
+
+    def _work(session):
+        summary = DemoSummary()  # afresh on a retry
         _DemoBuilder(session, random.Random(seed), Actor.system(station), summary).build(hashes, pin_hash)
-    return summary
+        return summary
+
+    return store.transact(_work)
 
 
 def _wipe(store: Store) -> None:

@@ -303,5 +303,7 @@ def _write_file(path: Path, payload: bytes) -> None:
 
 
 def _audit(store: Store, actor: Actor, target: str, summary: str, outcome: str) -> None:
-    with store.write() as session:
+    def _work(session):
         audit.record(session, actor, "label.print", target, summary, outcome=outcome)
+
+    return store.transact(_work)

@@ -84,6 +84,9 @@ def check(store: Store, actor: Actor, permission: Permission, target: str = "") 
     from ims_tui.services.audit import record
 
     reason = f"role {role} may not {permission.value.replace('_', ' ')}" if active else "the account is disabled"
-    with store.write() as session:
+
+    def _work(session):
         record(session, actor, permission.value, target, f"permission denied: {reason}", outcome="denied")
+
+    store.transact(_work)
     raise PermissionDenied(f"permission denied: {reason}")

@@ -191,7 +191,8 @@ def add_user(
     pin = validate_pin(pin) if pin is not None else None
     password_hash = hash_secret(password)
     pin_hash = hash_secret(pin) if pin is not None else None
-    with store.write() as session:
+
+    def _work(session):
         if session.scalar(select(func.count()).select_from(User).where(User.username == username)):
             raise RuleViolation(f"user {username} already exists")
         if badge is not None and _badge_taken(session, badge, None):
@@ -206,6 +207,8 @@ def add_user(
         audit.record(session, actor, "user.add", username, summary)
         return _info(user)
 
+    return store.transact(_work)
+
 
 def set_password(store: Store, actor: Actor, username: str, password: str) -> None:
     """Set a new password.  Anyone may change their own; other accounts need MANAGE_USERS."""
@@ -213,10 +216,13 @@ def set_password(store: Store, actor: Actor, username: str, password: str) -> No
     if not own:
         check(store, actor, Permission.MANAGE_USERS, username)
     password_hash = hash_secret(validate_password(password))
-    with store.write() as session:
+
+    def _work(session):
         user = _locked_user(session, username)
         user.password_hash = password_hash
         audit.record(session, actor, "user.passwd", user.username, "own password changed" if own else "password set")
+
+    return store.transact(_work)
 
 
 def set_badge_pin(store: Store, actor: Actor, username: str, badge: str | None, pin: str | None) -> None:
@@ -227,7 +233,8 @@ def set_badge_pin(store: Store, actor: Actor, username: str, badge: str | None, 
         if pin is None:
             raise BadInput("a badge needs a PIN")
     pin_hash = hash_secret(validate_pin(pin)) if badge is not None and pin is not None else None
-    with store.write() as session:
+
+    def _work(session):
         user = _locked_user(session, username)
         if badge is not None and _badge_taken(session, badge, user.id):
             raise RuleViolation(f"badge {badge} already belongs to another user")
@@ -236,11 +243,14 @@ def set_badge_pin(store: Store, actor: Actor, username: str, badge: str | None, 
         summary = f"badge {before or '-'} -> {badge or '-'}; PIN {'set' if pin_hash else 'removed'}"
         audit.record(session, actor, "user.badge", user.username, summary)
 
+    return store.transact(_work)
+
 
 def disable(store: Store, actor: Actor, username: str) -> None:
     """An account that can no longer sign in; its open sessions lose every permission at once."""
     check(store, actor, Permission.MANAGE_USERS, username)
-    with store.write() as session:
+
+    def _work(session):
         user = _locked_user(session, username)
         if not user.active:
             return
@@ -249,31 +259,40 @@ def disable(store: Store, actor: Actor, username: str) -> None:
         user.active = False
         audit.record(session, actor, "user.disable", user.username, "active -> disabled")
 
+    return store.transact(_work)
+
 
 def enable(store: Store, actor: Actor, username: str) -> None:
     check(store, actor, Permission.MANAGE_USERS, username)
-    with store.write() as session:
+
+    def _work(session):
         user = _locked_user(session, username)
         if user.active:
             return
         user.active = True
         audit.record(session, actor, "user.enable", user.username, "disabled -> active")
 
+    return store.transact(_work)
+
 
 def unlock(store: Store, actor: Actor, username: str) -> None:
     """Clear a lockout and the failed-attempt count."""
     check(store, actor, Permission.MANAGE_USERS, username)
-    with store.write() as session:
+
+    def _work(session):
         user = _locked_user(session, username)
         summary = f"failed attempts {user.failed_attempts} -> 0" + ("; lock lifted" if user.locked_until else "")
         user.failed_attempts, user.locked_until = 0, None
         audit.record(session, actor, "user.unlock", user.username, summary)
 
+    return store.transact(_work)
+
 
 def set_role(store: Store, actor: Actor, username: str, role: str) -> None:
     check(store, actor, Permission.MANAGE_USERS, username)
     role = validate_role(role)
-    with store.write() as session:
+
+    def _work(session):
         user = _locked_user(session, username)
         if user.role == role:
             return
@@ -281,3 +300,5 @@ def set_role(store: Store, actor: Actor, username: str, role: str) -> None:
             _keep_an_administrator(session, user)
         before, user.role = user.role, role
         audit.record(session, actor, "user.role", user.username, f"role {before} -> {role}")
+
+    return store.transact(_work)

@@ -385,6 +385,9 @@ def export(
     finally:
         temp_path.unlink(missing_ok=True)
     tick(count)
-    with store.write() as session:
+
+    def _work(session):
         audit.record(session, actor, f"export.{kind}", str(target.name if target else "stdout"), f"{count} rows as {fmt}")
+
+    store.transact(_work)
     return ExportResult(kind, fmt, count, str(target) if target else None, cut)
