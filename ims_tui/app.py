@@ -105,6 +105,8 @@ class ImsApp(App[int]):
         timing = config.scan_timing
         self.scan_detector: ScanDetector[events.Key] = ScanDetector(max_gap=timing.max_gap_ms / 1000,
                                                                      min_length=timing.min_length)
+        self.last_printer = ""
+        """Session state: the printer that last took a job, offered first next time."""
         self.messages: deque[str] = deque(maxlen=50)
         """The last lines the app said to the user (status and errors), newest last."""
         self.bells = 0

@@ -12,7 +12,8 @@ from textual.widgets import DataTable, Input, OptionList
 
 from ims_tui.screens.export_dialog import ExportScreen
 from ims_tui.screens.home import HomeScreen
-from ims_tui.screens.import_wizard import ColumnTargetScreen, ImportScreen, complete_path
+from ims_tui.screens.import_wizard import ColumnTargetScreen, ImportScreen
+from ims_tui.widgets.files import complete_path
 from ims_tui.services.errors import NotFound
 from ims_tui.services.inventory import product_detail
 from ims_tui.services.transfer import Problem

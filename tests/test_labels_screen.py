@@ -41,8 +41,7 @@ class StationApp(App[None]):
 
 
 @pytest.fixture
-def store(sqlite_url, monkeypatch):
-    monkeypatch.setattr(PrintLabelScreen, "last_printer", "")
+def store(sqlite_url):
     store = open_store(sqlite_url)
     make_product(store, "HEX-M6", name="Hex bolt M6 x 30 mm", barcodes=(("5012345678900", 1),))
     make_product(store, "WATER-05", name="Spring water 500 ml", tracking="lot")

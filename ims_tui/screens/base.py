@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from textual import work
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Center, Middle
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Static
-from rich.text import Text
 
-from ims_tui.services.errors import ImsError
 from ims_tui.services.permissions import Permission, allows
+from ims_tui.widgets.calls import ServiceCalls
 
 if TYPE_CHECKING:
     from ims_tui.services.changes import Change
@@ -31,7 +29,7 @@ class StoreChanged(Message):
         self.change = change
 
 
-class ImsScreen(Screen):
+class ImsScreen(ServiceCalls, Screen):
     """Base of the app's screens.
 
     ``SCAN_STEPS = True`` means the screen handles scans itself (``on_scanned``); otherwise the
@@ -41,57 +39,8 @@ class ImsScreen(Screen):
     SCAN_STEPS: ClassVar[bool] = False
     HELP: ClassVar[str] = ""
     MESSAGE_LINE: ClassVar[str] = ""
-    """The id of the screen's message line; without one, :meth:`say` uses the app's notices."""
-
-    # -- the one way a screen calls a service ---------------------------------------------------
-
-    def call(
-        self,
-        fn: Callable[..., Any],
-        *args: Any,
-        then: Callable[[Any], None] | None = None,
-        failed: Callable[[ImsError], None] | None = None,
-        group: str = "service",
-        exclusive: bool = False,
-        **kwargs: Any,
-    ) -> None:
-        """Run ``fn(*args, **kwargs)`` in a thread worker; on the UI thread afterwards, hand the
-        result to ``then``, or an :class:`ImsError` to ``failed`` (default: one message line).
-        Nothing is delivered to a screen that has closed meanwhile."""
-        self._call_worker(fn, args, kwargs, then, failed, group, exclusive)
-
-    def _call_worker(self, fn, args, kwargs, then, failed, group: str, exclusive: bool) -> None:
-        self.run_worker(lambda: self._in_worker(fn, args, kwargs, then, failed), thread=True, group=group,
-                        exclusive=exclusive, exit_on_error=False)
-
-    def _in_worker(self, fn, args, kwargs, then, failed) -> None:
-        try:
-            result = fn(*args, **kwargs)
-        except ImsError as exc:
-            self._deliver(failed or (lambda error: self.say(str(error), error=True)), exc)
-            return
-        except Exception as exc:  # noqa: BLE001 - the station must keep working and say what happened
-            self._deliver(lambda error: self.say(f"unexpected {type(error).__name__}: {error}", error=True), exc)
-            return
-        if then is not None:
-            self._deliver(then, result)
-
-    def _deliver(self, callback: Callable[[Any], None], value: Any) -> None:
-        def run() -> None:
-            if self.is_attached and not self._closing_down:
-                callback(value)
-
-        try:
-            self.app.call_from_thread(run)
-        except RuntimeError:  # the app closed under the worker
-            pass
-
-    @property
-    def _closing_down(self) -> bool:
-        return bool(getattr(self, "_ims_closed", False))
-
-    def on_unmount(self) -> None:
-        self._ims_closed = True
+    """The id of the screen's message line; without one, :meth:`say` uses the app's notices.
+    Services are called with :meth:`~ims_tui.widgets.calls.ServiceCalls.call`."""
 
     # -- the one message-line routine --------------------------------------------------------
 

@@ -11,18 +11,17 @@ import datetime as dt
 from pathlib import Path
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Footer, Header, Input, ProgressBar, Select, Static
 
 from ims_tui.screens.base import ImsScreen
-from ims_tui.screens.import_wizard import PathSuggester, progress_relay
 from ims_tui.screens.tasks import Task, register_task
-from ims_tui.services.errors import ImsError
+from ims_tui.services.errors import BadInput
 from ims_tui.services.permissions import Permission, allows
 from ims_tui.services.transfer import EXPORT_KINDS, FORMATS, ExportResult, export
+from ims_tui.widgets.files import PathSuggester, progress_relay
 
 KIND_LABELS = {"products": "Products", "suppliers": "Suppliers", "locations": "Locations", "stock": "Stock on hand",
                "moves": "Stock movements", "audit": "Audit log"}
@@ -44,6 +43,7 @@ def default_path(kind: str, fmt: str, today: dt.date | None = None) -> str:
 class ExportScreen(ImsScreen):
     """What, which format, where; F10 (or Enter in the path) writes the file."""
 
+    MESSAGE_LINE = "export-message"
     TITLE = "Export"
     HELP = (
         "Choose what to export and the format: CSV (imports back unchanged) or XLSX (typed cells, a "
@@ -150,16 +150,17 @@ class ExportScreen(ImsScreen):
         self._say(f"exporting {KIND_LABELS[self.kind].lower()} ...")
         self._export(self.kind, self.fmt, path)
 
-    @work(thread=True, group="export", exit_on_error=False)
     def _export(self, kind: str, fmt: str, path: str) -> None:
         app = self.app
-        try:
-            result = export(app.store, app.actor, kind, path, fmt=fmt, progress=progress_relay(app, self._progress))
-        except (ImsError, OSError) as exc:
-            message = f"cannot write {path}: {exc.strerror or exc}" if isinstance(exc, OSError) else str(exc)
-            app.call_from_thread(self._finished, None, message)
-            return
-        app.call_from_thread(self._finished, result, "")
+
+        def write() -> ExportResult:
+            try:
+                return export(app.store, app.actor, kind, path, fmt=fmt, progress=progress_relay(app, self._progress))
+            except OSError as exc:
+                raise BadInput(f"cannot write {path}: {exc.strerror or exc}") from None
+
+        self.call(write, then=lambda result: self._finished(result, ""), failed=lambda error: self._finished(None, str(error)),
+                  group="export", even_if_gone=True)
 
     def _progress(self, phase: str, done: int, total: int) -> None:
         if not self._closed:
@@ -181,7 +182,7 @@ class ExportScreen(ImsScreen):
         self.query_one("#export-file", Input).focus()
 
     def _say(self, text: str, *, error: bool = False) -> None:
-        self.show_message("export-message", text, error=error)
+        self.say(text, error=error)
 
 
 register_task(Task("export", "Export", "w", Permission.EXPORT, ExportScreen, "write a CSV or XLSX file"))

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, Input, Label, Static
@@ -101,10 +100,10 @@ class FlowScreen(ImsScreen):
             if self._busy:
                 return
             self._busy = True
-        self._drain()
+        self.call(self._drain, group=FLOW_WORKERS)
 
-    @work(thread=True, group=FLOW_WORKERS, exit_on_error=False)
     def _drain(self) -> None:
+        """On the worker: run the queued commands in order, showing each outcome as it is done."""
         while True:
             with self._lock:
                 if not self._commands or self._closed:

@@ -17,29 +17,24 @@ The same service calls as ``ims import`` (:mod:`ims_tui.cli.transfer`): ``previe
 
 from __future__ import annotations
 
-import asyncio
-import os
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.suggester import Suggester
 from textual.widgets import DataTable, Footer, Header, Input, OptionList, ProgressBar, Select, Static
 from textual.widgets.option_list import Option
 
 from ims_tui.screens.base import ImsScreen
 from ims_tui.screens.tasks import Task, register_task
-from ims_tui.services.errors import ImsError
+from ims_tui.services.errors import BadInput
 from ims_tui.services.permissions import Permission
 from ims_tui.services.transfer import KINDS, FilePreview, ImportOptions, ImportReport, Problem, RowOutcome, preview_file, run_import
 from ims_tui.services.transfer.columns import normalise_header
+from ims_tui.widgets.files import PathSuggester, progress_relay
 from ims_tui.widgets.paged_list import PagedList
 
 KIND_LABELS = {"products": "Products", "suppliers": "Suppliers", "locations": "Locations", "stock": "Opening stock"}
@@ -49,62 +44,7 @@ TARGET_STYLES = {"exact": "green", "synonym": "cyan", "mapped": "bold green"}
 IGNORE = "-ignore-"
 OUTCOMES_SHOWN = 10_000
 """A clean dry run lists row by row up to this many rows (the counts cover every row)."""
-PROGRESS_EVERY = 0.1
-"""Seconds between progress updates sent to the UI thread (the importer reports every 1000 rows)."""
 
-
-# -- path completion (also used by the export screen) -------------------------------------------
-
-
-def complete_path(value: str, suffixes: tuple[str, ...] = ()) -> str | None:
-    """``value`` extended to the first directory (with a slash) or file that starts with it.
-
-    Files are offered only with one of ``suffixes`` (when given); hidden entries only once a dot
-    is typed.  ``~`` works.  Returns None when nothing completes it.
-    """
-    if not value:
-        return None
-    directory, prefix = os.path.split(os.path.expanduser(value))
-    names = []
-    try:
-        with os.scandir(directory or ".") as entries:
-            for entry in entries:
-                if not entry.name.startswith(prefix) or (entry.name.startswith(".") and not prefix.startswith(".")):
-                    continue
-                if entry.is_dir():
-                    names.append(entry.name + "/")
-                elif not suffixes or entry.name.lower().endswith(suffixes):
-                    names.append(entry.name)
-    except OSError:
-        return None
-    longer = sorted(name for name in names if len(name) > len(prefix))
-    return value + longer[0][len(prefix):] if longer else None
-
-
-class PathSuggester(Suggester):
-    """Suggests the rest of a path from the file system (off the UI thread, never cached)."""
-
-    def __init__(self, suffixes: tuple[str, ...] = ()) -> None:
-        super().__init__(use_cache=False, case_sensitive=True)
-        self.suffixes = suffixes
-
-    async def get_suggestion(self, value: str) -> str | None:
-        return await asyncio.to_thread(complete_path, value, self.suffixes)
-
-
-def progress_relay(app, show: Callable[[str, int, int], None]) -> Callable[[str, int, int], None]:
-    """A service ``progress(phase, done, total)`` callback for a worker thread: passes at most ten
-    updates a second (and always the last) to ``show`` on the UI thread."""
-    last = 0.0
-
-    def relay(phase: str, done: int, total: int) -> None:
-        nonlocal last
-        now = time.monotonic()
-        if now - last >= PROGRESS_EVERY or done >= total:
-            last = now
-            app.call_from_thread(show, phase, done, total)
-
-    return relay
 
 
 # -- what the wizard shows ---------------------------------------------------------------------
@@ -217,6 +157,7 @@ class MappingTable(DataTable):
 class ImportScreen(ImsScreen):
     """Kind and file on top, the columns and first rows, then the dry run's findings."""
 
+    MESSAGE_LINE = "import-message"
     TITLE = "Import"
     CSS_PATH = Path(__file__).with_name("import_wizard.tcss")
     HELP = (
@@ -320,15 +261,11 @@ class ImportScreen(ImsScreen):
         self._say(f"reading {self.path} ...")
         self._load_preview(self.kind, self.path, self.options, self._generation, focus_table, note)
 
-    @work(thread=True, group="import-preview", exit_on_error=False)
     def _load_preview(self, kind: str, path: str, options: ImportOptions, generation: int, focus_table: bool,
                       note: str) -> None:
-        try:
-            preview = preview_file(kind, path, options)
-        except (ImsError, OSError) as exc:
-            self.app.call_from_thread(self._preview_failed, generation, _one_line(exc))
-            return
-        self.app.call_from_thread(self._show_preview, preview, path, generation, focus_table, note)
+        self.call(_file_errors_as_bad_input(preview_file), kind, path, options, group="import-preview",
+                  then=lambda preview: self._show_preview(preview, path, generation, focus_table, note),
+                  failed=lambda error: self._preview_failed(generation, _one_line(error)))
 
     def _preview_failed(self, generation: int, message: str) -> None:
         if self._closed or generation != self._generation:
@@ -441,23 +378,22 @@ class ImportScreen(ImsScreen):
         self._say(f"{busy} {Path(choice.path).name}: " + ("nothing is written" if dry_run else "all rows or none"))
         self._import(choice, dry_run, errors_path)
 
-    @work(thread=True, group="import", exit_on_error=False)
     def _import(self, choice: ImportChoice, dry_run: bool, errors_path: Path | None) -> None:
         app = self.app
-        try:
+
+        @_file_errors_as_bad_input
+        def run() -> tuple[ImportReport, list]:
             report = run_import(app.store, app.actor, choice.kind, choice.path, dry_run=dry_run,
                                 options=ImportOptions(mapping=dict(choice.mapping)),
                                 progress=progress_relay(app, self._progress), errors_path=errors_path)
             if not report.ok:
-                findings: list = report.sorted_problems()
-            elif report.keep_rows and report.total <= OUTCOMES_SHOWN:
-                findings = report.outcomes()
-            else:
-                findings = []
-        except (ImsError, OSError) as exc:
-            app.call_from_thread(self._failed, _one_line(exc))
-            return
-        app.call_from_thread(self._done, choice, report, findings)
+                return report, report.sorted_problems()
+            if report.keep_rows and report.total <= OUTCOMES_SHOWN:
+                return report, report.outcomes()
+            return report, []
+
+        self.call(run, then=lambda done: self._done(choice, *done), failed=lambda error: self._failed(_one_line(error)),
+                  group="import", even_if_gone=True)
 
     def _progress(self, phase: str, done: int, total: int) -> None:
         if self._closed:
@@ -541,7 +477,7 @@ class ImportScreen(ImsScreen):
         self.query_one("#import-file", Input).focus()
 
     def _say(self, text: str, *, error: bool = False) -> None:
-        self.show_message("import-message", text, error=error)
+        self.say(text, error=error)
 
 
 FINDINGS_PAGE = 200
@@ -555,9 +491,19 @@ def _page(items: list, cursor: int | None) -> tuple[list, int | None]:
 
 
 def _one_line(exc: Exception) -> str:
-    if isinstance(exc, OSError):
-        return f"cannot read the file: {exc.strerror or exc}"
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def _file_errors_as_bad_input(fn):
+    """``fn`` with an OSError (the file went away, no permission) as one BadInput line."""
+    def run(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except OSError as exc:
+            raise BadInput(f"cannot read the file: {exc.strerror or exc}") from None
+
+    return run
+
 
 register_task(Task("import", "Import", "i", Permission.IMPORT, ImportScreen,
                    "products, suppliers, locations, stock from CSV"))

@@ -8,10 +8,9 @@ stays open to try again.  On success it is dismissed with the job's one-line sum
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Literal
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -19,7 +18,6 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from ims_tui.devices.labels import LabelData
-from ims_tui.services.errors import ImsError
 from ims_tui.services.labels import (
     MAX_COPIES,
     label_for_location,
@@ -28,11 +26,12 @@ from ims_tui.services.labels import (
     label_for_product,
     print_labels,
 )
+from ims_tui.widgets.calls import ServiceCalls
 
 LabelKind = Literal["product", "location", "lot", "po"]
 
 
-class PrintLabelScreen(ModalScreen[str | None]):
+class PrintLabelScreen(ServiceCalls, ModalScreen[str | None]):
     """Print a ``kind`` label for ``code`` (and ``lot`` for lot labels) to a ZPL printer."""
 
     SCAN_STEPS = False
@@ -51,9 +50,6 @@ class PrintLabelScreen(ModalScreen[str | None]):
     PrintLabelScreen #label-status { height: auto; margin-top: 1; }
     PrintLabelScreen #label-status.error { color: $error; text-style: bold; }
     """
-
-    last_printer: ClassVar[str] = ""
-    """The printer that last took a job on this station, offered first next time."""
 
     def __init__(self, kind: LabelKind, code: str, lot: str | None = None) -> None:
         super().__init__()
@@ -78,7 +74,7 @@ class PrintLabelScreen(ModalScreen[str | None]):
             yield Static(id="label-status")
 
     def _default_printer(self) -> str:
-        return self.last_printer or getattr(getattr(self.app, "config", None), "label_printer", None) or ""
+        return getattr(self.app, "last_printer", "") or getattr(getattr(self.app, "config", None), "label_printer", None) or ""
 
     def on_mount(self) -> None:
         self.query_one("#printer", Input).focus()
@@ -86,25 +82,24 @@ class PrintLabelScreen(ModalScreen[str | None]):
 
     # -- reading the label ------------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, group="label-load", exit_on_error=False)
     def _load_label(self) -> None:
         actor = self.app.actor
         if actor is None:
-            self.app.call_from_thread(self._show_error, "sign in first")
+            self._show_error("sign in first")
             return
-        try:
-            if self.kind == "product":
-                label = label_for_product(self.app.store, actor, self.code)
-            elif self.kind == "location":
-                label = label_for_location(self.app.store, actor, self.code)
-            elif self.kind == "po":
-                label = label_for_po(self.app.store, actor, self.code)
-            else:
-                label = label_for_lot(self.app.store, actor, self.code, self.lot or "")
-        except ImsError as exc:
-            self.app.call_from_thread(self._show_error, str(exc))
-            return
-        self.app.call_from_thread(self._show_label, label)
+        store, kind, code, lot = self.app.store, self.kind, self.code, self.lot or ""
+
+        def read() -> LabelData:
+            if kind == "product":
+                return label_for_product(store, actor, code)
+            if kind == "location":
+                return label_for_location(store, actor, code)
+            if kind == "po":
+                return label_for_po(store, actor, code)
+            return label_for_lot(store, actor, code, lot)
+
+        self.call(read, then=self._show_label, failed=lambda error: self._show_error(str(error)),
+                  group="label-load", exclusive=True)
 
     def _show_label(self, label: LabelData) -> None:
         if self._dialog_gone():
@@ -147,17 +142,13 @@ class PrintLabelScreen(ModalScreen[str | None]):
         self._show_status(f"printing on {printer}...")
         self._print(self.label, printer, int(copies_text))
 
-    @work(thread=True, exclusive=True, group="label-print", exit_on_error=False)
     def _print(self, label: LabelData, printer: str, copies: int) -> None:
-        try:
-            job = print_labels(self.app.store, self.app.actor, [label], printer=printer, fmt="zpl", copies=copies)
-        except ImsError as exc:
-            self.app.call_from_thread(self._print_failed, str(exc))
-            return
-        self.app.call_from_thread(self._printed, printer, job.summary())
+        self.call(print_labels, self.app.store, self.app.actor, [label], printer=printer, fmt="zpl", copies=copies,
+                  then=lambda job: self._printed(printer, job.summary()),
+                  failed=lambda error: self._print_failed(str(error)), group="label-print", exclusive=True)
 
     def _printed(self, printer: str, summary: str) -> None:
-        PrintLabelScreen.last_printer = printer
+        self.app.last_printer = printer  # session state: on the app instance, never on a class
         self._summary = summary
         if self.app.screen is self:
             self.dismiss(summary)

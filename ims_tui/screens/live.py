@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Footer, Header, Static
 
 from ims_tui.screens.base import ImsScreen, StoreChanged
 from ims_tui.screens.tasks import Task, register_task
 from ims_tui.services.changes import LiveMovement, recent_activity
-from ims_tui.services.errors import ImsError
 from ims_tui.services.inventory import qty
 from ims_tui.services.permissions import Permission
 
@@ -43,14 +41,9 @@ class LiveScreen(ImsScreen):
     def on_mount(self) -> None:
         self.load_backlog()
 
-    @work(thread=True, exit_on_error=False)
     def load_backlog(self) -> None:
-        try:
-            rows = recent_activity(self.app.store, self.app.actor, limit=100)
-        except ImsError as exc:
-            self.app.call_from_thread(self._status, Text(str(exc), style="bold red"))
-            return
-        self.app.call_from_thread(self.add_movements, rows)
+        self.call(recent_activity, self.app.store, self.app.actor, limit=100, then=self.add_movements,
+                  failed=lambda error: self._status(Text(str(error), style="bold red")))
 
     def _status(self, text: Text | str) -> None:
         self.query_one("#live-status", Static).update(text)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -58,18 +57,13 @@ class LocationScreen(ImsScreen):
     def action_print_label(self) -> None:
         self.print_label("location", self.contents.code)
 
-    @work(thread=True, exclusive=True, group="location", exit_on_error=False)
     def load(self) -> None:
-        try:
-            contents = location_contents(self.app.store, self.app.actor, self.key)
-        except ImsError as exc:
-            self.app.call_from_thread(self._failed, str(exc))
-            return
-        self.app.call_from_thread(self.show, contents)
+        self.call(location_contents, self.app.store, self.app.actor, self.key,
+                  then=self.show, failed=self._failed, group="location", exclusive=True)
 
-    def _failed(self, message: str) -> None:
-        self.query_one("#location-summary", Static).update(Text(message, style="bold red"))
-        self.app.say(message, error=True)
+    def _failed(self, error: ImsError) -> None:
+        self.query_one("#location-summary", Static).update(Text(str(error), style="bold red"))
+        self.app.say(str(error), error=True)
 
     def show(self, contents: LocationContents) -> None:
         self.contents = contents

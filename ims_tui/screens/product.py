@@ -5,7 +5,6 @@ from __future__ import annotations
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -76,18 +75,13 @@ class ProductScreen(ImsScreen):
     def on_mount(self) -> None:
         self.load()
 
-    @work(thread=True, exclusive=True, group="product", exit_on_error=False)
     def load(self) -> None:
-        try:
-            detail = product_detail(self.app.store, self.app.actor, self.key, movements=6)
-        except ImsError as exc:
-            self.app.call_from_thread(self._failed, str(exc))
-            return
-        self.app.call_from_thread(self.show, detail)
+        self.call(product_detail, self.app.store, self.app.actor, self.key, movements=6,
+                  then=self.show, failed=self._failed, group="product", exclusive=True)
 
-    def _failed(self, message: str) -> None:
-        self.query_one("#product-summary", Static).update(Text(message, style="bold red"))
-        self.app.say(message, error=True)
+    def _failed(self, error: ImsError) -> None:
+        self.query_one("#product-summary", Static).update(Text(str(error), style="bold red"))
+        self.app.say(str(error), error=True)
 
     def show(self, detail: ProductDetail) -> None:
         self.detail = detail

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -18,7 +17,6 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
-from ims_tui.services.errors import ImsError
 from ims_tui.services.inventory import ProductDetail, product_detail, qty
 from ims_tui.services.products import (
     add_barcode,
@@ -28,6 +26,7 @@ from ims_tui.services.products import (
     set_supplier_item,
     update_product,
 )
+from ims_tui.widgets.calls import ServiceCalls
 from ims_tui.widgets.scan import Scanned
 
 FORM_CSS = """
@@ -44,7 +43,7 @@ FORM_CSS = """
 """
 
 
-class _Form(ModalScreen):
+class _Form(ServiceCalls, ModalScreen):
     """Shared behaviour: field rows, Enter to advance, ctrl+s to save, an error line."""
 
     SCAN_STEPS = False
@@ -72,16 +71,7 @@ class _Form(ModalScreen):
 
     def run_saving(self, work_fn: Callable[[], object], done: Callable[[object], None]) -> None:
         self.query_one(".error-line", Static).update("saving...")
-        self._save_worker(work_fn, done)
-
-    @work(thread=True, exclusive=True, group="form-save", exit_on_error=False)
-    def _save_worker(self, work_fn: Callable[[], object], done: Callable[[object], None]) -> None:
-        try:
-            result = work_fn()
-        except ImsError as exc:
-            self.app.call_from_thread(self.show_error, str(exc))
-            return
-        self.app.call_from_thread(done, result)
+        self.call(work_fn, then=done, failed=lambda error: self.show_error(str(error)), group="form-save", exclusive=True)
 
 
 class ProductFormScreen(_Form):
@@ -234,14 +224,12 @@ class SupplierItemScreen(_Form):
     def on_mount(self) -> None:
         self._load_suppliers()
 
-    @work(thread=True, exit_on_error=False)
     def _load_suppliers(self) -> None:
-        try:
-            suppliers = list_suppliers(self.app.store, self.app.actor)
-        except ImsError:
-            return
+        self.call(list_suppliers, self.app.store, self.app.actor, then=self._show_suppliers, failed=lambda _: None)
+
+    def _show_suppliers(self, suppliers) -> None:
         names = ", ".join(s.code for s in suppliers[:12]) + (" ..." if len(suppliers) > 12 else "")
-        self.app.call_from_thread(self.query_one("#supplier-hint", Static).update, f"Suppliers: {names or 'none yet'}")
+        self.query_one("#supplier-hint", Static).update(Text(f"Suppliers: {names or 'none yet'}"))
 
     def action_save(self) -> None:
         store, actor, sku = self.app.store, self.app.actor, self.detail.sku

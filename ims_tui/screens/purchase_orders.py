@@ -7,13 +7,10 @@ who may look things up can browse.  Receiving happens on the Receive task.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, Input, Label, Static
@@ -21,9 +18,9 @@ from textual.widgets import DataTable, Footer, Header, Input, Label, Static
 from ims_tui.screens.base import ImsScreen, StoreChanged
 from ims_tui.screens.tasks import Task, register_task
 from ims_tui.services import purchasing, receiving
-from ims_tui.services.errors import BadInput, ImsError
+from ims_tui.services.errors import BadInput
 from ims_tui.services.permissions import Permission
-from ims_tui.services.purchasing import LineInput, PurchaseOrderView, money_text, qty_text
+from ims_tui.services.purchasing import LineInput, PurchaseOrderView, money_text, normalise_number, qty_text
 from ims_tui.services.scans import resolve_scan
 from ims_tui.values import parse_quantity
 from ims_tui.widgets.scan import Scanned
@@ -33,15 +30,12 @@ CSS = Path(__file__).with_name("purchase_orders.tcss")
 
 
 class _StationScreen(ImsScreen):
-    """Shared: one message line, and service calls in a thread worker with one-line errors."""
+    """Shared: the prompt line and the message line (``po-message``) above the footer."""
 
     FOCUS_AFTER_ASKING: str = ""
     """The list that gets the focus back when the prompt closes."""
 
-    def say(self, text: str, *, error: bool = False) -> None:
-        if not error:
-            self.app.messages.append(text)
-        self.show_message("po-message", text, error=error)
+    MESSAGE_LINE = "po-message"
 
     def compose_prompt(self) -> ComposeResult:
         """The prompt line, its input (hidden until asked) and the message line, above the footer."""
@@ -63,16 +57,6 @@ class _StationScreen(ImsScreen):
         self.query_one("#po-prompt", Label).update("")
         self.query_one("#po-input", Input).display = False
         self.query_one(self.FOCUS_AFTER_ASKING, DataTable).focus()
-
-    @work(thread=True, group="purchase-orders", exit_on_error=False)
-    def call(self, fn: Callable[..., Any], *args: Any, then: Callable[[Any], None] | None = None, **kwargs: Any) -> None:
-        try:
-            result = fn(*args, **kwargs)
-        except ImsError as exc:
-            self.app.call_from_thread(self.say, str(exc), error=True)
-            return
-        if then is not None:
-            self.app.call_from_thread(then, result)
 
 
 class PurchaseOrdersScreen(_StationScreen):
@@ -137,7 +121,8 @@ class PurchaseOrdersScreen(_StationScreen):
             self.app.push_screen(PurchaseOrderScreen(event.row_key.value))
 
     def on_store_changed(self, message: StoreChanged) -> None:
-        self.reload()
+        if message.change.touches("purchase_orders"):
+            self.reload()
 
     def on_screen_resume(self) -> None:
         self.reload()
@@ -216,7 +201,6 @@ class PurchaseOrderScreen(_StationScreen):
         self.key = number
         self.view: PurchaseOrderView | None = None
         self.mode: str | None = None
-        self.armed: str | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -254,7 +238,9 @@ class PurchaseOrderScreen(_StationScreen):
             table.move_cursor(row=min(cursor, len(view.lines) - 1))
 
     def on_store_changed(self, message: StoreChanged) -> None:
-        self.reload()
+        change = message.change
+        if change.everything or normalise_number(self.key) in change.idents("purchase_orders"):
+            self.reload()
 
     def _selected_line(self) -> int | None:
         table = self.query_one("#po-lines", DataTable)
@@ -266,7 +252,7 @@ class PurchaseOrderScreen(_StationScreen):
 
     def on_scanned(self, message: Scanned) -> None:
         message.stop()
-        self.armed = None
+        self.disarm()
         self.call(resolve_scan, self.app.store, message.text, then=self._scanned)
 
     def _scanned(self, resolution) -> None:
@@ -286,11 +272,11 @@ class PurchaseOrderScreen(_StationScreen):
     # -- typed changes ----------------------------------------------------------------------------
 
     def action_add(self) -> None:
-        self.armed = None
+        self.disarm()
         self._ask("add", "Add: CODE [QTY [COST]] (SKU, barcode or supplier SKU), Enter")
 
     def action_edit(self, what: str) -> None:
-        self.armed = None
+        self.disarm()
         line_no = self._selected_line()
         if line_no is None:
             self.say("no line selected", error=True)
@@ -304,11 +290,8 @@ class PurchaseOrderScreen(_StationScreen):
         line_no = self._selected_line()
         if line_no is None:
             return
-        if self.armed != f"remove:{line_no}":
-            self.armed = f"remove:{line_no}"
-            self.say(f"press Delete again to remove line {line_no}", error=True)
+        if not self.confirm_twice(f"remove:{line_no}", f"press Delete again to remove line {line_no}"):
             return
-        self.armed = None
         self.call(purchasing.remove_po_line, self.app.store, self.app.actor, self.key, line_no,
                   then=lambda view: self._changed(view, f"removed line {line_no}"))
 
@@ -319,16 +302,13 @@ class PurchaseOrderScreen(_StationScreen):
             self.app.say("printing labels is not allowed for your role", error=True)
 
     def action_order(self) -> None:
-        self.armed = None
+        self.disarm()
         self.call(purchasing.order_po, self.app.store, self.app.actor, self.key,
                   then=lambda view: self._changed(view, f"{view.number} ordered"))
 
     def action_cancel_po(self) -> None:
-        if self.armed != "cancel":
-            self.armed = "cancel"
-            self.say("press x again to cancel this PO", error=True)
+        if not self.confirm_twice("cancel", "press x again to cancel this PO"):
             return
-        self.armed = None
         self.call(purchasing.cancel_po, self.app.store, self.app.actor, self.key,
                   then=lambda view: self._changed(view, f"{view.number} cancelled"))
 
@@ -381,7 +361,6 @@ class ReceiptDraftsScreen(_StationScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.armed: int | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -409,18 +388,16 @@ class ReceiptDraftsScreen(_StationScreen):
             self.say("no receipts in progress")
 
     def on_store_changed(self, message: StoreChanged) -> None:
-        self.reload()
+        if message.change.touches("drafts"):
+            self.reload()
 
     def action_discard(self) -> None:
         table = self.query_one("#drafts-list", DataTable)
         if table.row_count == 0:
             return
         draft_id = int(table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value)
-        if self.armed != draft_id:
-            self.armed = draft_id
-            self.say(f"press Delete again to discard receipt {draft_id}", error=True)
+        if not self.confirm_twice(f"discard:{draft_id}", f"press Delete again to discard receipt {draft_id}"):
             return
-        self.armed = None
         self.call(receiving.discard_receipt, self.app.store, self.app.actor, draft_id,
                   then=lambda _: (self.say(f"discarded receipt {draft_id}"), self.reload()))
 

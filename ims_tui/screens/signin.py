@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Center, Vertical
@@ -24,13 +23,13 @@ from ims_tui.screens.base import ImsScreen
 from ims_tui.services import auth
 from ims_tui.services.actor import Actor
 from ims_tui.services.auth import DEMO_PIN, DemoUser, SignInResult
-from ims_tui.services.errors import ImsError
+from ims_tui.widgets.calls import ServiceCalls
 from ims_tui.widgets.scan import Scanned
 
 CSS = Path(__file__).with_name("signin.tcss")
 
 
-class _Attempts:
+class _Attempts(ServiceCalls):
     """Shared by both screens: run one credential check in a worker and report on the UI thread.
 
     Each screen says where the cursor goes after a failure (``_focus_secret``).
@@ -52,21 +51,10 @@ class _Attempts:
         if busy:
             self._set_status("checking...")
 
-    @work(thread=True, exclusive=True, group="signin", exit_on_error=False)
-    def _run_attempt(self, attempt: Callable[[], SignInResult], done: Callable[[SignInResult], None]) -> None:
-        try:
-            result = attempt()
-        except ImsError as exc:
-            self.app.call_from_thread(self._attempt_failed, str(exc))
-            return
-        except Exception as exc:  # noqa: BLE001 - a station must say what went wrong and keep running
-            self.app.call_from_thread(self._attempt_failed, f"unexpected {type(exc).__name__}: {exc}")
-            return
-        self.app.call_from_thread(done, result)
-
     def _attempt(self, attempt: Callable[[], SignInResult], done: Callable[[SignInResult], None]) -> None:
         self._set_busy(True)
-        self._run_attempt(attempt, done)
+        self.call(attempt, then=done, failed=lambda error: self._attempt_failed(str(error)),  # type: ignore[attr-defined]
+                  group="signin", exclusive=True)
 
     def _attempt_failed(self, message: str) -> None:
         self._set_busy(False)
@@ -117,15 +105,15 @@ class SignInScreen(_Attempts, ImsScreen):
         _show(self, set())
         self._probe()
 
-    @work(thread=True, exclusive=True, group="signin-probe", exit_on_error=False)
     def _probe(self) -> None:
-        try:
-            first = auth.needs_first_admin(self.app.store)
-            demo = [] if first else auth.demo_user_names(self.app.store)
-        except ImsError as exc:
-            self.app.call_from_thread(self._set_status, str(exc), error=True)
-            return
-        self.app.call_from_thread(self._ready, first, demo)
+        store = self.app.store
+
+        def probe() -> tuple[bool, list[DemoUser]]:
+            first = auth.needs_first_admin(store)
+            return first, [] if first else auth.demo_user_names(store)
+
+        self.call(probe, then=lambda found: self._ready(*found), failed=lambda error: self._set_status(str(error), error=True),
+                  group="signin-probe", exclusive=True)
 
     def _ready(self, first_admin: bool, demo_users: list[DemoUser]) -> None:
         self._show_demo_users(demo_users)

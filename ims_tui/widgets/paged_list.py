@@ -20,7 +20,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from ims_tui.services.errors import ImsError
+from ims_tui.widgets.calls import ServiceCalls
 
 Row = TypeVar("Row")
 Fetch = Callable[[Any], tuple[list[Any], Any]]
@@ -29,7 +29,7 @@ Fetch = Callable[[Any], tuple[list[Any], Any]]
 RenderRow = Callable[[Any, int], Text]
 
 
-class PagedList(ScrollView, Generic[Row], can_focus=True):
+class PagedList(ServiceCalls, ScrollView, Generic[Row], can_focus=True):
     """Keyboard-driven list over paged query results."""
 
     BINDINGS = [
@@ -132,24 +132,18 @@ class PagedList(ScrollView, Generic[Row], can_focus=True):
         self._start(self._generation, self._fetch, None, replace=True, until=len(self.rows))
 
     def _start(self, generation: int, fetch: Fetch, cursor: Any, *, replace: bool, until: int) -> None:
-        self.run_worker(
-            lambda: self._fetch_pages(generation, fetch, cursor, replace, until),
-            thread=True, group=f"paged-list-{id(self)}", exit_on_error=False,
-        )
+        self.call(self._fetch_pages, generation, fetch, cursor, until, group=f"paged-list-{id(self)}",
+                  then=lambda found: self._arrived(generation, found[0], found[1], replace, None),
+                  failed=lambda error: self._arrived(generation, [], None, replace, str(error)))
         self.refresh()
 
-    def _fetch_pages(self, generation: int, fetch: Fetch, cursor: Any, replace: bool, until: int) -> None:
+    def _fetch_pages(self, generation: int, fetch: Fetch, cursor: Any, until: int) -> tuple[list[Any], Any]:
         rows: list[Any] = []
-        try:
-            while True:
-                page, cursor = fetch(cursor)
-                rows.extend(page)
-                if cursor is None or len(rows) >= until or generation != self._generation:
-                    break
-        except ImsError as exc:
-            self.app.call_from_thread(self._arrived, generation, [], None, replace, str(exc))
-            return
-        self.app.call_from_thread(self._arrived, generation, rows, cursor, replace, None)
+        while True:
+            page, cursor = fetch(cursor)
+            rows.extend(page)
+            if cursor is None or len(rows) >= until or generation != self._generation:
+                return rows, cursor
 
     def _arrived(self, generation: int, rows: list[Any], next_cursor: Any, replace: bool, error: str | None) -> None:
         if generation != self._generation:
