@@ -8,6 +8,9 @@ from ims_tui.db import schema
 
 def launch_app(ctx: CliContext) -> int:
     """Create the schema of an empty store (a store of another revision is refused), then run the app."""
+    from ims_tui.screens.keymap import check_keymap
+
+    check_keymap(ctx.config.keys)  # a bad [keys] table stops here, in one line, before any screen
     store = ctx.open_store(check_schema=False)
     if schema.is_empty(store):
         schema.upgrade(store)
