@@ -267,7 +267,8 @@ def list_pos(
 # --- changing ---------------------------------------------------------------------------------
 
 
-def _supplier(session: Session, name: str) -> Supplier:
+def find_supplier(session: Session, name: str) -> Supplier:
+    """An active supplier by name (any case) or code; one line when there is none."""
     name = name.strip()
     if not name:
         raise BadInput("a purchase order needs a supplier")
@@ -286,7 +287,7 @@ def _editable(order: PurchaseOrder) -> None:
         raise RuleViolation(f"{order.number} is {order.status}: it can no longer be changed")
 
 
-def _add_line(session: Session, order: PurchaseOrder, line: LineInput) -> PurchaseOrderLine:
+def add_line(session: Session, order: PurchaseOrder, line: LineInput) -> PurchaseOrderLine:
     """Add ``line`` to ``order``; the same product again adds to its open line."""
     match = find_product(session, line.code)
     if match is None:
@@ -334,7 +335,7 @@ def create_po(
     check(store, actor, Permission.MANAGE_ORDERS, supplier)
 
     def work(session: Session) -> PurchaseOrderView:
-        vendor = _supplier(session, supplier)
+        vendor = find_supplier(session, supplier)
         expected = expected_date or dt.date.today() + dt.timedelta(days=vendor.lead_time_days or 0)
         for attempt in range(10):
             order = PurchaseOrder(number=_new_number(session), supplier=vendor, status="draft", expected_date=expected,
@@ -351,7 +352,7 @@ def create_po(
         else:
             raise RuleViolation("could not allocate a PO number; try again")
         for line in lines:
-            _add_line(session, order, line)
+            add_line(session, order, line)
         session.flush()
         audit.record(session, actor, "po.create", order.number,
                      f"{vendor.name}; " + "; ".join(f"{qty_text(ln.qty_ordered)} {ln.product.sku}" for ln in order.lines))
@@ -368,7 +369,7 @@ def add_po_line(store: Store, actor: Actor, number: str, line: LineInput) -> Pur
     def work(session: Session) -> PurchaseOrderView:
         order = load_po(session, number, lock=True)
         _editable(order)
-        added = _add_line(session, order, line)
+        added = add_line(session, order, line)
         session.flush()
         audit.record(session, actor, "po.line", order.number,
                      f"line {added.line_no}: {added.product.sku} ordered {qty_text(added.qty_ordered)}",

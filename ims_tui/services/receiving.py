@@ -37,24 +37,24 @@ from ims_tui.db.models import (
 )
 from ims_tui.services import audit, drafts, ledger
 from ims_tui.services.actor import Actor
+from ims_tui.services.catalogue import find_location, find_product
 from ims_tui.services.changes import emit
 from ims_tui.services.drafts import DraftSummary
-from ims_tui.services.catalogue import find_location, find_product
 from ims_tui.services.errors import BadInput, NotFound, RuleViolation
 from ims_tui.services.ledger import StockMove
-from ims_tui.values import SUPPLIER
 from ims_tui.services.permissions import Permission, allows, check
 from ims_tui.services.purchasing import (
     RECEIVABLE_STATUSES,
     LineInput,
     PurchaseOrderView,
-    _add_line,
-    _supplier,
+    add_line,
+    find_supplier,
     load_po,
     qty_text,
     refresh_status,
     view_po,
 )
+from ims_tui.values import SUPPLIER
 
 DRAFT_KIND = "receipt"
 drafts.register_kind(DRAFT_KIND, Permission.RECEIVE, "receipt")
@@ -292,7 +292,7 @@ def start_receipt(store: Store, actor: Actor, *, po: str | None = None, supplier
             _check_receivable(order)
             reference, vendor = order.number, order.supplier.name
         else:
-            vendor = _supplier(session, supplier or "").name
+            vendor = find_supplier(session, supplier or "").name
             reference = vendor
         existing = drafts.find_own(session, actor, DRAFT_KIND, reference)
         if existing is not None and po:
@@ -461,7 +461,7 @@ def _post_receipt(
         reference = order.number
         vendor = order.supplier
     else:
-        vendor = _supplier(session, supplier or "")
+        vendor = find_supplier(session, supplier or "")
         moves, increments = _unplanned_moves(session, vendor, lines), []
         reference = f"receipt from {vendor.name}"
     result = ledger.post(session, actor, "receive", moves, key=key, reference=reference)
@@ -538,7 +538,7 @@ def _allocate(session: Session, order, lines: Sequence[ReceiptLine]) -> tuple[li
         if not po_lines:
             if not receipt.approved_by:
                 raise RuleViolation(f"{receipt.sku} is not on {order.number}: a manager must approve it")
-            added = _add_line(session, order, LineInput(receipt.sku, receipt.qty))
+            added = add_line(session, order, LineInput(receipt.sku, receipt.qty))
             session.flush()
             left[added.id] = receipt.qty
             po_lines = [added]
