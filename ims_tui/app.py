@@ -105,6 +105,8 @@ class ImsApp(App[int]):
         timing = config.scan_timing
         self.scan_detector: ScanDetector[events.Key] = ScanDetector(max_gap=timing.max_gap_ms / 1000,
                                                                      min_length=timing.min_length)
+        self.station = config.station_profile
+        """This station's profile: from the station file, completed from the store at sign-in."""
         self.last_printer = ""
         """Session state: the printer that last took a job, offered first next time."""
         self.messages: deque[str] = deque(maxlen=50)
@@ -178,6 +180,19 @@ class ImsApp(App[int]):
         self.sub_title = f"{actor.username} ({actor.role}) @ {actor.station}"
         self._replace_stack(HomeScreen())
         self.refresh_bindings()
+        self._resolve_station()
+
+    @work(thread=True, group="station", exit_on_error=False)
+    def _resolve_station(self) -> None:
+        """Complete the station profile from the store's ``stations`` row (and record the visit)."""
+        from ims_tui.services.stations import resolve_station
+
+        try:
+            profile = resolve_station(self.store, self.config.station_profile)
+        except ImsError as exc:
+            self.call_from_thread(self.say, f"station profile not read: {exc}", error=True)
+            return
+        self.call_from_thread(setattr, self, "station", profile)
 
     def sign_out(self) -> None:
         """Audit the sign-out, forget the user and go back to the sign-in screen."""

@@ -46,7 +46,7 @@ from pathlib import Path
 
 import platformdirs
 
-from ims_tui.settings import ScanTiming, SecurityPolicy, SiteSettings
+from ims_tui.settings import ScanTiming, SecurityPolicy, SiteSettings, StationProfile
 
 APP_NAME = "ims-tui"
 
@@ -88,6 +88,12 @@ class Config:
     @property
     def scan_timing(self) -> ScanTiming:
         return ScanTiming(self.scan_max_gap_ms, self.scan_min_length)
+
+    @property
+    def station_profile(self) -> StationProfile:
+        """The station as this file describes it (the store completes it at sign-in)."""
+        return StationProfile(self.station, self.default_location, self.label_printer, self.scan_timing,
+                              dict(self.keys), self.scanners)
 
 
 def data_dir() -> Path:

@@ -273,3 +273,27 @@ def _wait_for(feed, topic: str) -> Change:
         if change is not None and change.touches(topic):
             return change
     raise AssertionError(f"no {topic} change within 5 s")
+
+
+def test_the_station_profile_comes_from_the_stations_table_and_gives_the_default_bin(shop):
+    from ims_tui.db.models import Location, Station
+    from ims_tui.services.stations import resolve_station
+    from ims_tui.settings import StationProfile
+
+    first = resolve_station(shop, StationProfile("desk-1", default_location="NO-SUCH-BIN"))
+    assert first.known_to_store and first.default_location is None  # an unknown bin is not trusted
+    with shop.write() as session:  # a manager points the desk at its dock in the store
+        dock = session.scalar(select(Location.id).where(Location.code == "RCV-1"))
+        session.scalars(select(Station).where(Station.name == "desk-1")).one().default_location_id = dock
+    station = resolve_station(shop, StationProfile("desk-1", default_location="A-02"))
+    assert station.default_location == "RCV-1"  # the store wins over the file
+    with shop.read() as session:
+        assert session.scalars(select(Station).where(Station.name == "desk-1")).one().last_seen_at is not None
+
+    number = ordered_po(shop, ("MILK", 2))
+    f = ReceivingFlow(shop, RITA, station=station, today=TODAY)
+    f.start()
+    f.scan(number)
+    f.scan(MILK_LABEL)  # MILK has no default location of its own
+    assert "(Enter = RCV-1)" in f.prompt
+    assert f.typed("").message == "1 MILK -> RCV-1"

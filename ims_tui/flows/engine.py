@@ -46,6 +46,7 @@ from ims_tui.services.auth import approve_override
 from ims_tui.services.changes import Change
 from ims_tui.services.errors import AuthError, ImsError
 from ims_tui.services.scans import ScanResolution, resolve_scan
+from ims_tui.settings import StationProfile
 from ims_tui.values import is_quantity
 
 
@@ -125,9 +126,11 @@ class Flow:
     ACTIONS: ClassVar[tuple[FlowAction, ...]] = ()
     UNDO_DEPTH: ClassVar[int] = 50
 
-    def __init__(self, store, actor: Actor) -> None:
+    def __init__(self, store, actor: Actor, *, station: StationProfile | None = None) -> None:
         self.store = store
         self.actor = actor
+        self.station = station
+        """The station's profile (its default location ...), when a screen runs the flow."""
         self.step = self.FIRST_STEP
         self._held: _Held | None = None
         self._armed: str | None = None

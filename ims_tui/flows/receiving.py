@@ -60,8 +60,8 @@ class ReceivingFlow(Flow):
         FlowAction("escape", "cancel", "Back"),
     )
 
-    def __init__(self, store, actor, *, today: dt.date | None = None) -> None:
-        super().__init__(store, actor)
+    def __init__(self, store, actor, *, station=None, today: dt.date | None = None) -> None:
+        super().__init__(store, actor, station=station)
         self.draft: ReceiptDraft | None = None
         self.last_result: receiving.ReceiptResult | None = None
         self._items: dict[str, ReceivingItem] = {}
@@ -98,8 +98,9 @@ class ReceivingFlow(Flow):
     def prompt_fields(self) -> dict[str, str]:
         pending = self.pending
         item = self._items.get(pending.sku) if pending else None
+        default = (item.default_location if item else None) or (self.station.default_location if self.station else None)
         return {
-            "default": f" (Enter = {item.default_location})" if item and item.default_location else "",
+            "default": f" (Enter = {default})" if pending and default else "",
             "count": f", {qty_text(pending.qty)} so far" if pending and pending.qty else "",
             "sku": pending.sku if pending else "",
             "lot": (pending.lot or "") if pending else "",
@@ -423,7 +424,7 @@ class ReceivingFlow(Flow):
         item = self._item(pending.sku)
         if item.tracking == "lot" and not pending.lot:
             return Outcome(f"{pending.sku} is lot-tracked: give the lot first", error=True, next="lot")
-        location = location or item.default_location
+        location = location or item.default_location or (self.station.default_location if self.station else None)
         if not location:
             return Outcome(f"{pending.sku} has no default location: scan the bin", error=True)
         location = receiving.putaway_bin(self.store, self.actor, location)

@@ -65,7 +65,7 @@ class FlowScreen(ImsScreen):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.flow = self.FLOW(self.app.store, self.app.actor)
+        self.flow = self.FLOW(self.app.store, self.app.actor, station=getattr(self.app, "station", None))
         self.query_one("#flow-input", Input).focus()
         self._show(Outcome())
         self.run_flow("start")
