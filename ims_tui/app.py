@@ -323,7 +323,24 @@ class ImsApp(App[int]):
             return
         self.call_from_thread(self._open_resolution, resolution)
 
+    def _typed_fast(self, resolution: ScanResolution) -> bool:
+        """A burst that is no known code, typed where a field has the focus (a fast typist, not
+        a scanner): the field gets the text and the Enter, as typed.  True when it did."""
+        from textual.widgets import Input
+
+        field = self.focused
+        raw = resolution.raw
+        if resolution.kind != "unknown" or resolution.problems or not isinstance(field, Input):
+            return False
+        if raw.startswith("]") or not raw.isprintable():
+            return False
+        field.insert_text_at_cursor(raw)
+        self.call_later(field.action_submit)
+        return True
+
     def _open_resolution(self, resolution: ScanResolution) -> None:
+        if self._typed_fast(resolution):
+            return
         if resolution.kind == "product" and resolution.sku:
             from ims_tui.screens.product import ProductScreen
 
