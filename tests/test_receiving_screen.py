@@ -29,7 +29,7 @@ from tests.test_purchasing_service import MANAGER, setup_catalogue
 
 D = Decimal
 GS = "\x1d"
-MILK_LABEL = "]C1" + "0105012345678900" + "17270331" + "10L42"  # GTIN, expiry 2027-03-31, lot L42 (last: no GS)
+MILK_LABEL = "]C1" + "0105012345678900" + "17450331" + "10L42"  # GTIN, expiry 2045-03-31, lot L42 (last: no GS)
 DRILL_LABEL = "]C1" + "0100012345678905" + "21{serial}"
 
 
@@ -132,7 +132,7 @@ async def test_receive_a_po_by_scans_case_gs1_lot_and_serials_then_confirm_twice
 
         await scan(pilot, MILK_LABEL)  # lot and expiry fill themselves in
         pending = screen.flow.pending
-        assert (pending.sku, pending.qty, pending.lot, pending.expiry.isoformat()) == ("MILK", D(1), "L42", "2027-03-31")
+        assert (pending.sku, pending.qty, pending.lot, pending.expiry.isoformat()) == ("MILK", D(1), "L42", "2045-03-31")
         await scan(pilot, "A-02")
 
         await scan(pilot, DRILL_LABEL.format(serial="SN-1"))
@@ -199,10 +199,10 @@ async def test_a_lot_item_without_a_lot_on_its_label_asks_for_lot_and_expiry(sho
         assert prompt(screen) == "Lot of MILK (type or scan)"
         await scan(pilot, "LOT-777")  # a lot label
         assert prompt(screen).startswith("Expiry of lot LOT-777")
-        await type_slowly(pilot, "2027-06-30")
+        await type_slowly(pilot, "2045-06-30")
         await scan(pilot, "5012345678900")  # the same item again adds to the line
         await scan(pilot, "A-02")
-        assert screen.flow.draft.lines[0].describe() == "2 MILK lot LOT-777 exp 2027-06-30 -> A-02"
+        assert screen.flow.draft.lines[0].describe() == "2 MILK lot LOT-777 exp 2045-06-30 -> A-02"
         await pilot.press("f10")
         await settle(pilot)
     assert purchasing.get_po(shop, MANAGER, number).lines[0].qty_received == D(2)
@@ -246,3 +246,50 @@ async def test_the_app_killed_mid_receipt_finds_the_draft_after_restart(shop):
     assert purchasing.get_po(store, MANAGER, number).lines[0].qty_received == D(13)
     assert postings(store) == 1
     store.dispose()
+
+
+SWALLOWED_MILK = "]C1" + "0105012345678900" + "10L42" + "17450331"  # no GS after the lot
+EXPIRED_MILK = "]C1" + "0105012345678900" + "17250101" + "10L41"
+
+
+async def test_the_desks_faults_through_the_app_with_scan_bursts(shop):
+    """Issue 10's list at the real desk: each refused or asked at its step, by scans and keys."""
+    from ims_tui.services import catalogue
+    from ims_tui.services.actor import Actor as SetupActor
+
+    with shop.write() as session:
+        catalogue.save_location(session, SetupActor("setup", "admin", "test"), "AISLE-A", warehouse="WH1", kind="view")
+    number = order(shop, ("PLAIN", 24), ("MILK", 6))
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_receiving(pilot, shop)
+        await scan(pilot, number)
+        await scan(pilot, "14006381333938")
+        await scan(pilot, "AISLE-A")  # an area: refused at the step, with the bell
+        assert "AISLE-A is an area, not a bin" in message(screen) and app.bells == 1
+        assert screen.flow.pending.qty == D(12) and screen.flow.draft.lines == []
+        await scan(pilot, "A-01")
+        await scan(pilot, SWALLOWED_MILK)  # the label's problem is shown and the lot asked for
+        assert message(screen).startswith("label problem:") and prompt(screen) == "Lot of MILK (type or scan)"
+        await scan(pilot, "LOT-42")
+        await type_slowly(pilot, "2045-03-31")
+        await scan(pilot, "A-02")
+        await scan(pilot, EXPIRED_MILK)  # expired: a manager must approve
+        assert "expired goods need a manager" in message(screen) and prompt(screen).startswith("Manager: scan")
+        await scan(pilot, "BADGE-9001")
+        await type_slowly(pilot, "4321")
+        assert message(screen).startswith("approved by mona") and screen.flow.pending.expiry_approved_by == "mona"
+        await pilot.press("ctrl+z")  # undo takes back the most recent step: the expired lot, not a line
+        await settle(pilot)
+        assert screen.flow.pending is None and len(screen.flow.draft.lines) == 2
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        assert prompt(screen).startswith("Remove which line?")
+        assert "  1. 12 PLAIN -> A-01" in str(screen.query_one("#flow-done").content)
+        await type_slowly(pilot, "1")
+        assert message(screen) == "removed line 1: 12 PLAIN -> A-01"
+        assert [line.describe() for line in screen.flow.draft.lines] == ["1 MILK lot LOT-42 exp 2045-03-31 -> A-02"]
+        await pilot.press("f10")
+        await settle(pilot)
+    po = purchasing.get_po(shop, MANAGER, number)
+    assert [(line.sku, line.qty_received) for line in po.lines] == [("PLAIN", D(0)), ("MILK", D(1))]
