@@ -8,7 +8,8 @@ PostgreSQL: :func:`emit` is a ``pg_notify`` (delivered only after commit, small 
 ``<topic>:<ident>``, e.g. ``stock:<posting id>``, ``purchase_orders:PO-000012``), and a station
 LISTENs on a dedicated connection, then re-reads the few rows it needs.
 
-SQLite: :func:`emit` writes a ``change_events`` row.  ``PRAGMA data_version`` on a dedicated
+SQLite: :func:`emit` writes a ``change_events`` row (a posting's ``stock`` event is its
+movements, which the feed reads anyway: no extra row on the ledger's hot path).  ``PRAGMA data_version`` on a dedicated
 connection changes only when another connection commits (about 2.5 us a call), so it is polled
 every ``POLL_SECONDS``; when it moves, the feed reads the events and movements newer than the
 last ones it saw.  SQLite writes are serialised (``BEGIN IMMEDIATE``), so ids grow in commit
@@ -130,6 +131,8 @@ def emit(session: Session, topic: str, ident: object = "") -> None:
     if connection.dialect.name == "postgresql":
         connection.execute(_NOTIFY, {"channel": CHANNEL, "payload": f"{topic}:{ident}"})
         return
+    if topic == "stock":
+        return  # the SQLite feed reads the posting's movements themselves: no second row per posting
     event_id = connection.execute(_INSERT_EVENT, {"topic": topic, "ident": ident}).inserted_primary_key[0]
     if event_id % 1000 == 0:
         connection.execute(delete(ChangeEvent).where(ChangeEvent.id <= event_id - KEEP_EVENTS))
