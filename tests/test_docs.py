@@ -14,7 +14,7 @@ from ims_tui.cli.main import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 CODE_SPAN = re.compile(r"```[^\n]*\n(.*?)```|`([^`\n]+)`", re.S)
-COMMAND_MENTION = re.compile(r"(?<![\w/.-])ims((?: [a-z][\w-]*)+)")
+COMMAND_MENTION = re.compile(r"(?:^|[;&|(]\s*|\$\s*)ims((?: [a-z][\w-]*)+)", re.M)
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 
 
