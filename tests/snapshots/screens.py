@@ -1,88 +1,147 @@
-"""The four screens the README shows, built the same way for snapshot tests and for ``docs/``.
+"""Every main screen, through the real app on the demo store, for the docs and the screenshot check.
 
-``python -m tests.snapshots.screens docs/screenshots`` writes the SVGs (Textual's own
-``save_screenshot``) for the README.
+``python -m tests.snapshots.screens`` rewrites ``docs/screenshots/ims-<name>.svg`` (Textual's own
+SVG export); ``tests/snapshots/test_app_snapshots.py`` renders the same screens and fails when one
+differs from its file, so a screen cannot change without its screenshot.  The clock is pinned
+(time-machine) and the demo store is seeded, so the pictures do not depend on the day or machine.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
+import re
+import shutil
 import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import time_machine
+
 from ims_tui.app import ImsApp
-from ims_tui.screens.product import ProductScreen
-from ims_tui.services import users
-from ims_tui.services.actor import Actor
-from tests.app_helpers import make_app, settle, sign_in, stock_the_store, type_slowly
+from ims_tui.config import Config
+from ims_tui.db.engine import Store
+from ims_tui.services.demo import load_demo
+from tests.app_helpers import settle, sign_in, type_slowly
 from tests.conftest import open_store
 
 SIZE = (80, 24)
-Before = Callable[[object], Awaitable[None]]
+PINNED_AT = dt.datetime(2026, 6, 15, 9, 0, tzinfo=dt.timezone.utc)
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+Steps = Callable[[object], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Shot:
+    """A screen: who is signed in (None: nobody) and what they did to get there."""
+
+    role: str | None
+    keys: tuple[str, ...] = ()
+    typed: str = ""
+    then: Steps | None = field(default=None)
+
+
+async def _open_product(pilot) -> None:
+    from ims_tui.screens.product import ProductScreen
+
+    pilot.app.push_screen(ProductScreen(await _first_sku(pilot.app)))
+
+
+async def _first_sku(app: ImsApp) -> str:
+    from ims_tui.services import search
+
+    return search.search_products(app.store, app.actor, "bolt", limit=1).hits[0].sku
+
+
+SCREENS: dict[str, Shot] = {
+    "signin": Shot(None),
+    "home": Shot("manager"),
+    "lookup": Shot("manager", keys=("f2",), typed="bolt"),
+    "product": Shot("manager", then=_open_product),
+    "receiving": Shot("receiver", keys=("f3",)),
+    "purchase-orders": Shot("manager", keys=("f7",)),
+    "live": Shot("manager", keys=("f11",)),
+    "audit": Shot("manager", keys=("f12",)),
+    "import": Shot("manager", keys=("i",)),
+}
 
 
 def use_utc() -> None:
-    """Movement times render in local time; pin it so screenshots do not depend on the machine."""
+    """Times render in local time; pin the zone so screenshots do not depend on the machine."""
     os.environ["TZ"] = "UTC"
     time.tzset()
 
 
-def snapshot_app(directory: Path) -> ImsApp:
-    store = open_store(f"sqlite:///{directory / 'snapshot.db'}")
-    stock_the_store(store)
-    users.add_user(store, Actor.system(), "manager", "manager", "correct horse battery", full_name="Morgan Manager")
-    return make_app(store, idle_lock_minutes=0)
+def demo_template(directory: Path) -> Path:
+    """The demo store as of the pinned day, loaded once into ``directory``."""
+    path = directory / "demo-template.db"
+    if not path.exists():
+        with time_machine.travel(PINNED_AT, tick=False):
+            store = open_store(f"sqlite:///{path}")
+            load_demo(store)
+            store.dispose()
+    return path
 
 
-async def at_sign_in(pilot) -> None:
-    await settle(pilot)
+async def render(name: str, template: Path, scratch: Path) -> str:
+    """The named screen as Textual's SVG, with the clock pinned."""
+    shot = SCREENS[name]
+    database = scratch / f"{name}.db"
+    shutil.copyfile(template, database)
+    store = Store(f"sqlite:///{database}")
+    app = ImsApp(Config(database_url=store.url, station="dock-1", idle_lock_minutes=0), store)
+    try:
+        with time_machine.travel(PINNED_AT, tick=False):
+            async with app.run_test(size=SIZE) as pilot:
+                await settle(pilot)
+                if shot.role:
+                    await sign_in(pilot, shot.role)
+                for key in shot.keys:
+                    await pilot.press(key)
+                    await settle(pilot)
+                if shot.typed:
+                    await type_slowly(pilot, shot.typed, gap=0.06)
+                    await pilot.pause(0.06)
+                    await settle(pilot)
+                if shot.then:
+                    await shot.then(pilot)
+                    await settle(pilot)
+                await steady_cursors(pilot)
+                return app.export_screenshot(title=f"ims-{name}")
+    finally:
+        store.dispose()
 
 
-async def at_home(pilot) -> None:
-    await sign_in(pilot, "manager")
+async def steady_cursors(pilot) -> None:
+    """A blinking cursor would make the picture depend on the moment it is taken."""
+    for widget in pilot.app.screen.query("*"):
+        if getattr(widget, "cursor_blink", False):
+            widget.cursor_blink = False
+    await pilot.pause()
 
 
-async def at_lookup(pilot) -> None:
-    await sign_in(pilot, "manager")
-    await pilot.press("f2")
-    await settle(pilot)
-    await type_slowly(pilot, "m6", gap=0.06)
-    await pilot.pause(0.06)
-    await settle(pilot)
+def comparable(svg: str) -> str:
+    """The picture without Textual's per-export id, which is a hash and says nothing of the screen."""
+    return re.sub(r"terminal-\d+", "terminal", svg)
 
 
-async def at_product(pilot) -> None:
-    await sign_in(pilot, "manager")
-    pilot.app.push_screen(ProductScreen("HEX-M6"))
-    await settle(pilot)
-
-
-SCREENS: dict[str, Before] = {
-    "signin": at_sign_in,
-    "home": at_home,
-    "lookup": at_lookup,
-    "product": at_product,
-}
-
-
-async def save_screenshots(target: Path) -> list[Path]:
+async def save_screenshots(target: Path = SCREENSHOTS) -> list[Path]:
     use_utc()
     target.mkdir(parents=True, exist_ok=True)
     saved = []
-    for name, before in SCREENS.items():
-        with tempfile.TemporaryDirectory() as scratch:
-            app = snapshot_app(Path(scratch))
-            async with app.run_test(size=SIZE) as pilot:
-                await before(pilot)
-                saved.append(Path(app.save_screenshot(filename=f"ims-{name}.svg", path=str(target))))
-            app.store.dispose()
+    with tempfile.TemporaryDirectory() as scratch:
+        template = demo_template(Path(scratch))
+        for name in SCREENS:
+            path = target / f"ims-{name}.svg"
+            path.write_text(await render(name, template, Path(scratch)))
+            saved.append(path)
     return saved
 
 
 if __name__ == "__main__":
-    for path in asyncio.run(save_screenshots(Path(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshots"))):
-        print(path)
+    for written in asyncio.run(save_screenshots(Path(sys.argv[1]) if len(sys.argv) > 1 else SCREENSHOTS)):
+        print(written)
