@@ -71,7 +71,9 @@ SCREENS: dict[str, Shot] = {
 
 
 def use_utc() -> None:
-    """Times render in local time; pin the zone so screenshots do not depend on the machine."""
+    """Times render in local time; pin the zone so screenshots do not depend on the machine, and
+    turn animations off so a scrolling list is photographed where it ends, not on its way."""
+    os.environ["TEXTUAL_ANIMATIONS"] = "none"
     os.environ["TZ"] = "UTC"
     time.tzset()
 
