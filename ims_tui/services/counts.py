@@ -509,6 +509,8 @@ def _view(session: Session, count: StockCount, *, blind: bool) -> CountView:
             lines.append(CountLineView(line.line_no, location, sku, name, lot, line.status, counted, line.counted_by, line.round))
             continue
         variance = _variance(line)
+        if line.status == "recount" and line.first_qty is not None and line.first_expected is not None:
+            variance = line.first_qty - line.first_expected  # what the recount is about
         missing, unexpected = _serial_differences(line)
         lines.append(CountLineView(
             line.line_no, location, sku, name, lot, line.status, line.counted_qty, line.counted_by, line.round,
@@ -657,6 +659,19 @@ def _may_recount(line: StockCountLine, actor: Actor) -> None:
         raise RuleViolation(f"line {line.line_no} was counted by {actor.username}: a different counter must recount it")
 
 
+@dataclass(frozen=True)
+class CountEntry:
+    """One thing a counter records: ``qty`` of ``code`` (a scan) at ``location``."""
+
+    location: str
+    code: str
+    qty: Decimal | None = None
+    lot: str | None = None
+    expiry: dt.date | None = None
+    serials: tuple[str, ...] = ()
+    replace: bool = False
+
+
 def record(
     store: Store,
     actor: Actor,
@@ -676,73 +691,89 @@ def record(
     count element), default one; each serial counts one.  ``replace`` sets the line's count
     instead of adding to it.  Returns what was counted - never the expected quantity.
     """
-    check(store, actor, Permission.COUNT, number)
-    if qty is not None and (not qty.is_finite() or qty < 0 or (qty == 0 and not replace)):
-        raise BadInput(f"quantity must be more than zero, not {qty_text(qty)}")
+    entry = CountEntry(location, code, qty, lot, expiry, tuple(serials), replace)
+    return record_many(store, actor, number, [entry])[0]
 
-    def work(session: Session) -> RecordResult:
+
+def record_many(store: Store, actor: Actor, number: str, entries: Sequence[CountEntry]) -> list[RecordResult]:
+    """Several records in one transaction (a sheet typed in, a handheld's batch): all or none."""
+    check(store, actor, Permission.COUNT, number)
+    for entry in entries:
+        if entry.qty is not None and (not entry.qty.is_finite() or entry.qty < 0 or (entry.qty == 0 and not entry.replace)):
+            raise BadInput(f"quantity must be more than zero, not {qty_text(entry.qty)}")
+
+    def work(session: Session) -> list[RecordResult]:
         count = _load(session, number, lock="share")
         if count.status not in ("open", "review"):
             raise RuleViolation(f"{count.number} is {count.status}: nothing more can be counted")
-        scan = resolve_in(session, code)
-        if scan.kind != "product":
-            raise NotFound(scan.message if scan.kind == "unknown" else f"{code!r} is not a product")
-        if scan.problems:
-            raise BadInput(f"{scan.raw}: {scan.problems[0]}")
-        product = session.scalars(select(Product).where(Product.sku == scan.sku)).one()
-        where, bin_row = _bin(session, count, location)
-        _in_scope(session, count, product)
-        scanned_serials = [s.strip() for s in (*serials, *([scan.serial] if scan.serial else [])) if s and s.strip()]
-        per_scan = scan.pack_qty * (scan.quantity or Decimal(1))
-        if product.tracking == "serial":
-            if not scanned_serials:
-                raise RuleViolation(f"{product.sku} is serial-tracked: scan each unit's serial")
-            if qty is not None and qty != len(scanned_serials):
-                raise RuleViolation(f"{product.sku}: one serial per unit ({qty_text(qty)} units, {len(scanned_serials)} serials)")
-            units = Decimal(len(scanned_serials))
+        results = [_record(session, actor, count, entry) for entry in entries]
+        if len(results) == 1:
+            r = results[0]
+            summary = f"line {r.line_no}: {'=' if entries[0].replace else '+'}{qty_text(r.added)} {r.sku}" \
+                      + (f" lot {r.lot}" if r.lot else "") + f" at {r.location}"
         else:
-            if scanned_serials:
-                raise RuleViolation(f"{product.sku} is not serial-tracked")
-            units = (qty if qty is not None else Decimal(1)) * per_scan
-            if units != units.to_integral_value() and product.uom in ("ea", "pcs", "unit"):
-                raise BadInput(f"{product.sku} is counted in whole {product.uom}, not {qty_text(units)}")
-        the_lot = _lot(session, product, lot or scan.lot, expiry or scan.expiry)
-        line = _line(session, count, where, product, the_lot, create=count.status == "open")
-        if count.status == "review":
-            if line is None or line.status not in AWAITING:
-                raise RuleViolation(f"{count.number} is submitted: only lines asked for a recount take counts")
-            _may_recount(line, actor)
-            line.status = "recounted"  # its counted_qty is still None on the recount's first scan
-        elif line.status not in OPEN_LINE:
-            raise RuleViolation(f"line {line.line_no} is {line.status}")
-        else:
-            line.status = "counted"
-        if product.tracking == "serial":
-            fresh_round = line.status == "recounted" and line.counted_qty is None
-            already = set() if replace or fresh_round else set(line.counted_serials or ())
-            twice = [s for s in scanned_serials if s in already]
-            if twice or len(set(scanned_serials)) != len(scanned_serials):
-                raise RuleViolation(f"serial {(twice or scanned_serials)[0]} of {product.sku} is already counted here")
-            _serial_elsewhere(session, count, line, product, scanned_serials)
-            line.counted_serials = sorted(already | set(scanned_serials))
-            line.counted_qty = Decimal(len(line.counted_serials))
-        else:
-            line.counted_qty = units if replace or line.counted_qty is None else line.counted_qty + units
-        _stamp(session, line, product, actor)
-        if bin_row.status == "todo":
-            bin_row.status = "counting"
-        bin_row.counted_by = actor.username
-        session.flush()
-        lot_text = f" lot {the_lot.code}" if the_lot else ""
-        audit.record(session, actor, "count.scan", count.number,
-                     f"line {line.line_no}: {'=' if replace else '+'}{qty_text(units)} {product.sku}{lot_text} at {where.code}",
-                     product_id=product.id)
+            summary = f"{len(results)} records in {len({r.location for r in results})} bin(s)"
+        audit.record(session, actor, "count.scan", count.number, summary)
         changes.announce(session, "count", count.id)
-        return RecordResult(count.number, line.line_no, where.code, product.sku, product.name,
-                            the_lot.code if the_lot else None, units, line.counted_qty,
-                            scanned_serials[-1] if scanned_serials else None)
+        return results
 
     return store.transact(work)
+
+
+def _record(session: Session, actor: Actor, count: StockCount, entry: CountEntry) -> RecordResult:
+    qty, replace = entry.qty, entry.replace
+    scan = resolve_in(session, entry.code)
+    if scan.kind != "product":
+        raise NotFound(scan.message if scan.kind == "unknown" else f"{entry.code!r} is not a product")
+    if scan.problems:
+        raise BadInput(f"{scan.raw}: {scan.problems[0]}")
+    product = session.scalars(select(Product).where(Product.sku == scan.sku)).one()
+    where, bin_row = _bin(session, count, entry.location)
+    _in_scope(session, count, product)
+    scanned_serials = [s.strip() for s in (*entry.serials, *([scan.serial] if scan.serial else [])) if s and s.strip()]
+    per_scan = scan.pack_qty * (scan.quantity or Decimal(1))
+    if product.tracking == "serial":
+        if not scanned_serials:
+            raise RuleViolation(f"{product.sku} is serial-tracked: scan each unit's serial")
+        if qty is not None and qty != len(scanned_serials):
+            raise RuleViolation(f"{product.sku}: one serial per unit ({qty_text(qty)} units, {len(scanned_serials)} serials)")
+        units = Decimal(len(scanned_serials))
+    else:
+        if scanned_serials:
+            raise RuleViolation(f"{product.sku} is not serial-tracked")
+        units = (qty if qty is not None else Decimal(1)) * per_scan
+        if units != units.to_integral_value() and product.uom in ("ea", "pcs", "unit"):
+            raise BadInput(f"{product.sku} is counted in whole {product.uom}, not {qty_text(units)}")
+    the_lot = _lot(session, product, entry.lot or scan.lot, entry.expiry or scan.expiry)
+    line = _line(session, count, where, product, the_lot, create=count.status == "open")
+    if count.status == "review":
+        if line is None or line.status not in AWAITING:
+            raise RuleViolation(f"{count.number} is submitted: only lines asked for a recount take counts")
+        _may_recount(line, actor)
+        line.status = "recounted"  # its counted_qty is still None on the recount's first scan
+    elif line.status not in OPEN_LINE:
+        raise RuleViolation(f"line {line.line_no} is {line.status}")
+    else:
+        line.status = "counted"
+    if product.tracking == "serial":
+        fresh_round = line.status == "recounted" and line.counted_qty is None
+        already = set() if replace or fresh_round else set(line.counted_serials or ())
+        twice = [s for s in scanned_serials if s in already]
+        if twice or len(set(scanned_serials)) != len(scanned_serials):
+            raise RuleViolation(f"serial {(twice or scanned_serials)[0]} of {product.sku} is already counted here")
+        _serial_elsewhere(session, count, line, product, scanned_serials)
+        line.counted_serials = sorted(already | set(scanned_serials))
+        line.counted_qty = Decimal(len(line.counted_serials))
+    else:
+        line.counted_qty = units if replace or line.counted_qty is None else line.counted_qty + units
+    _stamp(session, line, product, actor)
+    if bin_row.status == "todo":
+        bin_row.status = "counting"
+    bin_row.counted_by = actor.username
+    session.flush()
+    return RecordResult(count.number, line.line_no, where.code, product.sku, product.name,
+                        the_lot.code if the_lot else None, units, line.counted_qty,
+                        scanned_serials[-1] if scanned_serials else None)
 
 
 def _serial_elsewhere(session: Session, count: StockCount, line: StockCountLine, product: Product, serials: list[str]) -> None:
@@ -897,13 +928,13 @@ def submit(store: Store, actor: Actor, number: str) -> CountView:
         count.status = "review"
         count.submitted_by = actor.username
         count.submitted_at = dt.datetime.now(dt.timezone.utc)
-        problems = _problems(session, count, auto, products)
+        problems, plans = _problems(session, count, auto, products)
         bad = {line_no for line_no, _ in problems}
         for line in auto:
             if line.line_no in bad:
                 _send_to_recount(line)
-        postable = [line for line in auto if line.line_no not in bad]
-        _post(session, actor, count, postable, products, approved_by="auto (within tolerance)")
+        postable = [plan for plan in plans if plan.line.line_no not in bad]
+        _post(session, actor, count, postable, approved_by="auto (within tolerance)")
         waiting = sum(1 for line in lines if line.status in AWAITING)
         if not waiting:
             count.status = "approved"
@@ -982,12 +1013,13 @@ def approve(store: Store, actor: Actor, number: str, line_nos: Sequence[int] = (
                 problems.append((line.line_no, f"is {line.status}"))
             elif line.counted_by == line.first_by:
                 problems.append((line.line_no, f"was recounted by its first counter {line.first_by}"))
-        problems += _problems(session, count, [ln for ln in lines if ln.status == "recounted"], products)
-        if problems:
-            raise CountProblems(count.number, _describe(session, count, problems))
         for line in lines:
             line.unit_cost = _current_cost(products[line.product_id])
-        posting_id, gains, losses, value = _post(session, actor, count, lines, products, approved_by=actor.username)
+        found, plans = _problems(session, count, [ln for ln in lines if ln.status == "recounted"], products)
+        problems += found
+        if problems:
+            raise CountProblems(count.number, _describe(session, count, problems))
+        posting_id, gains, losses, value = _post(session, actor, count, plans, approved_by=actor.username)
         if not session.scalar(select(StockCountLine.id).where(
                 StockCountLine.count_id == count.id, StockCountLine.status.in_(AWAITING)).limit(1)):
             count.status = "approved"
@@ -1094,9 +1126,10 @@ def _plan(session: Session, lines: list[StockCountLine], products: dict[int, Pro
     return plans, problems, losses
 
 
-def _problems(session: Session, count: StockCount, lines: list[StockCountLine], products: dict[int, Product]) -> list[tuple[int, str]]:
+def _problems(session: Session, count: StockCount, lines: list[StockCountLine], products: dict[int, Product]
+              ) -> tuple[list[tuple[int, str]], list[_Plan]]:
     """Everything that would stop these lines posting, found under the balances' row locks
-    (taken in the ledger's order, so approving never deadlocks a posting station)."""
+    (taken in the ledger's order, so approving never deadlocks a posting station), and the plans."""
     plans, problems, losses = _plan(session, lines, products)
     if losses:
         available = _locked_available(session, sorted(losses))
@@ -1107,7 +1140,7 @@ def _problems(session: Session, count: StockCount, lines: list[StockCountLine], 
                 have = available.get(key, Decimal(0))
                 problems.append((line.line_no, f"the count takes {qty_text(plan.loss)} but only {qty_text(have)} is "
                                                 f"unreserved there now (stock moved since the count): recount it"))
-    return problems
+    return problems, plans
 
 
 def _locked_available(session: Session, keys: list[tuple[int, int, int]]) -> dict[tuple[int, int, int], Decimal]:
@@ -1127,14 +1160,12 @@ def _locked_available(session: Session, keys: list[tuple[int, int, int]]) -> dic
     return found
 
 
-def _post(session: Session, actor: Actor, count: StockCount, lines: list[StockCountLine],
-          products: dict[int, Product], *, approved_by: str) -> tuple[int | None, Decimal, Decimal, Decimal]:
-    """One ledger posting for ``lines`` (already checked); marks them posted."""
-    if not lines:
+def _post(session: Session, actor: Actor, count: StockCount, plans: list[_Plan], *, approved_by: str
+          ) -> tuple[int | None, Decimal, Decimal, Decimal]:
+    """One ledger posting for the planned lines (already checked); marks them posted."""
+    if not plans:
         return None, Decimal(0), Decimal(0), Decimal(0)
-    plans, problems, _ = _plan(session, lines, products)
-    if problems:
-        raise CountProblems(count.number, _describe(session, count, problems))
+    lines = [plan.line for plan in plans]
     moves = [move for plan in plans for move in plan.moves]
     posting_id = None
     if moves:
