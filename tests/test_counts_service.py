@@ -6,9 +6,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from ims_tui.db.models import CostLayer, Product
+from ims_tui.db.models import CostLayer, Movement, Product
 from ims_tui.services import counts, stock
 from ims_tui.services.actor import Actor
 from ims_tui.services.errors import PermissionDenied, RuleViolation
@@ -174,3 +174,44 @@ def test_bins_not_counted_refuse_the_submit_and_empty_is_one_step(bins):
     view = counts.submit(store, ANNA, task.number)
     # OTHER was in A-01 but never scanned: bin done counts it zero, a loss above tolerance
     assert [(ln.sku, ln.status) for ln in view.lines] == [("PLAIN", "posted"), ("OTHER", "recount")]
+
+
+@pytest.mark.slow
+def test_a_5000_line_count_is_approved_in_one_go_and_50_bad_lines_block_it_all(store, admin):
+    """50 products x 100 bins; every line one off; 50 of the recounted lines lose stock that a
+    pick took after the recount (a loss the bins no longer hold): all 50 reported, nothing posted;
+    the other 4,950 then post in one posting."""
+    from ims_tui.services import catalogue, ledger
+    from ims_tui.services.counts import CountEntry
+
+    with store.write() as session:
+        for b in range(100):
+            catalogue.save_location(session, admin, f"K-{b:03d}", warehouse="WH1")
+        for p in range(50):
+            catalogue.save_product(session, admin, f"K{p:02d}", {"name": f"Counted {p}", "standard_cost": D("1.00")})
+    ledger.post_moves(store, admin, "receive", [ledger.StockMove(f"K{p:02d}", D(10), "SUPPLIER", f"K-{b:03d}")
+                                                for b in range(100) for p in range(50)])
+    change_settings(store, MANAGER, {"count.tolerance_pct": "0", "count.tolerance_value": "0"})
+    task = counts.create_count(store, MANAGER, locations=["K-000..K-099"])
+    entries = [CountEntry(f"K-{b:03d}", f"K{p:02d}", D(11 if (b + p) % 2 else 9)) for b in range(100) for p in range(50)]
+    counts.record_many(store, ANNA, task.number, entries)
+    assert len(counts.submit(store, ANNA, task.number).recounts) == 5000
+    counts.record_many(store, BEN, task.number, entries)
+    losers = [(b, p) for b in range(100) for p in range(50) if not (b + p) % 2][:50]
+    for b, p in losers:
+        stock.issue(store, admin, f"K{p:02d}", D(10), source=f"K-{b:03d}")  # the system's 10 all picked after the recount
+    with store.read() as session:
+        movements_before = session.scalar(select(func.count()).select_from(Movement))
+    with pytest.raises(counts.CountProblems) as refused:
+        counts.approve(store, MANAGER, task.number)
+    assert len(refused.value.problems) == 50
+    assert all(p.endswith("the count takes 1 but only 0 is unreserved there now (stock moved since the count): recount it")
+               for p in refused.value.problems)
+    with store.read() as session:
+        assert session.scalar(select(func.count()).select_from(Movement)) == movements_before, "nothing posted"
+    bad = {int(p.split()[1]) for p in refused.value.problems}
+    result = counts.approve(store, MANAGER, task.number, [n for n in range(1, 5001) if n not in bad])
+    assert result.lines == 4950 and result.status == "review"
+    with store.read() as session:
+        assert session.scalar(select(func.count()).select_from(Movement)) == movements_before + 4950
+    assert run_check(store).clean

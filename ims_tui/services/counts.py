@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, case, func, or_, select, type_coerce
+from sqlalchemy import BigInteger, bindparam, case, func, or_, select, type_coerce
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -548,26 +548,43 @@ class _Position:
     serials: list[str]
 
 
+_BALANCE_ROW = (
+    select(Balance.on_hand)
+    .where(Balance.product_id == bindparam("product"), Balance.location_id == bindparam("location"),
+           Balance.lot_key == bindparam("lot_key"))
+    .with_for_update()
+)
+_LAST_MOVEMENT = {
+    lotted: select(func.max(Movement.id)).where(
+        Movement.product_id == bindparam("product"),
+        Movement.lot_id == bindparam("lot_key") if lotted else Movement.lot_id.is_(None),
+        or_(Movement.from_location_id == bindparam("location"), Movement.to_location_id == bindparam("location")),
+    )
+    for lotted in (False, True)
+}
+_ZERO_BALANCE: dict[str, object] = {}
+
+
+def _zero_balance(session: Session):  # type: ignore[no-untyped-def]
+    dialect = session.get_bind().dialect.name
+    if dialect not in _ZERO_BALANCE:
+        _ZERO_BALANCE[dialect] = (
+            _insert(session)(Balance)
+            .values(product_id=bindparam("product"), location_id=bindparam("location"), lot_key=bindparam("lot_key"),
+                    lot_id=bindparam("lot_id"), on_hand=0, reserved=0)
+            .on_conflict_do_nothing(index_elements=["product_id", "location_id", "lot_key"])
+        )
+    return _ZERO_BALANCE[dialect]
+
+
 def _position(session: Session, product: Product, location_id: int, lot_key: int) -> _Position:
     """The balance now, with its row locked (a posting in flight finishes first), and the last
     movement of that balance; for serial products, the serials recorded there."""
-    session.execute(
-        _insert(session)(Balance)
-        .values(product_id=product.id, location_id=location_id, lot_key=lot_key, lot_id=lot_key or None, on_hand=0, reserved=0)
-        .on_conflict_do_nothing(index_elements=["product_id", "location_id", "lot_key"])
-    )
-    on_hand = session.scalar(
-        select(Balance.on_hand)
-        .where(Balance.product_id == product.id, Balance.location_id == location_id, Balance.lot_key == lot_key)
-        .with_for_update()
-    )
-    lot_match = Movement.lot_id == lot_key if lot_key else Movement.lot_id.is_(None)
-    last = session.scalar(
-        select(func.max(Movement.id)).where(
-            Movement.product_id == product.id, lot_match,
-            or_(Movement.from_location_id == location_id, Movement.to_location_id == location_id),
-        )
-    ) or 0
+    connection = session.connection()
+    params = {"product": product.id, "location": location_id, "lot_key": lot_key}
+    connection.execute(_zero_balance(session), {**params, "lot_id": lot_key or None})
+    on_hand = connection.execute(_BALANCE_ROW, params).scalar()
+    last = connection.execute(_LAST_MOVEMENT[bool(lot_key)], params).scalar() or 0
     serials: list[str] = []
     if product.tracking == "serial":
         lot_filter = SerialNumber.lot_id == lot_key if lot_key else SerialNumber.lot_id.is_(None)
@@ -619,31 +636,29 @@ def _lot(session: Session, product: Product, code: str | None, expiry: dt.date |
 
 
 def _line(session: Session, count: StockCount, location: Location, product: Product, lot: Lot | None,
-          *, create: bool) -> StockCountLine | None:
+          *, create: bool, known_missing: bool = False) -> StockCountLine | None:
+    """The count's line for this bin, product and lot; a new one when ``create``.  Callers hold
+    the count row's lock (``FOR UPDATE``), so line numbers never collide."""
     lot_key = lot.id if lot else 0
-    line = session.scalars(
-        select(StockCountLine).where(
-            StockCountLine.count_id == count.id, StockCountLine.location_id == location.id,
-            StockCountLine.product_id == product.id, StockCountLine.lot_key == lot_key,
-        )
-    ).one_or_none()
-    if line is not None or not create:
-        return line
-    for _ in range(10):
-        next_no = (session.scalar(select(func.max(StockCountLine.line_no)).where(StockCountLine.count_id == count.id)) or 0) + 1
-        line = StockCountLine(count_id=count.id, line_no=next_no, location_id=location.id, product_id=product.id,
-                              lot_key=lot_key, lot_id=lot.id if lot else None, status="open", round=1,
-                              counted_serials=[], expected_serials=[])
-        try:
-            with session.begin_nested():
-                session.add(line)
-                session.flush()
+    if not known_missing:
+        line = session.scalars(
+            select(StockCountLine).where(
+                StockCountLine.count_id == count.id, StockCountLine.location_id == location.id,
+                StockCountLine.product_id == product.id, StockCountLine.lot_key == lot_key,
+            )
+        ).one_or_none()
+        if line is not None:
             return line
-        except IntegrityError:  # another counter took that line number (or that line) a moment ago
-            existing = _line(session, count, location, product, lot, create=False)
-            if existing is not None:
-                return existing
-    raise RuleViolation("could not add the line; try again")
+    if not create:
+        return None
+    next_no = (session.connection().execute(
+        select(func.max(StockCountLine.line_no)).where(StockCountLine.count_id == count.id)).scalar() or 0) + 1
+    line = StockCountLine(count_id=count.id, line_no=next_no, location_id=location.id, product_id=product.id,
+                          lot_key=lot_key, lot_id=lot.id if lot else None, status="open", round=1,
+                          counted_serials=[], expected_serials=[])
+    session.add(line)
+    session.flush()
+    return line
 
 
 def _in_scope(session: Session, count: StockCount, product: Product) -> None:
@@ -703,10 +718,11 @@ def record_many(store: Store, actor: Actor, number: str, entries: Sequence[Count
             raise BadInput(f"quantity must be more than zero, not {qty_text(entry.qty)}")
 
     def work(session: Session) -> list[RecordResult]:
-        count = _load(session, number, lock="share")
+        count = _load(session, number, lock="update")  # recorders of one count take turns: line numbers stay unique
         if count.status not in ("open", "review"):
             raise RuleViolation(f"{count.number} is {count.status}: nothing more can be counted")
-        results = [_record(session, actor, count, entry) for entry in entries]
+        batch = _Batch(session, count)
+        results = [_record(session, actor, count, entry, batch) for entry in entries]
         if len(results) == 1:
             r = results[0]
             summary = f"line {r.line_no}: {'=' if entries[0].replace else '+'}{qty_text(r.added)} {r.sku}" \
@@ -720,16 +736,53 @@ def record_many(store: Store, actor: Actor, number: str, entries: Sequence[Count
     return store.transact(work)
 
 
-def _record(session: Session, actor: Actor, count: StockCount, entry: CountEntry) -> RecordResult:
+class _Batch:
+    """What one transaction of records looks up once: scans, products, bins, the count's lines."""
+
+    def __init__(self, session: Session, count: StockCount) -> None:
+        self.session = session
+        self.count = count
+        self.scans: dict[str, tuple] = {}
+        self.bins: dict[str, tuple[Location, StockCountBin]] = {}
+        self.scoped: set[int] = set()
+        self.lines: dict[tuple[int, int, int], StockCountLine] | None = None
+
+    def product(self, code: str):  # type: ignore[no-untyped-def]
+        if code not in self.scans:
+            scan = resolve_in(self.session, code)
+            if scan.kind != "product":
+                raise NotFound(scan.message if scan.kind == "unknown" else f"{code!r} is not a product")
+            if scan.problems:
+                raise BadInput(f"{scan.raw}: {scan.problems[0]}")
+            product = self.session.scalars(select(Product).where(Product.sku == scan.sku)).one()
+            if product.id not in self.scoped:
+                _in_scope(self.session, self.count, product)
+                self.scoped.add(product.id)
+            self.scans[code] = (scan, product)
+        return self.scans[code]
+
+    def bin(self, code: str) -> tuple[Location, StockCountBin]:
+        if code not in self.bins:
+            self.bins[code] = _bin(self.session, self.count, code)
+        return self.bins[code]
+
+    def line(self, location: Location, product: Product, lot: Lot | None, *, create: bool) -> StockCountLine | None:
+        if self.lines is None:
+            self.lines = {(ln.location_id, ln.product_id, ln.lot_key): ln for ln in self.session.scalars(
+                select(StockCountLine).where(StockCountLine.count_id == self.count.id))}
+        key = (location.id, product.id, lot.id if lot else 0)
+        if key not in self.lines:
+            found = _line(self.session, self.count, location, product, lot, create=create, known_missing=True)
+            if found is None:
+                return None
+            self.lines[key] = found
+        return self.lines[key]
+
+
+def _record(session: Session, actor: Actor, count: StockCount, entry: CountEntry, batch: _Batch) -> RecordResult:
     qty, replace = entry.qty, entry.replace
-    scan = resolve_in(session, entry.code)
-    if scan.kind != "product":
-        raise NotFound(scan.message if scan.kind == "unknown" else f"{entry.code!r} is not a product")
-    if scan.problems:
-        raise BadInput(f"{scan.raw}: {scan.problems[0]}")
-    product = session.scalars(select(Product).where(Product.sku == scan.sku)).one()
-    where, bin_row = _bin(session, count, entry.location)
-    _in_scope(session, count, product)
+    scan, product = batch.product(entry.code)
+    where, bin_row = batch.bin(entry.location)
     scanned_serials = [s.strip() for s in (*entry.serials, *([scan.serial] if scan.serial else [])) if s and s.strip()]
     per_scan = scan.pack_qty * (scan.quantity or Decimal(1))
     if product.tracking == "serial":
@@ -745,7 +798,7 @@ def _record(session: Session, actor: Actor, count: StockCount, entry: CountEntry
         if units != units.to_integral_value() and product.uom in ("ea", "pcs", "unit"):
             raise BadInput(f"{product.sku} is counted in whole {product.uom}, not {qty_text(units)}")
     the_lot = _lot(session, product, entry.lot or scan.lot, entry.expiry or scan.expiry)
-    line = _line(session, count, where, product, the_lot, create=count.status == "open")
+    line = batch.line(where, product, the_lot, create=count.status == "open")
     if count.status == "review":
         if line is None or line.status not in AWAITING:
             raise RuleViolation(f"{count.number} is submitted: only lines asked for a recount take counts")
@@ -770,7 +823,6 @@ def _record(session: Session, actor: Actor, count: StockCount, entry: CountEntry
     if bin_row.status == "todo":
         bin_row.status = "counting"
     bin_row.counted_by = actor.username
-    session.flush()
     return RecordResult(count.number, line.line_no, where.code, product.sku, product.name,
                         the_lot.code if the_lot else None, units, line.counted_qty,
                         scanned_serials[-1] if scanned_serials else None)
@@ -840,7 +892,7 @@ def bin_done(store: Store, actor: Actor, number: str, location: str, *, empty: b
     check(store, actor, Permission.COUNT, number)
 
     def work(session: Session) -> CountView:
-        count = _load(session, number, lock="share")
+        count = _load(session, number, lock="update")
         if count.status not in ("open", "review"):
             raise RuleViolation(f"{count.number} is {count.status}: nothing more can be counted")
         where, bin_row = _bin(session, count, location)
