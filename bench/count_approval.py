@@ -7,7 +7,7 @@ balances' row locks and posts one ledger posting (5,000 movements, balances, cos
 audit).  The baseline, on a copy of the same store state, runs through the bare DB-API driver in
 one transaction what that posting writes: the posting row, then per line the balance update
 (conditional for losses), the movement row and the cost-layer row (a new layer for a gain, the
-oldest layer reduced for a loss).  No validation, no look-ups by code.  Printed, not asserted.
+oldest open layer reduced for a loss).  No validation, no look-ups by code.  Printed, not asserted.
 
     python -m bench.count_approval [--lines N] [--backend sqlite|postgresql|both]
 """
@@ -16,20 +16,18 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import sqlite3
 import tempfile
 import time
 import uuid
 from decimal import Decimal
 from pathlib import Path
 
-import psycopg
 from sqlalchemy import create_engine, make_url, select, text
 
-from bench.ledger_postings import PG_ADMIN_URL, new_pg_database
+from bench.ledger_postings import PG_ADMIN_URL, new_pg_database, raw_connection
 from ims_tui.db import schema
 from ims_tui.db.engine import Store
-from ims_tui.db.models import Balance, CostLayer, Location, Product, StockCountLine
+from ims_tui.db.models import Location, StockCountLine
 from ims_tui.services import catalogue, counts, ledger
 from ims_tui.services.actor import Actor
 from ims_tui.services.stock_settings import change_settings
@@ -83,17 +81,13 @@ def raw(url: str, number: str) -> float:
             .where(StockCountLine.count_id == count_id)
         ).all()
         adjustment = session.scalar(select(Location.id).where(Location.code == "ADJUSTMENT"))
-        layers = dict(session.execute(select(CostLayer.product_id, func_min_id()).group_by(CostLayer.product_id)).all())
+        open_layers: dict[int, list[list[int]]] = {}
+        for product_id, layer_id, remaining in session.execute(
+            text("SELECT product_id, id, remaining_qty FROM cost_layers WHERE remaining_qty > 0 ORDER BY id")
+        ):
+            open_layers.setdefault(product_id, []).append([layer_id, remaining])
     store.dispose()
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        connection = sqlite3.connect(parsed.database, isolation_level=None, timeout=15)
-        for pragma in ("busy_timeout = 15000", "journal_mode = WAL", "synchronous = FULL", "foreign_keys = ON"):
-            connection.execute(f"PRAGMA {pragma}")
-        p, begin = "?", "BEGIN IMMEDIATE"
-    else:
-        connection = psycopg.connect(parsed.set(drivername="postgresql").render_as_string(hide_password=False), autocommit=True)
-        p, begin = "%s", "BEGIN"
+    connection, p, begin = raw_connection(url)
     start = time.perf_counter()
     cursor = connection.cursor()
     cursor.execute(begin)
@@ -119,17 +113,13 @@ def raw(url: str, number: str) -> float:
             cursor.execute(f"INSERT INTO cost_layers (product_id, movement_id, unit_cost, original_qty, remaining_qty, created_at) "
                            f"VALUES ({p}, {p}, 20000, {p}, {p}, CURRENT_TIMESTAMP)", (product_id, movement, qty, qty))
         else:
-            cursor.execute(f"UPDATE cost_layers SET remaining_qty = remaining_qty - {p} WHERE id = {p}", (qty, layers[product_id]))
+            oldest = next(layer for layer in open_layers[product_id] if layer[1] >= qty)  # FIFO, as the ledger takes it
+            oldest[1] -= qty
+            cursor.execute(f"UPDATE cost_layers SET remaining_qty = remaining_qty - {p} WHERE id = {p}", (qty, oldest[0]))
     cursor.execute("COMMIT")
     elapsed = time.perf_counter() - start
     connection.close()
     return elapsed
-
-
-def func_min_id():  # the oldest layer of each product
-    from sqlalchemy import func
-
-    return func.min(CostLayer.id)
 
 
 def run_backend(backend: str, lines: int) -> tuple[float, float]:

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ims_tui.cli.context import CliContext
-from ims_tui.cli.parsing import add_json_flag, add_tracking_flags, date, quantity
+from ims_tui.cli.parsing import add_json_flag, add_tracking_flags, quantity
 from ims_tui.services import counts, stock_settings
 from ims_tui.services.counts import CountView
 from ims_tui.services.errors import BadInput

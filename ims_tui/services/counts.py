@@ -47,7 +47,7 @@ from ims_tui.services.catalogue import find_location
 from ims_tui.services.errors import BadInput, NotFound, RuleViolation
 from ims_tui.services.ledger import StockMove
 from ims_tui.services.permissions import Permission, allows, check
-from ims_tui.services.scans import resolve_in
+from ims_tui.services.scans import resolve_product_in
 from ims_tui.services.stock_settings import StockSettings, read_settings
 
 COUNT_PREFIX = "CC-"
@@ -288,9 +288,7 @@ def _bins_under(session: Session, code: str) -> list[Location]:
 
 
 def _product(session: Session, code: str) -> Product:
-    match = resolve_in(session, code)
-    if match.kind != "product":
-        raise NotFound(f"unknown product {code!r}")
+    match = resolve_product_in(session, code)
     return session.scalars(select(Product).where(Product.sku == match.sku)).one()
 
 
@@ -749,11 +747,7 @@ class _Batch:
 
     def product(self, code: str):  # type: ignore[no-untyped-def]
         if code not in self.scans:
-            scan = resolve_in(self.session, code)
-            if scan.kind != "product":
-                raise NotFound(scan.message if scan.kind == "unknown" else f"{code!r} is not a product")
-            if scan.problems:
-                raise BadInput(f"{scan.raw}: {scan.problems[0]}")
+            scan = resolve_product_in(self.session, code)
             product = self.session.scalars(select(Product).where(Product.sku == scan.sku)).one()
             if product.id not in self.scoped:
                 _in_scope(self.session, self.count, product)

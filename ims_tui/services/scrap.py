@@ -24,7 +24,7 @@ from ims_tui.services.errors import BadInput, RuleViolation
 from ims_tui.services.ledger import StockMove
 from ims_tui.services.permissions import Permission, check
 from ims_tui.services.purchasing import money_text, qty_text
-from ims_tui.services.scans import resolve_in
+from ims_tui.services.scans import resolve_product_in
 from ims_tui.services.stock_settings import read_settings
 
 REASONS = ("damaged", "expired", "lost", "sample")
@@ -93,9 +93,7 @@ def scrap(
     posting_key = key or ledger.new_key()
 
     def work(session: Session) -> ScrapResult:
-        scan = resolve_in(session, code)
-        if scan.kind != "product":
-            raise BadInput(scan.message if scan.kind == "unknown" else f"{code!r} is not a product")
+        scan = resolve_product_in(session, code)
         given = tuple(s.strip() for s in (*serials, *([scan.serial] if scan.serial else [])) if s and s.strip())
         units = Decimal(len(given)) if given and qty is None else (qty or Decimal(1)) * scan.pack_qty * (scan.quantity or Decimal(1))
         move = StockMove(scan.sku, units, source, SCRAP, lot or scan.lot, None, given, reference=note.strip())

@@ -36,7 +36,7 @@ from ims_tui.services.errors import BadInput, NotFound, RuleViolation
 from ims_tui.services.ledger import PostingResult, StockMove
 from ims_tui.services.permissions import Permission, check
 from ims_tui.services.purchasing import LineInput, qty_text
-from ims_tui.services.scans import resolve_in
+from ims_tui.services.scans import resolve_product_in
 
 TRANSFER_PREFIX = "TR-"
 TRANSIT_PREFIX = "TRANSIT-"
@@ -67,9 +67,7 @@ def move_bin_to_bin(store: Store, actor: Actor, source: str, destination: str, i
     def work(session: Session) -> PostingResult:
         moves = []
         for item in items:
-            scan = resolve_in(session, item.code)
-            if scan.kind != "product":
-                raise NotFound(scan.message if scan.kind == "unknown" else f"{item.code!r} is not a product")
+            scan = resolve_product_in(session, item.code)
             serials = tuple(item.serials) + ((scan.serial,) if scan.serial else ())
             qty = Decimal(len(serials)) if serials else item.qty * scan.pack_qty * (scan.quantity or Decimal(1))
             moves.append(StockMove(scan.sku, qty, source, destination, item.lot or scan.lot, None, serials))
@@ -272,9 +270,7 @@ def create_transfer(store: Store, actor: Actor, source: str, destination: str, l
             raise RuleViolation("could not allocate a transfer number; try again")
         by_product: dict[int, StockTransferLine] = {}
         for line in lines:
-            scan = resolve_in(session, line.code)
-            if scan.kind != "product":
-                raise NotFound(f"unknown product {line.code!r}")
+            scan = resolve_product_in(session, line.code)
             if line.qty <= 0:
                 raise BadInput(f"quantity must be more than zero, not {qty_text(line.qty)}")
             product = session.scalars(select(Product).where(Product.sku == scan.sku)).one()
@@ -385,9 +381,7 @@ def receive(store: Store, actor: Actor, number: str, code: str, qty: Decimal | N
         transfer = _load(session, number, lock=True)
         if transfer.status not in ("shipped", "partial"):
             raise RuleViolation(f"{transfer.number} is {transfer.status}: nothing to receive")
-        scan = resolve_in(session, code)
-        if scan.kind != "product":
-            raise NotFound(scan.message if scan.kind == "unknown" else f"{code!r} is not a product")
+        scan = resolve_product_in(session, code)
         destination = find_location(session, to)
         if destination is None:
             raise NotFound(f"unknown location {to!r}")
