@@ -110,3 +110,12 @@ def test_expired_sweep_lists_every_expired_lot_and_scraps_the_chosen_in_one_step
     assert (result.qty, result.value, result.approved_by) == (5, D("5.00"), "mgr")
     assert where(store, "MILK") == [("N-01", "L-LATE", 5)]
     assert run_check(store).clean
+
+
+def test_goods_in_transit_are_not_in_a_product_count(two_sites):
+    from ims_tui.services import counts
+
+    made = stock_transfers.create_transfer(store := two_sites, PICKER, "WH1", "WH2", [LineInput("BOLT", D(10))])
+    stock_transfers.ship(store, PICKER, made.number, ["N-01"])
+    task = counts.create_count(store, MANAGER, products=["BOLT"])
+    assert [b.location for b in task.bins] == ["N-01"]

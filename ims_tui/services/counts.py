@@ -49,6 +49,7 @@ from ims_tui.services.ledger import StockMove
 from ims_tui.services.permissions import Permission, allows, check
 from ims_tui.services.scans import resolve_product_in
 from ims_tui.services.stock_settings import StockSettings, read_settings
+from ims_tui.services.stock_transfers import TRANSIT_PREFIX
 
 COUNT_PREFIX = "CC-"
 ADJUSTMENT = "ADJUSTMENT"
@@ -299,7 +300,8 @@ def _stocked_bins(session: Session, product_ids: Iterable[int]) -> list[Location
     return list(session.scalars(
         select(Location).where(Location.id.in_(
             select(Balance.location_id).where(Balance.product_id.in_(ids), Balance.on_hand > 0)
-        ), Location.kind == "internal").order_by(Location.code)
+        ), Location.kind == "internal", Location.active.is_(True),
+            ~Location.code.startswith(TRANSIT_PREFIX)).order_by(Location.code)  # goods in transit are counted on arrival
     ))
 
 
