@@ -24,10 +24,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, bindparam, case, func, or_, select, type_coerce
+from sqlalchemy import BigInteger, bindparam, case, func, or_, select, type_coerce, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ims_tui.db.engine import Store
 from ims_tui.db.models import (
@@ -1061,8 +1062,8 @@ def approve(store: Store, actor: Actor, number: str, line_nos: Sequence[int] = (
                 problems.append((line.line_no, f"is {line.status}"))
             elif line.counted_by == line.first_by:
                 problems.append((line.line_no, f"was recounted by its first counter {line.first_by}"))
-        for line in lines:
-            line.unit_cost = _current_cost(products[line.product_id])
+        for line in lines:  # written with the posted status in one statement (see _post)
+            set_committed_value(line, "unit_cost", _current_cost(products[line.product_id]))
         found, plans = _problems(session, count, [ln for ln in lines if ln.status == "recounted"], products)
         problems += found
         if problems:
@@ -1208,6 +1209,14 @@ def _locked_available(session: Session, keys: list[tuple[int, int, int]]) -> dic
     return found
 
 
+_MARK_POSTED = (
+    update(StockCountLine.__table__)
+    .where(StockCountLine.__table__.c.id == bindparam("line_id"))
+    .values(status=bindparam("status"), approved_by=bindparam("approved_by"), posting_id=bindparam("posting_id"),
+            unit_cost=bindparam("unit_cost", type_=StockCountLine.__table__.c.unit_cost.type))
+)
+
+
 def _post(session: Session, actor: Actor, count: StockCount, plans: list[_Plan], *, approved_by: str
           ) -> tuple[int | None, Decimal, Decimal, Decimal]:
     """One ledger posting for the planned lines (already checked); marks them posted."""
@@ -1224,12 +1233,15 @@ def _post(session: Session, actor: Actor, count: StockCount, plans: list[_Plan],
         if result.already_posted:
             raise RuleViolation(f"{count.number}: these lines were already posted")
     value = Decimal(0)
+    rows = []
     for plan in plans:
         line = plan.line
-        line.status = "posted"
-        line.approved_by = approved_by
-        line.posting_id = posting_id if plan.moves else None
+        done = {"status": "posted", "approved_by": approved_by, "posting_id": posting_id if plan.moves else None}
+        rows.append({"line_id": line.id, "unit_cost": line.unit_cost, **done})
+        for name, new in done.items():  # the rows are written below in one executemany, not by the ORM's flush
+            set_committed_value(line, name, new)
         value += (_variance(line) or Decimal(0)) * (line.unit_cost or Decimal(0))
+    session.connection().execute(_MARK_POSTED, rows)
     gains = sum((plan.gain for plan in plans), Decimal(0))
     losses = sum((plan.loss for plan in plans), Decimal(0))
     return posting_id, gains, losses, value.quantize(Decimal("0.01"))
