@@ -445,9 +445,10 @@ class _Posting:
                 else:
                     line.unit_cost = _consume(line, layers, lifo, touched)
                     stocked -= line.qty
-            for layer_id, _cost, remaining, _movement in layers:
-                if layer_id in touched:
-                    self.connection.execute(self.sql.consume_layer, {"layer": layer_id, "remaining": remaining})
+            consumed = [{"layer": layer_id, "remaining": remaining}
+                        for layer_id, _cost, remaining, _movement in layers if layer_id in touched]
+            if consumed:  # one executemany: the product's row lock already serialises its layers
+                self.connection.execute(self.sql.consume_layer, consumed)
             self.connection.execute(self.sql.set_average, {"product": product_id, "average": average.quantize(MONEY_QUANTUM)})
 
     def _explain_misplaced_serials(self, lines: list[_Line]) -> None:
