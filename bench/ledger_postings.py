@@ -76,17 +76,22 @@ RAW_STATEMENTS = {
 }
 
 
-def raw_worker(url: str, postings: int, seed: int) -> None:
-    rng = random.Random(seed)
+def raw_connection(url: str):  # type: ignore[no-untyped-def]
+    """A bare DB-API connection set up as the store's engine sets up its own: (connection,
+    placeholder, the statement that begins a write transaction)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         connection = sqlite3.connect(parsed.database, isolation_level=None, timeout=15)
         for pragma in ("busy_timeout = 15000", "journal_mode = WAL", "synchronous = FULL", "foreign_keys = ON"):
             connection.execute(f"PRAGMA {pragma}")
-        placeholder, begin = "?", "BEGIN IMMEDIATE"
-    else:
-        connection = psycopg.connect(parsed.set(drivername="postgresql").render_as_string(hide_password=False), autocommit=True)
-        placeholder, begin = "%s", "BEGIN"
+        return connection, "?", "BEGIN IMMEDIATE"
+    connection = psycopg.connect(parsed.set(drivername="postgresql").render_as_string(hide_password=False), autocommit=True)
+    return connection, "%s", "BEGIN"
+
+
+def raw_worker(url: str, postings: int, seed: int) -> None:
+    rng = random.Random(seed)
+    connection, placeholder, begin = raw_connection(url)
     sql = {name: statement.format(p=placeholder) for name, statement in RAW_STATEMENTS.items()}
     for _ in range(postings):
         cursor = connection.cursor()

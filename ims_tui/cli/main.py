@@ -24,6 +24,8 @@ COMMAND_MODULES = (
     "ims_tui.cli.transfer",
     "ims_tui.cli.purchasing",
     "ims_tui.cli.labels",
+    "ims_tui.cli.counts",
+    "ims_tui.cli.moves",
     "ims_tui.cli.reference",
 )
 

@@ -382,25 +382,126 @@ class SalesOrderLine(Base):
     product: Mapped[Product] = relationship()
 
 
+COUNT_KINDS = ("locations", "products", "recounts", "scheduled")
+COUNT_STATUSES = ("open", "review", "approved", "cancelled")
+COUNT_LINE_STATUSES = ("open", "counted", "ok", "recount", "recounted", "posted", "dropped")
+TRANSFER_STATUSES = ("draft", "shipped", "partial", "received", "closed", "cancelled")
+
+
 class StockCount(Base):
+    """A cycle-count task: a set of bins to count (by range, zone, products or schedule).
+
+    ``open`` while counters count, ``review`` once submitted (variances known), ``approved``
+    when every line is settled and its difference posted.
+    """
+
     __tablename__ = "stock_counts"
+    __table_args__ = (
+        CheckConstraint(f"kind IN {COUNT_KINDS}", name="kind"),
+        CheckConstraint(f"status IN {COUNT_STATUSES}", name="status"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(40), unique=True)
-    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    scope: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(20), default="open")
     created_by: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[dt.datetime] = _created()
+    submitted_by: Mapped[str | None] = mapped_column(String(120))
+    submitted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     approved_by: Mapped[str | None] = mapped_column(String(120))
+    approved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class StockCountBin(Base):
+    """A bin of a count task: ``todo``, ``counting`` (scans recorded) or ``done``."""
+
+    __tablename__ = "stock_count_bins"
+    __table_args__ = (UniqueConstraint("count_id", "location_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    count_id: Mapped[int] = mapped_column(ForeignKey("stock_counts.id", ondelete="CASCADE"))
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(20), default="todo")
+    counted_by: Mapped[str | None] = mapped_column(String(120))
+    done_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class StockCountLine(Base):
+    """One product (and lot) in one bin of a count.
+
+    ``expected_qty`` is the balance at ``position`` - the id of the last movement of that balance
+    when the line was counted, read under the balance's row lock - so variance = counted -
+    expected stays true while the warehouse keeps moving stock.  ``first_*`` keep the count a
+    recount replaced.  Serial products keep the serials counted and those expected there.
+    """
+
     __tablename__ = "stock_count_lines"
+    __table_args__ = (
+        UniqueConstraint("count_id", "location_id", "product_id", "lot_key", name="uq_stock_count_lines_key"),
+        UniqueConstraint("count_id", "line_no", name="uq_stock_count_lines_line_no"),
+        CheckConstraint(f"status IN {COUNT_LINE_STATUSES}", name="status"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     count_id: Mapped[int] = mapped_column(ForeignKey("stock_counts.id", ondelete="CASCADE"), index=True)
-    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    line_no: Mapped[int] = mapped_column(Integer)
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    lot_key: Mapped[int] = mapped_column(Integer, default=0)
     lot_id: Mapped[int | None] = mapped_column(ForeignKey("lots.id"))
-    expected_qty: Mapped[Decimal] = mapped_column(Qty(), default=Decimal(0))
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    round: Mapped[int] = mapped_column(Integer, default=1)
     counted_qty: Mapped[Decimal | None] = mapped_column(Qty())
+    counted_by: Mapped[str | None] = mapped_column(String(120))
+    counted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    expected_qty: Mapped[Decimal | None] = mapped_column(Qty())
+    position: Mapped[int | None] = mapped_column(Integer)
+    counted_serials: Mapped[list] = mapped_column(JSON, default=list)
+    expected_serials: Mapped[list] = mapped_column(JSON, default=list)
+    unit_cost: Mapped[Decimal | None] = mapped_column(Money())
+    first_qty: Mapped[Decimal | None] = mapped_column(Qty())
+    first_expected: Mapped[Decimal | None] = mapped_column(Qty())
+    first_by: Mapped[str | None] = mapped_column(String(120))
+    approved_by: Mapped[str | None] = mapped_column(String(120))
+    posting_id: Mapped[int | None] = mapped_column(ForeignKey("postings.id"))
+
+
+class StockTransfer(Base):
+    """Goods between two warehouses through a transit location: shipped, then received by scans."""
+
+    __tablename__ = "stock_transfers"
+    __table_args__ = (CheckConstraint(f"status IN {TRANSFER_STATUSES}", name="status"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(40), unique=True)
+    from_warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"))
+    to_warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"))
+    transit_location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    created_by: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[dt.datetime] = _created()
+    shipped_by: Mapped[str | None] = mapped_column(String(120))
+    shipped_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class StockTransferLine(Base):
+    """A product of a transfer; ``shipped``/``received`` hold the lots and serials that travelled."""
+
+    __tablename__ = "stock_transfer_lines"
+    __table_args__ = (
+        UniqueConstraint("transfer_id", "line_no"),
+        CheckConstraint("qty > 0", name="qty_positive"),
+        CheckConstraint("qty_received <= qty_shipped", name="received_within_shipped"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    transfer_id: Mapped[int] = mapped_column(ForeignKey("stock_transfers.id", ondelete="CASCADE"), index=True)
+    line_no: Mapped[int] = mapped_column(Integer)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    qty: Mapped[Decimal] = mapped_column(Qty())
+    qty_shipped: Mapped[Decimal] = mapped_column(Qty(), default=Decimal(0))
+    qty_received: Mapped[Decimal] = mapped_column(Qty(), default=Decimal(0))
+    shipped: Mapped[list] = mapped_column(JSON, default=list)
+    received: Mapped[list] = mapped_column(JSON, default=list)
 
 
 class TaskDraft(Base):

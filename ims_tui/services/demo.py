@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from ims_tui.db import schema
 from ims_tui.db.engine import Store
 from ims_tui.db.models import (
+    Balance,
     Barcode,
     Customer,
     Location,
@@ -187,7 +188,31 @@ def load_demo(store: Store, *, password: str = "demo", reset: bool = False, seed
         _DemoBuilder(session, random.Random(seed), Actor.system(station), summary).build(hashes, pin_hash)
         return summary
 
-    return store.transact(_work)
+    summary = store.transact(_work)
+    _floor_work(store, Actor.system(station))
+    return summary
+
+
+def _floor_work(store: Store, actor: Actor) -> None:
+    """Work waiting on the floor, made through the services: two count tasks to do (a zone and
+    the products a schedule says are due) and a transfer from WH1 to WH2 in transit.  The
+    history's lots that expired ten days ago wait for the expired-lot sweep."""
+    from ims_tui.services import counts, stock_transfers
+    from ims_tui.services.purchasing import LineInput
+
+    counts.create_count(store, actor, locations=["WH1-B"])
+    counts.create_count(store, actor, scheduled=True)
+    with store.read() as session:
+        rows = session.execute(
+            select(Product.sku, Location.code)
+            .join(Balance, Balance.product_id == Product.id).join(Location, Location.id == Balance.location_id)
+            .join(Warehouse, Warehouse.id == Location.warehouse_id)
+            .where(Warehouse.code == "WH1", Product.tracking == "none", Balance.on_hand - Balance.reserved >= 6)
+            .order_by(Product.sku, Location.code).limit(2)
+        ).all()
+    if rows:
+        transfer = stock_transfers.create_transfer(store, actor, "WH1", "WH2", [LineInput(sku, Decimal(6)) for sku, _ in rows])
+        stock_transfers.ship(store, actor, transfer.number, sorted({code for _, code in rows}))
 
 
 def _wipe(store: Store) -> None:

@@ -173,6 +173,7 @@ class _Statements:
         )
         self.balance_row = select(Balance.on_hand, Balance.reserved).where(*self.balance_key)
         self.insert_movement = insert(Movement).returning(Movement.id)
+        self.insert_movements = insert(Movement).returning(Movement.id, sort_by_parameter_order=True)
         self.lock_product = select(Product.average_cost).where(Product.id == bindparam("product")).with_for_update()
         self.open_layers = (
             select(CostLayer.id, CostLayer.unit_cost, CostLayer.remaining_qty, CostLayer.movement_id)
@@ -446,9 +447,10 @@ class _Posting:
                 else:
                     line.unit_cost = _consume(line, layers, lifo, touched)
                     stocked -= line.qty
-            for layer_id, _cost, remaining, _movement in layers:
-                if layer_id in touched:
-                    self.connection.execute(self.sql.consume_layer, {"layer": layer_id, "remaining": remaining})
+            consumed = [{"layer": layer_id, "remaining": remaining}
+                        for layer_id, _cost, remaining, _movement in layers if layer_id in touched]
+            if consumed:  # one executemany: the product's row lock already serialises its layers
+                self.connection.execute(self.sql.consume_layer, consumed)
             self.connection.execute(self.sql.set_average, {"product": product_id, "average": average.quantize(MONEY_QUANTUM)})
 
     def _explain_misplaced_serials(self, lines: list[_Line]) -> None:
@@ -495,26 +497,30 @@ class _Posting:
                 self.connection.execute(self.sql.place_serial, {"serial_id": row.id, "location": new_location})
 
     def _insert_movements(self, lines: list[_Line]) -> list[int]:
-        ids = []
-        for line in lines:
-            movement_id = self.connection.execute(
-                self.sql.insert_movement,
-                {
-                    "posting_id": self.posting_id, "product_id": line.product.id, "qty": line.qty,
-                    "from_location_id": line.source.id, "to_location_id": line.destination.id,
-                    "lot_id": line.lot.id if line.lot else None, "serial_id": line.serial_id,
-                    "unit_cost": line.unit_cost or Decimal(0), "reason": self.reason[:200],
-                    "reference": (line.reference or self.reference)[:200], "username": self.actor.username,
-                    "station": self.actor.station, "created_at": self.at,
-                },
-            ).scalar_one()
-            ids.append(movement_id)
-            if line.new_layer_cost is not None:
-                self.connection.execute(
-                    self.sql.insert_layer,
-                    {"product_id": line.product.id, "movement_id": movement_id, "unit_cost": line.new_layer_cost,
-                     "original_qty": line.qty, "remaining_qty": line.qty, "created_at": self.at},
-                )
+        """All movement rows in one executemany (RETURNING ids in order), then the new layers."""
+        rows = [
+            {
+                "posting_id": self.posting_id, "product_id": line.product.id, "qty": line.qty,
+                "from_location_id": line.source.id, "to_location_id": line.destination.id,
+                "lot_id": line.lot.id if line.lot else None, "serial_id": line.serial_id,
+                "unit_cost": line.unit_cost or Decimal(0), "reason": self.reason[:200],
+                "reference": (line.reference or self.reference)[:200], "username": self.actor.username,
+                "station": self.actor.station, "created_at": self.at,
+            }
+            for line in lines
+        ]
+        if len(rows) == 1:
+            ids = [self.connection.execute(self.sql.insert_movement, rows[0]).scalar_one()]
+        else:
+            ids = list(self.connection.execute(self.sql.insert_movements, rows).scalars())
+        layers = [
+            {"product_id": line.product.id, "movement_id": movement_id, "unit_cost": line.new_layer_cost,
+             "original_qty": line.qty, "remaining_qty": line.qty, "created_at": self.at}
+            for line, movement_id in zip(lines, ids, strict=True)
+            if line.new_layer_cost is not None
+        ]
+        if layers:
+            self.connection.execute(self.sql.insert_layer, layers)
         return ids
 
     def _audit(self, kind: str, lines: list[_Line]) -> None:

@@ -74,6 +74,18 @@ def resolve_in(session: Session, text: str) -> ScanResolution:
     return ScanResolution(raw, "unknown", problems=problems, message=f"unknown code: {shown}" + (f" ({problems[0]})" if problems else ""))
 
 
+def resolve_product_in(session: Session, text: str) -> ScanResolution:
+    """A scan that must name a product (with what the label says); else :class:`NotFound`."""
+    from ims_tui.services.errors import BadInput, NotFound
+
+    scan = resolve_in(session, text)
+    if scan.kind != "product":
+        raise NotFound(scan.message if scan.kind == "unknown" else f"{printable(text.strip())!r} is not a product")
+    if scan.problems:
+        raise BadInput(f"{printable(scan.raw)}: {scan.problems[0]}")
+    return scan
+
+
 def _from_gtin(session: Session, raw: str, shown: str, decoded: DecodedScan) -> ScanResolution:
     if not decoded.gtin_valid:
         reason = decoded.problems[0] if decoded.problems else "bad check digit"
