@@ -420,7 +420,7 @@ def create_count(
             # would reveal nothing, but lines need a bin, so the scope is kept on the bins' balances
             _scope_products(session, count, product_ids, chosen)
         audit.record(session, actor, "count.create", count.number, f"{kind}: {scope[:300]}; {len(chosen)} bins")
-        changes.announce(session, "count", count.id)
+        changes.emit(session, "counts", count.id)
         return _view(session, count, blind=False)
 
     return store.transact(work)
@@ -732,7 +732,7 @@ def record_many(store: Store, actor: Actor, number: str, entries: Sequence[Count
         else:
             summary = f"{len(results)} records in {len({r.location for r in results})} bin(s)"
         audit.record(session, actor, "count.scan", count.number, summary)
-        changes.announce(session, "count", count.id)
+        changes.emit(session, "counts", count.id)
         return results
 
     return store.transact(work)
@@ -902,7 +902,7 @@ def bin_done(store: Store, actor: Actor, number: str, location: str, *, empty: b
         session.flush()
         audit.record(session, actor, "count.empty" if empty else "count.bin_done", count.number,
                      f"{where.code}: {zeroed} line(s) counted zero")
-        changes.announce(session, "count", count.id)
+        changes.emit(session, "counts", count.id)
         return _view(session, count, blind=True)
 
     return store.transact(work)
@@ -993,7 +993,7 @@ def submit(store: Store, actor: Actor, number: str) -> CountView:
         session.flush()
         audit.record(session, actor, "count.submit", count.number,
                      f"{len(lines)} lines; {len(postable)} within tolerance posted; {waiting} to recount")
-        changes.announce(session, "count", count.id)
+        changes.emit(session, "counts", count.id)
         return _view(session, count, blind=True)
 
     return store.transact(work)
@@ -1018,7 +1018,7 @@ def request_recount(store: Store, actor: Actor, number: str, line_nos: Sequence[
                 _send_to_recount(line)
         session.flush()
         audit.record(session, actor, "count.recount", count.number, "lines " + ", ".join(str(n) for n in sorted(line_nos)))
-        changes.announce(session, "count", count.id)
+        changes.emit(session, "counts", count.id)
         return _view(session, count, blind=False)
 
     return store.transact(work)
@@ -1074,7 +1074,7 @@ def approve(store: Store, actor: Actor, number: str, line_nos: Sequence[int] = (
         session.flush()
         audit.record(session, actor, "count.approve", count.number,
                      f"{len(lines)} lines; +{qty_text(gains)} -{qty_text(losses)}; value {money_text(value)}")
-        changes.announce(session, "count", count.id)
+        changes.emit(session, "counts", count.id)
         return ApproveResult(count.number, count.status, len(lines), posting_id, gains, losses, value)
 
     return store.transact(work)
