@@ -35,6 +35,7 @@ from ims_tui.db.models import (
     Movement,
     PickLine,
     PickList,
+    Posting,
     Product,
     RecountRequest,
     SalesOrder,
@@ -147,6 +148,13 @@ class PickSummary:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def _posted_before(session: Session, key: str) -> None:
+    """A retried pick, shipment or return whose key was posted already: report it, change nothing."""
+    posting_id = session.scalar(select(Posting.id).where(Posting.idempotency_key == key))
+    if posting_id is not None:
+        raise _AlreadyPosted(ledger.PostingResult(posting_id, key, already_posted=True))
 
 
 def _load_pick(session: Session, number: str) -> PickList:
@@ -408,6 +416,7 @@ def confirm_pick(
     posting_key = key or ledger.new_key()
 
     def work(session: Session) -> PickResult:
+        _posted_before(session, posting_key)
         pick, line = _lock_pick_line(session, number, line_no)
         bin_ = session.get(Location, line.location_id)
         scanned = find_location(session, source)
@@ -602,6 +611,7 @@ def ship_so(store: Store, actor: Actor, number: str, *, key: str | None = None) 
     posting_key = key or ledger.new_key()
 
     def work(session: Session) -> ShipResult:
+        _posted_before(session, posting_key)
         order = load_so(session, number, lock=True)
         if order.status not in reservations.OPEN_STATUSES:
             raise RuleViolation(f"{order.number} is {order.status}: nothing to ship")
@@ -664,7 +674,8 @@ def ship_so(store: Store, actor: Actor, number: str, *, key: str | None = None) 
     except _AlreadyPosted as done:
         with store.read() as session:
             order = load_so(session, number)
-            shipment = session.scalars(select(Shipment).where(Shipment.posting_id == done.result.posting_id)).first()
+            shipment = session.execute(select(Shipment.number, Shipment.sscc)
+                                       .where(Shipment.posting_id == done.result.posting_id)).first()
             view = view_so(session, order.id)
         return ShipResult(view, shipment.number if shipment else "", shipment.sscc if shipment else "", Decimal(0),
                           Decimal(0), Decimal(0), done.result.posting_id, posting_key, ShipmentDocs("", ""),
@@ -796,6 +807,7 @@ def return_from_customer(
     posting_key = key or ledger.new_key()
 
     def work(session: Session) -> ReturnResult:
+        _posted_before(session, posting_key)
         order = load_so(session, number, lock=True)
         match = find_product(session, code)
         if match is None:
