@@ -122,8 +122,12 @@ def test_cancel_releases_exactly_what_the_order_held(wh):
     stock.receive(wh, ADMIN, "CABLE", Decimal(10), to="A-01-1")
     first = order(wh, "One", ("CABLE", 3))
     second = order(wh, "Two", ("CABLE", 4))
+    third = order(wh, "Three", ("CABLE", 5))
+    assert sales.get_so(wh, ADMIN, third).waiting == 2
     sales.cancel_so(wh, ADMIN, first, "customer changed mind")
-    assert reserved_at(wh, "CABLE") == {("A-01-1", None): Decimal(4)}
+    # the 3 let go: 2 to the waiting line, 1 free
+    assert sales.get_so(wh, ADMIN, third).waiting == 0
+    assert reserved_at(wh, "CABLE") == {("A-01-1", None): Decimal(9)}
     assert sales.get_so(wh, ADMIN, first).status == "cancelled"
     with pytest.raises(RuleViolation, match="already cancelled"):
         sales.cancel_so(wh, ADMIN, first)

@@ -540,16 +540,23 @@ def confirm_so(store: Store, actor: Actor, number: str) -> ConfirmResult:
     return store.transact(work)
 
 
-def _release_everything(session: Session, order: SalesOrder) -> Decimal:
-    """Release every open allocation of ``order``; its lines hold and wait for nothing after."""
+def _release_everything(session: Session, order: SalesOrder, status: str) -> Decimal:
+    """Release every open allocation of ``order`` and give it ``status``; its lines hold and wait
+    for nothing after, and lines of other orders waiting for the same products take what it let go."""
     released = Decimal(0)
+    products = set()
     for row in reservations.open_allocations(session, order_id=order.id):
         released += reservations.release(session, row.id)
+        products.add(row.product_id)
     table = SalesOrderLine.__table__
     session.execute(update(table).where(table.c.order_id == order.id).values(qty_waiting=0, qty_reserved=0, qty_picked=0))
     pick_lines = PickLine.__table__
     session.execute(update(pick_lines).where(pick_lines.c.order_id == order.id, pick_lines.c.status == "open")
                     .values(status="released"))
+    order.status = status
+    order.hold_reason = ""
+    session.flush()
+    reservations.allocate_waiting(session, products)
     return released
 
 
@@ -565,10 +572,8 @@ def cancel_so(store: Store, actor: Actor, number: str, reason: str = "") -> Sale
         order = load_so(session, number, lock=True)
         if order.status not in EDITABLE_STATUSES:
             raise RuleViolation(f"{order.number} is already {order.status}")
-        released = _release_everything(session, order)
         shipped_any = any(line.qty_shipped > 0 for line in order.lines)
-        order.status = "closed" if shipped_any else "cancelled"
-        order.hold_reason = ""
+        released = _release_everything(session, order, "closed" if shipped_any else "cancelled")
         audit.record(session, actor, "so.cancel", order.number,
                      f"{order.status}; released {qty_text(released)}" + (f"; {reason}" if reason else ""))
         changes.announce(session, "sales_order", order.id)
@@ -586,9 +591,7 @@ def close_so(store: Store, actor: Actor, number: str) -> SalesOrderView:
         order = load_so(session, number, lock=True)
         if order.status not in ("shipped", "partial"):
             raise RuleViolation(f"{order.number} is {order.status}: only a shipped order is closed (cancel the others)")
-        released = _release_everything(session, order)
-        order.status = "closed"
-        order.hold_reason = ""
+        released = _release_everything(session, order, "closed")
         audit.record(session, actor, "so.close", order.number, f"released {qty_text(released)}")
         changes.announce(session, "sales_order", order.id)
         session.flush()
