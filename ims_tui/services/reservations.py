@@ -62,6 +62,8 @@ class Candidate:
     lot_id: int | None
     expiry: dt.date | None
     free: Decimal
+    location_code: str = ""
+    lot_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,8 @@ def candidates(
         RecountRequest.done_at.is_(None),
     )
     query = (
-        select(Balance.id, Balance.location_id, Balance.lot_key, Balance.lot_id, Lot.expiry, Balance.on_hand - Balance.reserved)
+        select(Balance.id, Balance.location_id, Balance.lot_key, Balance.lot_id, Lot.expiry, Balance.on_hand - Balance.reserved,
+               Location.code, Lot.code)
         .join(Location, Location.id == Balance.location_id)
         .outerjoin(Lot, Lot.id == Balance.lot_id)
         .where(

@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from ims_tui.db.engine import Store
 from ims_tui.db.models import (
@@ -511,26 +511,58 @@ class ConfirmResult:
 
 
 def confirm_so(store: Store, actor: Actor, number: str) -> ConfirmResult:
-    """Draft -> confirmed: reserve every line (FEFO/FIFO); what cannot be held waits for stock."""
+    """Draft -> confirmed: reserve every line (FEFO/FIFO); what cannot be held waits for stock.
+
+    The order's row lock is held from the start, and a draft's lines are seen by nobody else
+    (waiting lines are served only on open orders), so the lines are set once, at the end.
+    """
     check(store, actor, Permission.MANAGE_ORDERS, number)
 
     def work(session: Session) -> ConfirmResult:
-        order = load_so(session, number, lock=True)
+        order = session.scalars(
+            select(SalesOrder).where(SalesOrder.number == normalise_number(number))
+            .options(joinedload(SalesOrder.customer, innerjoin=True)).with_for_update(of=SalesOrder)
+        ).one_or_none()
+        if order is None:
+            raise NotFound(f"unknown sales order {number.strip()!r}")
         if order.status != "draft":
             raise RuleViolation(f"{order.number} is {order.status}, not a draft")
-        if not order.lines:
+        lines = session.execute(
+            select(SalesOrderLine.id, SalesOrderLine.line_no, SalesOrderLine.product_id, SalesOrderLine.qty_ordered,
+                   SalesOrderLine.unit_price, SalesOrderLine.requested_date, Product.sku, Product.name, Product.tracking)
+            .join(Product, Product.id == SalesOrderLine.product_id)
+            .where(SalesOrderLine.order_id == order.id).order_by(SalesOrderLine.line_no)
+        ).all()
+        if not lines:
             raise RuleViolation(f"{order.number} has no lines to confirm")
+        min_shelf = order.customer.min_shelf_days or 0
+        held: dict[int, list[reservations.Held]] = {}
+        for line in sorted(lines, key=lambda ln: (ln.product_id, ln.line_no)):  # a fixed lock order
+            pool = reservations.candidates(session, line.product_id, min_shelf_days=min_shelf)
+            held[line.id] = reservations.hold(session, order_id=order.id, line_id=line.id, product_id=line.product_id,
+                                              qty=line.qty_ordered, pool=pool)
+        reserved = {line.id: sum((h.qty for h in held[line.id]), Decimal(0)) for line in lines}
+        table = SalesOrderLine.__table__
+        session.execute(
+            update(table).where(table.c.id == bindparam("b_id"))
+            .values(qty_waiting=bindparam("b_waiting", type_=table.c.qty_waiting.type),
+                    qty_reserved=bindparam("b_reserved", type_=table.c.qty_reserved.type)),
+            [{"b_id": line.id, "b_waiting": line.qty_ordered - reserved[line.id], "b_reserved": reserved[line.id]}
+             for line in lines],
+        )
         order.status = "confirmed"
         order.confirmed_at = dt.datetime.now(dt.timezone.utc)
-        lines = [(line.id, line.product_id, line.qty_ordered) for line in order.lines]
-        min_shelf = order.customer.min_shelf_days or 0
         session.flush()
-        table = SalesOrderLine.__table__
-        session.execute(update(table).where(table.c.order_id == order.id).values(qty_waiting=table.c.qty_ordered))
-        for line_id, product_id, qty in sorted(lines, key=lambda item: item[1]):
-            reservations.allocate_line(session, order_id=order.id, line_id=line_id, product_id=product_id, qty=qty,
-                                       min_shelf_days=min_shelf)
-        view = view_so(session, order.id)
+        view = SalesOrderView(
+            number=order.number, customer=order.customer.name, customer_code=order.customer.code, min_shelf_days=min_shelf,
+            status=order.status, policy=order.policy, hold_reason=order.hold_reason or "", due_date=order.due_date,
+            note=order.note or "", created_by=order.created_by,
+            lines=tuple(SOLineView(ln.line_no, ln.sku, ln.name, ln.tracking, ln.qty_ordered, ln.qty_ordered - reserved[ln.id],
+                                   reserved[ln.id], Decimal(0), Decimal(0), Decimal(0), ln.unit_price, ln.requested_date)
+                        for ln in lines),
+            allocations=tuple(AllocationView(ln.line_no, h.candidate.location_code, h.candidate.lot_code, h.candidate.expiry,
+                                             "reserved", h.qty) for ln in lines for h in held[ln.id]),
+        )
         result = ConfirmResult(view)
         audit.record(session, actor, "so.confirm", order.number,
                      f"reserved {qty_text(result.reserved)}, waiting {qty_text(result.waiting)}")
