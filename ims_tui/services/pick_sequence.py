@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from functools import lru_cache
 from collections.abc import Iterable
 
 _SEPARATORS = re.compile(r"[-._/]")
 
 
+@lru_cache(maxsize=4096)
 def _natural(text: str) -> tuple:
     return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.findall(r"\d+|\D+", text.upper()))
 
@@ -28,8 +30,15 @@ def _parts(code: str) -> tuple[str, str, int, str] | None:
 
 
 def walking_keys(locations: Iterable[tuple[int, str, int | None]]) -> dict[int, tuple]:
-    """``(id, code, pick_seq)`` -> a sort key per location id, in walking order."""
-    rows = list(locations)
+    """``(id, code, pick_seq)`` -> a sort key per location id, in walking order.
+
+    Locations change rarely and every pick list needs them all: the keys of the last few
+    location sets are kept (a set is compared whole, so any change is a new set)."""
+    return _walking_keys(tuple(tuple(row) for row in locations))
+
+
+@lru_cache(maxsize=8)
+def _walking_keys(rows: tuple[tuple[int, str, int | None], ...]) -> dict[int, tuple]:
     parsed = {loc_id: _parts(code) for loc_id, code, seq in rows if seq is None}
     aisles: dict[str, set[str]] = defaultdict(set)
     for parts in parsed.values():
@@ -40,15 +49,15 @@ def walking_keys(locations: Iterable[tuple[int, str, int | None]]) -> dict[int, 
     keys: dict[int, tuple] = {}
     for loc_id, code, seq in rows:
         if seq is not None:
-            keys[loc_id] = (0, seq, (), 0, 0, (), _natural(code))
+            keys[loc_id] = (0, seq, (), 0, 0, (), code)
             continue
         parts = parsed[loc_id]
         if parts is None:
-            keys[loc_id] = (2, 0, (), 0, 0, (), _natural(code))
+            keys[loc_id] = (2, 0, _natural(code), 0, 0, (), code)
             continue
         prefix, aisle, bay, level = parts
         rank = aisle_rank[(prefix, aisle)]
-        keys[loc_id] = (1, 0, _natural(prefix), rank, bay if rank % 2 == 0 else -bay, _natural(level), _natural(code))
+        keys[loc_id] = (1, 0, _natural(prefix), rank, bay if rank % 2 == 0 else -bay, _natural(level), code)
     return keys
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TextIO
 
 from sqlalchemy import case, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ims_tui.db.engine import Store
@@ -170,7 +171,8 @@ def _walking(session: Session) -> dict[int, tuple]:
     ).all())
 
 
-def view_pick(session: Session, pick_id: int) -> PickListView:
+def view_pick(session: Session, pick_id: int, keys: dict[int, tuple] | None = None) -> PickListView:
+    """The list in walking order (``keys``: the walking order when the caller has it already)."""
     pick = session.get(PickList, pick_id, populate_existing=True)
     rows = session.execute(
         select(PickLine.line_no, SalesOrder.number, SalesOrderLine.line_no, Location.code, Product.sku, Product.name,
@@ -183,7 +185,7 @@ def view_pick(session: Session, pick_id: int) -> PickListView:
         .outerjoin(Lot, Lot.id == PickLine.lot_id)
         .where(PickLine.pick_id == pick_id)
     ).all()
-    keys = _walking(session)
+    keys = keys if keys is not None else _walking(session)
     rows.sort(key=lambda r: (keys.get(r.location_id, (3,)), r[1], r[2], r[0]))
     lines = []
     for r in rows:
@@ -262,9 +264,10 @@ def _unpicked_allocations(session: Session, order_ids: Sequence[int]) -> list:
     ).all()
 
 
-def _add_pick_lines(session: Session, pick: PickList, allocations: Sequence, order_numbers: dict[int, str]) -> int:
+def _add_pick_lines(session: Session, pick: PickList, allocations: Sequence, order_numbers: dict[int, str],
+                    keys: dict[int, tuple] | None = None) -> int:
     """Append lines for ``allocations`` in walking order; returns how many."""
-    keys = _walking(session)
+    keys = keys if keys is not None else _walking(session)
     line_ids = sorted({row.line_id for row in allocations}) or [0]
     so_line_no = dict(session.execute(
         select(SalesOrderLine.id, SalesOrderLine.line_no).where(SalesOrderLine.id.in_(line_ids))
@@ -285,16 +288,24 @@ def create_pick(store: Store, actor: Actor, orders: Sequence[str], *, packing: s
     if not orders:
         raise BadInput("name at least one sales order (--so SO)")
     check(store, actor, Permission.PICK, ", ".join(orders))
+    wanted = sorted({o.strip().upper() for o in orders})
 
     def work(session: Session) -> PickListView:
-        loaded = [load_so(session, number, lock=True) for number in sorted({o.strip().upper() for o in orders})]
-        for order in loaded:
-            if order.status not in reservations.OPEN_STATUSES:
-                raise RuleViolation(f"{order.number} is {order.status}: only confirmed orders are picked")
-        allocations = _unpicked_allocations(session, [o.id for o in loaded])
+        loaded = session.execute(
+            select(SalesOrder.id, SalesOrder.number, SalesOrder.status).where(SalesOrder.number.in_(wanted))
+            .order_by(SalesOrder.number).with_for_update()
+        ).all()
+        unknown = sorted(set(wanted) - {row.number for row in loaded})
+        if unknown:
+            raise NotFound(f"unknown sales order {unknown[0]!r}")
+        for row in loaded:
+            if row.status not in reservations.OPEN_STATUSES:
+                raise RuleViolation(f"{row.number} is {row.status}: only confirmed orders are picked")
+        ids = [row.id for row in loaded]
+        allocations = _unpicked_allocations(session, ids)
         if not allocations:
-            waiting = sum((line.qty_waiting for o in loaded for line in o.lines), Decimal(0))
-            raise RuleViolation(f"nothing to pick on {', '.join(o.number for o in loaded)}: no reserved stock off a pick list"
+            waiting = session.scalar(select(func.sum(SalesOrderLine.qty_waiting)).where(SalesOrderLine.order_id.in_(ids)))
+            raise RuleViolation(f"nothing to pick on {', '.join(wanted)}: no reserved stock off a pick list"
                                 + (f" ({qty_text(waiting)} waiting for stock)" if waiting else ""))
         target = _packing_location(session, packing, allocations[0].location_id)
         for attempt in range(10):
@@ -307,19 +318,18 @@ def create_pick(store: Store, actor: Actor, orders: Sequence[str], *, packing: s
                     session.add(pick)
                     session.flush()
                 break
-            except Exception:  # noqa: BLE001 - number taken by another station a moment ago
+            except IntegrityError:  # number taken by another station a moment ago
                 session.expunge(pick)
         else:
             raise RuleViolation("could not allocate a pick list number; try again")
-        count = _add_pick_lines(session, pick, allocations, {o.id: o.number for o in loaded})
-        for order in loaded:
-            if order.status == "confirmed":
-                order.status = "picking"
-        audit.record(session, actor, "pick.create", pick.number,
-                     f"{count} lines for {', '.join(o.number for o in loaded)} -> {target.code}")
+        keys = _walking(session)
+        count = _add_pick_lines(session, pick, allocations, {row.id: row.number for row in loaded}, keys)
+        session.execute(update(SalesOrder.__table__).where(SalesOrder.__table__.c.id.in_(ids),
+                                                           SalesOrder.__table__.c.status == "confirmed")
+                        .values(status="picking"))
+        audit.record(session, actor, "pick.create", pick.number, f"{count} lines for {', '.join(wanted)} -> {target.code}")
         changes.announce(session, "pick", pick.id)
-        session.flush()
-        return view_pick(session, pick.id)
+        return view_pick(session, pick.id, keys)
 
     return store.transact(work)
 
