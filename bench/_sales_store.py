@@ -7,33 +7,17 @@ benchmark measures against, quickly; they are not how a store is ever changed in
 from __future__ import annotations
 
 import datetime as dt
-import os
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 
-from sqlalchemy import create_engine, insert, make_url, select, text
+from sqlalchemy import insert, select
+
 
 from ims_tui.db.engine import Store
 from ims_tui.db.models import Balance, Customer, Location, Product, SalesOrder, SalesOrderLine, Warehouse
 
-PG_ADMIN_URL = os.environ.get("IMS_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 CHUNK = 20_000
-
-
-def new_pg_database(prefix: str = "ims_sales_bench") -> tuple[str, Callable[[], None]]:
-    """A fresh PostgreSQL database and the function that drops it."""
-    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False), drop
 
 
 def bulk_locations(store: Store, aisles: str, bays: int, levels: int, warehouse: str = "WH1") -> list[int]:

@@ -22,7 +22,8 @@ from pathlib import Path
 
 from sqlalchemy import select, text
 
-from bench._sales_store import bulk_draft_orders, bulk_locations, bulk_products, new_pg_database
+from bench._sales_store import bulk_draft_orders, bulk_locations, bulk_products
+from bench.ledger_postings import new_pg_database
 from ims_tui.db import schema
 from ims_tui.db.engine import Store
 from ims_tui.db.models import Product, SalesOrder

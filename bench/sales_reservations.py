@@ -26,7 +26,8 @@ from pathlib import Path
 import psycopg
 from sqlalchemy import make_url
 
-from bench._sales_store import bulk_draft_orders, bulk_locations, bulk_products, new_pg_database
+from bench._sales_store import bulk_draft_orders, bulk_locations, bulk_products
+from bench.ledger_postings import new_pg_database
 from ims_tui.db import schema
 from ims_tui.db.engine import Store
 from ims_tui.services import sales

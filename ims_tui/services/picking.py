@@ -53,8 +53,8 @@ from ims_tui.services.errors import BadInput, ImsError, NotFound, RuleViolation
 from ims_tui.services.ledger import StockMove
 from ims_tui.services.permissions import Permission, check
 from ims_tui.services.pick_sequence import walking_keys
-from ims_tui.services.purchasing import money_text, qty_text
-from ims_tui.services.sales import load_so, refresh_status, view_so, SalesOrderView
+from ims_tui.services.purchasing import _positive_qty, money_text, qty_text
+from ims_tui.services.sales import SalesOrderView, clean_text, load_so, refresh_status, view_so
 
 PICK_PREFIX = "PK-"
 SHIPMENT_PREFIX = "SH-"
@@ -420,9 +420,7 @@ def confirm_pick(
     the same bin), an expired lot or a serial not in the bin are refused, nothing changed.
     """
     check(store, actor, Permission.PICK, f"{number} line {line_no}")
-    if qty is None or not Decimal(qty).is_finite() or Decimal(qty) <= 0:
-        raise BadInput(f"quantity must be more than zero, not {qty}")
-    qty = Decimal(qty)
+    qty = _positive_qty(qty)
     posting_key = key or ledger.new_key()
 
     def work(session: Session) -> PickResult:
@@ -806,14 +804,10 @@ def return_from_customer(
 ) -> ReturnResult:
     """Goods of a shipped order come back into ``to`` (stock or quarantine) at the cost they left at."""
     check(store, actor, Permission.MANAGE_ORDERS, number)
-    reason = (reason or "").strip()
+    reason = clean_text("reason", reason, 150) or ""
     if not reason:
         raise BadInput("a return needs a reason (--reason)")
-    if any(ord(ch) < 32 for ch in reason):
-        raise BadInput("reason cannot contain control characters")
-    if qty is None or not Decimal(qty).is_finite() or Decimal(qty) <= 0:
-        raise BadInput(f"quantity must be more than zero, not {qty}")
-    qty = Decimal(qty)
+    qty = _positive_qty(qty)
     posting_key = key or ledger.new_key()
 
     def work(session: Session) -> ReturnResult:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -37,7 +37,7 @@ from ims_tui.services.actor import Actor
 from ims_tui.services.catalogue import find_product
 from ims_tui.services.errors import BadInput, NotFound, RuleViolation
 from ims_tui.services.permissions import Permission, check
-from ims_tui.services.purchasing import money_text, qty_text
+from ims_tui.services.purchasing import _number, money_text, normalise_number, qty_text
 
 SO_PREFIX = "SO-"
 EDITABLE_STATUSES = ("draft", "confirmed", "picking", "partial")
@@ -47,17 +47,8 @@ WHOLE_UNITS = ("ea", "pcs", "unit")
 __all__ = ["SO_POLICIES", "SO_STATUSES"]
 
 
-def _number(what: str, value: object) -> Decimal:
-    try:
-        number = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        raise BadInput(f"{what} is not a number: {value!r}") from None
-    if not number.is_finite():
-        raise BadInput(f"{what} is not a finite number: {value!r}")
-    return number
-
-
-def _clean_text(what: str, value: str | None, limit: int) -> str | None:
+def clean_text(what: str, value: str | None, limit: int) -> str | None:
+    """``value`` stripped; refused when it holds control characters or is longer than ``limit``."""
     if value is None:
         return None
     value = value.strip()
@@ -99,14 +90,14 @@ def add_customer(
 ) -> CustomerView:
     """A new customer; without a code, one is made from the name."""
     check(store, actor, Permission.MANAGE_ORDERS, name)
-    name = _clean_text("name", name, 200) or ""
+    name = clean_text("name", name, 200) or ""
     if not name:
         raise BadInput("a customer needs a name")
-    code = (_clean_text("code", code, 40) or code_from_name(name)).upper()
+    code = (clean_text("code", code, 40) or code_from_name(name)).upper()
     if not code:
         raise BadInput("give a code: none can be made from this name")
-    email = _clean_text("email", email, 200) or None
-    phone = _clean_text("phone", phone, 60) or None
+    email = clean_text("email", email, 200) or None
+    phone = clean_text("phone", phone, 60) or None
     if min_shelf_days is None or int(min_shelf_days) < 0:
         raise BadInput(f"minimum shelf life cannot be negative ({min_shelf_days})")
 
@@ -266,10 +257,6 @@ class SOSummary:
         return asdict(self)
 
 
-def normalise_number(number: str) -> str:
-    return number.strip().upper()
-
-
 def load_so(session: Session, number: str, *, lock: bool = False) -> SalesOrder:
     query = select(SalesOrder).where(SalesOrder.number == normalise_number(number))
     if lock:
@@ -427,7 +414,7 @@ def create_so(
     """A new draft order for ``customer``."""
     check(store, actor, Permission.MANAGE_ORDERS, customer)
     policy = _check_policy(policy)
-    note = _clean_text("note", note, 2000) or ""
+    note = clean_text("note", note, 2000) or ""
 
     def work(session: Session) -> SalesOrderView:
         buyer = find_customer(session, customer)
@@ -598,7 +585,7 @@ def cancel_so(store: Store, actor: Actor, number: str, reason: str = "") -> Sale
     An order that shipped in part is closed instead: its backorder is cancelled.
     """
     check(store, actor, Permission.MANAGE_ORDERS, number)
-    reason = _clean_text("reason", reason, 200) or ""
+    reason = clean_text("reason", reason, 200) or ""
 
     def work(session: Session) -> SalesOrderView:
         order = load_so(session, number, lock=True)
