@@ -15,11 +15,9 @@ tree against the same store, with 1 and 8 writer processes.  Figures are printed
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import random
 import sqlite3
 import tempfile
-import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -27,7 +25,7 @@ import psycopg
 from sqlalchemy import make_url
 
 from bench._sales_store import bulk_draft_orders, bulk_locations, bulk_products
-from bench.ledger_postings import new_pg_database
+from bench.ledger_postings import new_pg_database, timed
 from ims_tui.db import schema
 from ims_tui.db.engine import Store
 from ims_tui.services import sales
@@ -112,20 +110,6 @@ def raw_worker(url: str, numbers: list[str]) -> None:
     connection.close()
 
 
-def timed(target, url: str, numbers: list[str], writers: int) -> float:
-    context = multiprocessing.get_context("fork")
-    shares = [numbers[i::writers] for i in range(writers)]
-    processes = [context.Process(target=target, args=(url, share)) for share in shares]
-    start = time.perf_counter()
-    for process in processes:
-        process.start()
-    for process in processes:
-        process.join()
-        if process.exitcode != 0:
-            raise SystemExit(f"a writer failed with exit code {process.exitcode}")
-    return len(numbers) / (time.perf_counter() - start)
-
-
 def run_backend(backend: str, orders: int) -> list[tuple[str, int, float, float]]:
     rows = []
     for writers in (1, 8):
@@ -135,8 +119,9 @@ def run_backend(backend: str, orders: int) -> list[tuple[str, int, float, float]
             url, cleanup = new_pg_database()
         try:
             service_orders, raw_orders = prepare(url, orders)
-            raw = timed(raw_worker, url, raw_orders, writers)
-            service = timed(service_worker, url, service_orders, writers)
+            each = len(raw_orders) // writers
+            raw = timed(raw_worker, lambda i: (url, raw_orders[i::writers][:each]), writers, each)
+            service = timed(service_worker, lambda i: (url, service_orders[i::writers][:each]), writers, each)
             store = Store(url)
             from ims_tui.services.integrity import run_check
 
