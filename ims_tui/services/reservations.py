@@ -109,6 +109,27 @@ _UNCLAIM = (
 )
 
 
+_RECOUNT_OPEN = exists().where(
+    RecountRequest.product_id == Balance.product_id, RecountRequest.location_id == Balance.location_id,
+    RecountRequest.done_at.is_(None),
+)
+_CANDIDATES = (
+    select(Balance.id, Balance.location_id, Balance.lot_key, Balance.lot_id, Lot.expiry, Balance.on_hand - Balance.reserved,
+           Location.code, Lot.code)
+    .join(Location, Location.id == Balance.location_id)
+    .outerjoin(Lot, Lot.id == Balance.lot_id)
+    .where(
+        Balance.product_id == bindparam("product"),
+        Balance.on_hand - Balance.reserved > 0,
+        Location.kind == "internal", Location.usage == "stock", Location.active.is_(True),
+        or_(Lot.expiry.is_(None), Lot.expiry >= bindparam("earliest_expiry")),
+        ~_RECOUNT_OPEN,
+    )
+    .order_by(Lot.expiry.is_(None), Lot.expiry, Balance.received_at.is_(None), Balance.received_at, Balance.id)
+)
+"""Built once: constructing this statement per line cost more than running it."""
+
+
 def candidates(
     session: Session,
     product_id: int,
@@ -116,35 +137,15 @@ def candidates(
     min_shelf_days: int = 0,
     today: dt.date | None = None,
     exclude_locations: Iterable[int] = (),
-    location_id: int | None = None,
 ) -> list[Candidate]:
     """Balances of ``product_id`` with free stock that may be allocated, best first."""
     today = today or dt.date.today()
-    earliest_expiry = today + dt.timedelta(days=max(min_shelf_days, 0))
-    recount = exists().where(
-        RecountRequest.product_id == Balance.product_id, RecountRequest.location_id == Balance.location_id,
-        RecountRequest.done_at.is_(None),
-    )
-    query = (
-        select(Balance.id, Balance.location_id, Balance.lot_key, Balance.lot_id, Lot.expiry, Balance.on_hand - Balance.reserved,
-               Location.code, Lot.code)
-        .join(Location, Location.id == Balance.location_id)
-        .outerjoin(Lot, Lot.id == Balance.lot_id)
-        .where(
-            Balance.product_id == product_id,
-            Balance.on_hand - Balance.reserved > 0,
-            Location.kind == "internal", Location.usage == "stock", Location.active.is_(True),
-            or_(Lot.expiry.is_(None), Lot.expiry >= earliest_expiry),
-            ~recount,
-        )
-        .order_by(Lot.expiry.is_(None), Lot.expiry, Balance.received_at.is_(None), Balance.received_at, Balance.id)
-    )
+    query = _CANDIDATES
     excluded = list(exclude_locations)
     if excluded:
         query = query.where(Balance.location_id.not_in(excluded))
-    if location_id is not None:
-        query = query.where(Balance.location_id == location_id)
-    return [Candidate(*row) for row in session.execute(query)]
+    params = {"product": product_id, "earliest_expiry": today + dt.timedelta(days=max(min_shelf_days, 0))}
+    return [Candidate(*row) for row in session.execute(query, params)]
 
 
 def hold(
