@@ -149,15 +149,10 @@ class LineInput:
     @classmethod
     def parse(cls, text: str) -> LineInput:
         """``CODE:QTY[:COST]`` as on the command line."""
-        return cls(*split_line(text, "cost"))
-
-
-def split_line(text: str, third: str) -> tuple[str, Decimal, Decimal | None]:
-    """``CODE:QTY[:THIRD]`` (a cost or a price) as an order line is given on the command line."""
-    parts = text.rsplit(":", 2) if text.count(":") >= 2 else text.rsplit(":", 1)
-    if len(parts) < 2 or not parts[0].strip():
-        raise BadInput(f"a line is CODE:QTY[:{third.upper()}], not {text!r}")
-    return parts[0].strip(), _number("quantity", parts[1]), _number(third, parts[2]) if len(parts) == 3 else None
+        parts = text.rsplit(":", 2) if text.count(":") >= 2 else text.rsplit(":", 1)
+        if len(parts) < 2 or not parts[0].strip():
+            raise BadInput(f"a line is CODE:QTY[:COST], not {text!r}")
+        return cls(parts[0].strip(), _number("quantity", parts[1]), _number("cost", parts[2]) if len(parts) == 3 else None)
 
 
 def _number(what: str, value: object) -> Decimal:

@@ -37,7 +37,7 @@ from ims_tui.services.actor import Actor
 from ims_tui.services.catalogue import find_product
 from ims_tui.services.errors import BadInput, NotFound, RuleViolation
 from ims_tui.services.permissions import Permission, check
-from ims_tui.services.purchasing import _number, money_text, normalise_number, qty_text, split_line
+from ims_tui.services.purchasing import _number, money_text, normalise_number, qty_text
 
 SO_PREFIX = "SO-"
 EDITABLE_STATUSES = ("draft", "confirmed", "picking", "partial")
@@ -354,8 +354,11 @@ class SOLineInput:
 
     @classmethod
     def parse(cls, text: str) -> SOLineInput:
-        """``CODE:QTY[:PRICE]`` as on the command line."""
-        return cls(*split_line(text, "price"))
+        """``CODE:QTY[:PRICE]`` as on the command line (the PO line's grammar, with a price)."""
+        parts = text.rsplit(":", 2) if text.count(":") >= 2 else text.rsplit(":", 1)
+        if len(parts) < 2 or not parts[0].strip():
+            raise BadInput(f"a line is CODE:QTY[:PRICE], not {text!r}")
+        return cls(parts[0].strip(), _number("quantity", parts[1]), _number("price", parts[2]) if len(parts) == 3 else None)
 
 
 def _check_policy(policy: str) -> str:
