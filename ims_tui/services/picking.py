@@ -46,7 +46,7 @@ from ims_tui.db.models import (
     StoreMeta,
 )
 from ims_tui.devices.documents import make_sscc, sscc_label_zpl, text_pages_zpl
-from ims_tui.services import audit, changes, ledger, reservations
+from ims_tui.services import audit, ledger, reservations
 from ims_tui.services.actor import Actor
 from ims_tui.services.catalogue import find_location, find_product
 from ims_tui.services.errors import BadInput, ImsError, NotFound, RuleViolation
@@ -54,7 +54,7 @@ from ims_tui.services.ledger import StockMove
 from ims_tui.services.permissions import Permission, check
 from ims_tui.services.pick_sequence import walking_keys
 from ims_tui.services.purchasing import _positive_qty, money_text, qty_text
-from ims_tui.services.sales import SalesOrderView, clean_text, load_so, refresh_status, view_so
+from ims_tui.services.sales import SalesOrderView, announce, clean_text, load_so, refresh_status, view_so
 
 PICK_PREFIX = "PK-"
 SHIPMENT_PREFIX = "SH-"
@@ -328,7 +328,7 @@ def create_pick(store: Store, actor: Actor, orders: Sequence[str], *, packing: s
                                                            SalesOrder.__table__.c.status == "confirmed")
                         .values(status="picking"))
         audit.record(session, actor, "pick.create", pick.number, f"{count} lines for {', '.join(wanted)} -> {target.code}")
-        changes.announce(session, "pick", pick.id)
+        announce(session, "picks", pick.number)
         return view_pick(session, pick.id, keys)
 
     return store.transact(work)
@@ -471,7 +471,7 @@ def confirm_pick(
         audit.record(session, actor, "pick.confirm", pick.number,
                      f"line {line_no}: {qty_text(qty)} {product.sku} {bin_.code} -> {packing.code} for {order.number}"
                      + (f" (lot {taken_lot.code} swapped in)" if swapped else ""), product_id=product.id)
-        changes.announce(session, "pick", pick.id)
+        announce(session, "picks", pick.number)
         session.flush()
         return PickResult(view_pick(session, pick.id), line_no, qty, result.posting_id, posting_key,
                           swapped_lot=taken_lot.code if swapped else None)
@@ -550,8 +550,8 @@ def short_pick(store: Store, actor: Actor, number: str, line_no: int) -> ShortRe
         audit.record(session, actor, "pick.short", pick.number,
                      f"line {line_no}: {qty_text(rest)} {product.sku} short at {bin_.code}; re-allocated {qty_text(rerouted)}"
                      + (f"; {qty_text(left)} {'held' if on_hold else 'backordered'}" if left else ""), product_id=product.id)
-        changes.announce(session, "pick", pick.id)
-        changes.announce(session, "sales_order", order.id)
+        announce(session, "picks", pick.number)
+        announce(session, "sales_orders", order.number)
         session.flush()
         return ShortResult(view_pick(session, pick.id), line_no, rest, new_lines, rerouted, left, on_hold)
 
@@ -671,7 +671,7 @@ def ship_so(store: Store, actor: Actor, number: str, *, key: str | None = None) 
         shipped = sum(per_line.values(), Decimal(0))
         audit.record(session, actor, "so.ship", order.number,
                      f"{shipment.number} SSCC {shipment.sscc}: {qty_text(shipped)} units, cost {money_text(cost)}; {order.status}")
-        changes.announce(session, "sales_order", order.id)
+        announce(session, "sales_orders", order.number)
         session.flush()
         view = view_so(session, order.id)
         docs = _documents(session, shipment, view, per_line, lines)
@@ -845,7 +845,7 @@ def return_from_customer(
                         {"qty": qty})
         audit.record(session, actor, "so.return", order.number,
                      f"{qty_text(qty)} {product.sku} -> {destination.code}: {reason}", product_id=product.id)
-        changes.announce(session, "sales_order", order.id)
+        announce(session, "sales_orders", order.number)
         session.flush()
         cost = session.scalar(select(Movement.unit_cost).where(Movement.id == result.movement_ids[0]))
         return ReturnResult(view_so(session, order.id), product.sku, qty, destination.code, cost, result.posting_id, posting_key, False)

@@ -47,6 +47,20 @@ WHOLE_UNITS = ("ea", "pcs", "unit")
 __all__ = ["SO_POLICIES", "SO_STATUSES"]
 
 
+CHANGE_TOPICS = ("sales_orders", "picks")
+"""What other stations hear about: an order (ident: its number) or a pick list (its number)."""
+
+
+def announce(session: Session, topic: str, ident: str) -> None:
+    """Tell other stations, in the caller's transaction, that an order or a pick list changed.
+
+    The one place the sales services reach the change feed (``topic`` from ``CHANGE_TOPICS``).
+    """
+    if topic not in CHANGE_TOPICS:
+        raise ValueError(f"unknown change topic {topic!r}")
+    changes.announce(session, topic, ident)
+
+
 def clean_text(what: str, value: str | None, limit: int) -> str | None:
     """``value`` stripped; refused when it holds control characters or is longer than ``limit``."""
     if value is None:
@@ -436,7 +450,7 @@ def create_so(
         session.flush()
         audit.record(session, actor, "so.create", order.number,
                      f"{buyer.name}; {policy}; " + "; ".join(f"{qty_text(ln.qty_ordered)} {ln.product.sku}" for ln in order.lines))
-        changes.announce(session, "sales_order", order.id)
+        announce(session, "sales_orders", order.number)
         return view_so(session, order.id)
 
     return store.transact(work)
@@ -461,7 +475,7 @@ def add_so_line(store: Store, actor: Actor, number: str, line: SOLineInput) -> S
                                               qty=qty, min_shelf_days=order.customer.min_shelf_days or 0)
             summary += f"; reserved {qty_text(sum((h.qty for h in held), Decimal(0)))}"
         audit.record(session, actor, "so.line", order.number, summary, product_id=added.product_id)
-        changes.announce(session, "sales_order", order.id)
+        announce(session, "sales_orders", order.number)
         return view_so(session, order.id)
 
     return store.transact(work)
@@ -553,7 +567,7 @@ def confirm_so(store: Store, actor: Actor, number: str) -> ConfirmResult:
         result = ConfirmResult(view)
         audit.record(session, actor, "so.confirm", order.number,
                      f"reserved {qty_text(result.reserved)}, waiting {qty_text(result.waiting)}")
-        changes.announce(session, "sales_order", order.id)
+        announce(session, "sales_orders", order.number)
         return result
 
     return store.transact(work)
@@ -595,7 +609,7 @@ def cancel_so(store: Store, actor: Actor, number: str, reason: str = "") -> Sale
         released = _release_everything(session, order, "closed" if shipped_any else "cancelled")
         audit.record(session, actor, "so.cancel", order.number,
                      f"{order.status}; released {qty_text(released)}" + (f"; {reason}" if reason else ""))
-        changes.announce(session, "sales_order", order.id)
+        announce(session, "sales_orders", order.number)
         session.flush()
         return view_so(session, order.id)
 
@@ -612,7 +626,7 @@ def close_so(store: Store, actor: Actor, number: str) -> SalesOrderView:
             raise RuleViolation(f"{order.number} is {order.status}: only a shipped order is closed (cancel the others)")
         released = _release_everything(session, order, "closed")
         audit.record(session, actor, "so.close", order.number, f"released {qty_text(released)}")
-        changes.announce(session, "sales_order", order.id)
+        announce(session, "sales_orders", order.number)
         session.flush()
         return view_so(session, order.id)
 
