@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from ims_tui.db.engine import Store
 from ims_tui.db.models import (
@@ -511,6 +511,33 @@ class ConfirmResult:
         return "\n".join(out)
 
 
+_ORDER_TO_CONFIRM = (
+    select(SalesOrder.id, SalesOrder.number, SalesOrder.status, SalesOrder.policy, SalesOrder.hold_reason,
+           SalesOrder.due_date, SalesOrder.note, SalesOrder.created_by, Customer.name, Customer.code, Customer.min_shelf_days)
+    .join(Customer, Customer.id == SalesOrder.customer_id)
+    .where(SalesOrder.number == bindparam("number"))
+    .with_for_update(of=SalesOrder)
+)
+_LINES_TO_CONFIRM = (
+    select(SalesOrderLine.id, SalesOrderLine.line_no, SalesOrderLine.product_id, SalesOrderLine.qty_ordered,
+           SalesOrderLine.unit_price, SalesOrderLine.requested_date, Product.sku, Product.name, Product.tracking)
+    .join(Product, Product.id == SalesOrderLine.product_id)
+    .where(SalesOrderLine.order_id == bindparam("order"))
+    .order_by(SalesOrderLine.line_no)
+)
+_SET_CONFIRMED = (
+    update(SalesOrder.__table__).where(SalesOrder.__table__.c.id == bindparam("b_id"))
+    .values(status="confirmed", confirmed_at=bindparam("b_at"))
+)
+_SET_LINE_HELD = (
+    update(SalesOrderLine.__table__).where(SalesOrderLine.__table__.c.id == bindparam("b_id"))
+    .values(qty_waiting=bindparam("b_waiting", type_=SalesOrderLine.__table__.c.qty_waiting.type),
+            qty_reserved=bindparam("b_reserved", type_=SalesOrderLine.__table__.c.qty_reserved.type))
+)
+"""Confirming is the hot path of reservations: its statements are built once, and it reads
+and writes plain rows (no ORM objects to track)."""
+
+
 def confirm_so(store: Store, actor: Actor, number: str) -> ConfirmResult:
     """Draft -> confirmed: reserve every line (FEFO/FIFO); what cannot be held waits for stock.
 
@@ -520,43 +547,27 @@ def confirm_so(store: Store, actor: Actor, number: str) -> ConfirmResult:
     check(store, actor, Permission.MANAGE_ORDERS, number)
 
     def work(session: Session) -> ConfirmResult:
-        order = session.scalars(
-            select(SalesOrder).where(SalesOrder.number == normalise_number(number))
-            .options(joinedload(SalesOrder.customer, innerjoin=True)).with_for_update(of=SalesOrder)
-        ).one_or_none()
+        order = session.execute(_ORDER_TO_CONFIRM, {"number": normalise_number(number)}).one_or_none()
         if order is None:
             raise NotFound(f"unknown sales order {number.strip()!r}")
         if order.status != "draft":
             raise RuleViolation(f"{order.number} is {order.status}, not a draft")
-        lines = session.execute(
-            select(SalesOrderLine.id, SalesOrderLine.line_no, SalesOrderLine.product_id, SalesOrderLine.qty_ordered,
-                   SalesOrderLine.unit_price, SalesOrderLine.requested_date, Product.sku, Product.name, Product.tracking)
-            .join(Product, Product.id == SalesOrderLine.product_id)
-            .where(SalesOrderLine.order_id == order.id).order_by(SalesOrderLine.line_no)
-        ).all()
+        lines = session.execute(_LINES_TO_CONFIRM, {"order": order.id}).all()
         if not lines:
             raise RuleViolation(f"{order.number} has no lines to confirm")
-        min_shelf = order.customer.min_shelf_days or 0
+        min_shelf = order.min_shelf_days or 0
         held: dict[int, list[reservations.Held]] = {}
         for line in sorted(lines, key=lambda ln: (ln.product_id, ln.line_no)):  # a fixed lock order
             pool = reservations.candidates(session, line.product_id, min_shelf_days=min_shelf)
             held[line.id] = reservations.hold(session, order_id=order.id, line_id=line.id, product_id=line.product_id,
                                               qty=line.qty_ordered, pool=pool)
         reserved = {line.id: sum((h.qty for h in held[line.id]), Decimal(0)) for line in lines}
-        table = SalesOrderLine.__table__
-        session.execute(
-            update(table).where(table.c.id == bindparam("b_id"))
-            .values(qty_waiting=bindparam("b_waiting", type_=table.c.qty_waiting.type),
-                    qty_reserved=bindparam("b_reserved", type_=table.c.qty_reserved.type)),
-            [{"b_id": line.id, "b_waiting": line.qty_ordered - reserved[line.id], "b_reserved": reserved[line.id]}
-             for line in lines],
-        )
-        order.status = "confirmed"
-        order.confirmed_at = dt.datetime.now(dt.timezone.utc)
-        session.flush()
+        session.execute(_SET_LINE_HELD, [{"b_id": line.id, "b_waiting": line.qty_ordered - reserved[line.id],
+                                          "b_reserved": reserved[line.id]} for line in lines])
+        session.execute(_SET_CONFIRMED, {"b_id": order.id, "b_at": dt.datetime.now(dt.timezone.utc)})
         view = SalesOrderView(
-            number=order.number, customer=order.customer.name, customer_code=order.customer.code, min_shelf_days=min_shelf,
-            status=order.status, policy=order.policy, hold_reason=order.hold_reason or "", due_date=order.due_date,
+            number=order.number, customer=order.name, customer_code=order.code, min_shelf_days=min_shelf,
+            status="confirmed", policy=order.policy, hold_reason=order.hold_reason or "", due_date=order.due_date,
             note=order.note or "", created_by=order.created_by,
             lines=tuple(SOLineView(ln.line_no, ln.sku, ln.name, ln.tracking, ln.qty_ordered, ln.qty_ordered - reserved[ln.id],
                                    reserved[ln.id], Decimal(0), Decimal(0), Decimal(0), ln.unit_price, ln.requested_date)
