@@ -67,6 +67,9 @@ def readme_commands() -> set[tuple[str, ...]]:
             path, parser, _ = walk(alternatives[0].split())
             named.add(path)
             for alternative in alternatives[1:]:
+                if alternative.strip().startswith("ims "):
+                    named.add(walk(alternative.split()[1:])[0])
+                    continue
                 parent_path, parent = path[:-1], walk(list(path[:-1]))[1]
                 sub_path, _, _ = walk(alternative.split()[:1], start=parent)
                 if sub_path:

@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "ims_tui.cli.labels",
     "ims_tui.cli.counts",
     "ims_tui.cli.moves",
+    "ims_tui.cli.sales",
     "ims_tui.cli.reference",
 )
 

@@ -42,7 +42,9 @@ TRACKING = ("none", "lot", "serial")
 LOCATION_KINDS = ("internal", "view", "supplier", "customer", "adjustment", "scrap")
 ROLES = ("admin", "manager", "receiver", "picker", "auditor")
 PO_STATUSES = ("draft", "ordered", "partial", "received", "cancelled")
-SO_STATUSES = ("draft", "confirmed", "picking", "partial", "shipped", "cancelled")
+SO_STATUSES = ("draft", "confirmed", "picking", "partial", "shipped", "closed", "cancelled")
+SO_POLICIES = ("as-available", "complete")
+LOCATION_USAGES = ("stock", "packing", "quarantine")
 
 
 def utcnow() -> dt.datetime:
@@ -90,6 +92,8 @@ class Customer(Base):
     address: Mapped[str | None] = mapped_column(Text)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = _created()
+    min_shelf_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Lots with fewer days to expiry than this are never allocated to the customer."""
 
 
 class Warehouse(Base):
@@ -112,6 +116,10 @@ class Location(Base):
     warehouse_id: Mapped[int | None] = mapped_column(ForeignKey("warehouses.id"))
     barcode: Mapped[str | None] = mapped_column(String(80), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    pick_seq: Mapped[int | None] = mapped_column(Integer)
+    """Walking order for pickers; when empty, derived from the code (aisle, bay, level)."""
+    usage: Mapped[str] = mapped_column(String(20), default="stock", server_default="stock")
+    """``stock`` (allocatable to orders), ``packing`` (picked goods wait to ship), ``quarantine``."""
 
     warehouse: Mapped[Warehouse | None] = relationship()
     parent: Mapped[Location | None] = relationship(remote_side=[id])
@@ -279,6 +287,8 @@ class Balance(Base):
     lot_id: Mapped[int | None] = mapped_column(ForeignKey("lots.id"))
     on_hand: Mapped[Decimal] = mapped_column(Qty(), default=Decimal(0))
     reserved: Mapped[Decimal] = mapped_column(Qty(), default=Decimal(0))
+    received_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    """When the oldest stock still here arrived (stamped when an empty balance is filled): FIFO."""
 
     product: Mapped[Product] = relationship()
     location: Mapped[Location] = relationship()
@@ -356,6 +366,9 @@ class SalesOrder(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[dt.datetime] = _created()
+    policy: Mapped[str] = mapped_column(String(20), default="as-available", server_default="as-available")
+    hold_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    confirmed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     customer: Mapped[Customer] = relationship()
     lines: Mapped[list[SalesOrderLine]] = relationship(
@@ -377,6 +390,12 @@ class SalesOrderLine(Base):
     qty_reserved: Mapped[Decimal] = mapped_column(Qty(), default=Decimal(0))
     qty_shipped: Mapped[Decimal] = mapped_column(Qty(), default=Decimal(0))
     unit_price: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
+    requested_date: Mapped[dt.date | None] = mapped_column(Date)
+    qty_waiting: Mapped[Decimal] = mapped_column(Qty(), default=Decimal(0), server_default="0")
+    """Confirmed but not allocated yet (no stock, or a short pick's backorder)."""
+    qty_picked: Mapped[Decimal] = mapped_column(Qty(), default=Decimal(0), server_default="0")
+    """Picked into the packing location, not shipped yet."""
+    qty_returned: Mapped[Decimal] = mapped_column(Qty(), default=Decimal(0), server_default="0")
 
     order: Mapped[SalesOrder] = relationship(back_populates="lines")
     product: Mapped[Product] = relationship()
@@ -386,6 +405,96 @@ COUNT_KINDS = ("locations", "products", "recounts", "scheduled")
 COUNT_STATUSES = ("open", "review", "approved", "cancelled")
 COUNT_LINE_STATUSES = ("open", "counted", "ok", "recount", "recounted", "posted", "dropped")
 TRANSFER_STATUSES = ("draft", "shipped", "partial", "received", "closed", "cancelled")
+class Allocation(Base):
+    """Stock held for an order line at one balance; open while ``qty`` > 0.
+
+    ``stage`` is ``reserved`` (in a bin, to be picked) or ``picked`` (in the packing location,
+    to be shipped; one row per serial for serial items).  ``balances.reserved`` is always the
+    sum of the open allocations' ``qty`` at that balance (``ims check`` proves it).
+    """
+
+    __tablename__ = "allocations"
+    __table_args__ = (
+        CheckConstraint("qty >= 0", name="qty_not_negative"),
+        CheckConstraint("qty <= original_qty", name="qty_within_original"),
+        Index("ix_allocations_line", "line_id"),
+        Index("ix_allocations_order", "order_id"),
+        Index("ix_allocations_balance", "product_id", "location_id", "lot_key"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("sales_orders.id"))
+    line_id: Mapped[int] = mapped_column(ForeignKey("sales_order_lines.id"))
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    lot_key: Mapped[int] = mapped_column(Integer, default=0)
+    lot_id: Mapped[int | None] = mapped_column(ForeignKey("lots.id"))
+    serial_id: Mapped[int | None] = mapped_column(ForeignKey("serial_numbers.id"))
+    stage: Mapped[str] = mapped_column(String(10), default="reserved")
+    qty: Mapped[Decimal] = mapped_column(Qty())
+    original_qty: Mapped[Decimal] = mapped_column(Qty())
+    created_at: Mapped[dt.datetime] = _created()
+
+
+class PickList(Base):
+    """A walk through the warehouse for one order or a batch (cluster picking)."""
+
+    __tablename__ = "pick_lists"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(40), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    packing_location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    created_by: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[dt.datetime] = _created()
+    done_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PickLine(Base):
+    __tablename__ = "pick_lines"
+    __table_args__ = (UniqueConstraint("pick_id", "line_no"), Index("ix_pick_lines_allocation", "allocation_id"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pick_id: Mapped[int] = mapped_column(ForeignKey("pick_lists.id"))
+    line_no: Mapped[int] = mapped_column(Integer)
+    order_id: Mapped[int] = mapped_column(ForeignKey("sales_orders.id"))
+    so_line_id: Mapped[int] = mapped_column(ForeignKey("sales_order_lines.id"))
+    allocation_id: Mapped[int] = mapped_column(ForeignKey("allocations.id"))
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    lot_id: Mapped[int | None] = mapped_column(ForeignKey("lots.id"))
+    qty: Mapped[Decimal] = mapped_column(Qty())
+    qty_picked: Mapped[Decimal] = mapped_column(Qty(), default=Decimal(0), server_default="0")
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    """``open``, ``picked``, ``short`` (the rest was not there) or ``released`` (order cancelled)."""
+
+
+class Shipment(Base):
+    __tablename__ = "shipments"
+    __table_args__ = (Index("ix_shipments_order", "order_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(40), unique=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("sales_orders.id"))
+    sscc: Mapped[str] = mapped_column(String(18), unique=True)
+    posting_id: Mapped[int] = mapped_column(ForeignKey("postings.id"))
+    cost: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0), server_default="0")
+    value: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0), server_default="0")
+    created_by: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[dt.datetime] = _created()
+
+
+class RecountRequest(Base):
+    """A bin whose count is in doubt (a short pick found less than the balance says).
+
+    Open while ``done_at`` is empty; the bin is not allocated from for that product meanwhile.
+    """
+
+    __tablename__ = "recount_requests"
+    __table_args__ = (Index("ix_recount_requests_open", "product_id", "location_id", "done_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    reason: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    created_by: Mapped[str] = mapped_column(String(120), default="", server_default="")
+    created_at: Mapped[dt.datetime] = _created()
+    done_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class StockCount(Base):

@@ -1,4 +1,4 @@
-"""Export: products, suppliers, locations, stock, moves or the audit log to a CSV or XLSX file.
+"""Export: products, suppliers, customers, locations, stock, moves or the audit log to a CSV or XLSX file.
 
 The same service call as ``ims export -o FILE`` (:func:`ims_tui.services.transfer.export`), in a
 thread worker with a progress bar.  The file is replaced only when the export is complete; an
@@ -23,7 +23,8 @@ from ims_tui.services.permissions import Permission, allows
 from ims_tui.services.transfer import EXPORT_KINDS, FORMATS, ExportResult, export
 from ims_tui.widgets.files import PathSuggester, progress_relay
 
-KIND_LABELS = {"products": "Products", "suppliers": "Suppliers", "locations": "Locations", "stock": "Stock on hand",
+KIND_LABELS = {"products": "Products", "suppliers": "Suppliers", "customers": "Customers", "locations": "Locations",
+               "stock": "Stock on hand",
                "moves": "Stock movements", "audit": "Audit log"}
 
 

@@ -37,7 +37,8 @@ from ims_tui.services.transfer.columns import normalise_header
 from ims_tui.widgets.files import PathSuggester, progress_relay
 from ims_tui.widgets.paged_list import PagedList
 
-KIND_LABELS = {"products": "Products", "suppliers": "Suppliers", "locations": "Locations", "stock": "Opening stock"}
+KIND_LABELS = {"products": "Products", "suppliers": "Suppliers", "customers": "Customers", "locations": "Locations",
+               "stock": "Opening stock"}
 IMPORT_SUFFIXES = (".csv", ".txt", ".tsv")
 CELL_WIDTH = 24
 TARGET_STYLES = {"exact": "green", "synonym": "cyan", "mapped": "bold green"}

@@ -34,7 +34,7 @@ from ims_tui.db.models import (
     User,
     Warehouse,
 )
-from ims_tui.services import audit, ledger
+from ims_tui.services import audit, ledger, reservations
 from ims_tui.services.actor import Actor
 from ims_tui.services.auth import DEMO_PIN
 from ims_tui.services.errors import RuleViolation
@@ -124,6 +124,9 @@ CATALOGUE = {
     ]),
 }
 FINISHES = ("", "Pro", "Value", "Heavy duty", "Trade pack")
+
+MIN_SHELF_DAYS = {"Northgate School": 30, "Oakfield Care Home": 60, "Quayside Cafe": 20, "Thornbury Hotel": 30}
+"""Customers who accept no lot with fewer days to expiry than this."""
 
 CUSTOMERS = (
     "Brightside Builders", "Harbour Facilities", "Kestrel Electrical", "Maple & Oak Joinery",
@@ -242,7 +245,8 @@ class _DemoBuilder:
         suppliers = {code: Supplier(code=code, name=name, lead_time_days=lead, email=f"orders@{code.lower()}.example",
                                     phone=f"+44 20 7946 {index:04d}") for index, (code, name, lead) in enumerate(SUPPLIERS)}
         session.add_all(suppliers.values())
-        customers = [Customer(code=f"C{index:04d}", name=name, email=f"buying@c{index:04d}.example")
+        customers = [Customer(code=f"C{index:04d}", name=name, email=f"buying@c{index:04d}.example",
+                              min_shelf_days=MIN_SHELF_DAYS.get(name, 0))
                      for index, name in enumerate(CUSTOMERS, start=1)]
         session.add_all(customers)
         bins = self._locations()
@@ -262,7 +266,11 @@ class _DemoBuilder:
             root = Location(code=wh_code, name=wh_name, kind="view", warehouse=warehouse)
             dock = Location(code=f"{wh_code}-RCV", name=f"{wh_name} receiving dock", warehouse=warehouse, parent=root,
                             barcode=f"{wh_code}-RCV")
-            self.session.add_all([warehouse, root, dock])
+            packing = Location(code=f"{wh_code}-PACK", name=f"{wh_name} packing", warehouse=warehouse, parent=root,
+                               barcode=f"{wh_code}-PACK", usage="packing")
+            quarantine = Location(code=f"{wh_code}-QUAR", name=f"{wh_name} quarantine", warehouse=warehouse,
+                                  parent=root, barcode=f"{wh_code}-QUAR", usage="quarantine")
+            self.session.add_all([warehouse, root, dock, packing, quarantine])
             bins.append(dock)
             for aisle in aisles:
                 aisle_location = Location(code=f"{wh_code}-{aisle}", name=f"Aisle {aisle}", kind="view",
@@ -396,12 +404,30 @@ class _DemoBuilder:
         self.summary.purchase_orders = len(suppliers)
 
     def _sales_orders(self, products: list[Product], customers: list[Customer]) -> None:
+        """Eight orders: drafts, and confirmed ones reserved by the same rules as ``ims so confirm``
+        (ready to pick); the last asks for more than the store has, so part of it waits for stock."""
         rng = self.rng
+        confirmed: list[SalesOrder] = []
         for number, customer in enumerate(rng.sample(customers, k=8), start=1):
-            order = SalesOrder(number=f"SO-{number:06d}", customer=customer, status=rng.choice(("draft", "confirmed")),
-                               created_by="manager", due_date=self.today + dt.timedelta(days=rng.randrange(1, 10)))
+            status = "confirmed" if number in (1, 2, 4, 5, 7, 8) else "draft"
+            due = self.today + dt.timedelta(days=rng.randrange(1, 10))
+            order = SalesOrder(number=f"SO-{number:06d}", customer=customer, status=status, policy="as-available",
+                               hold_reason="", created_by="manager", due_date=due)
             for line_no, product in enumerate(rng.sample(products, k=rng.randrange(2, 6)), start=1):
+                qty = Decimal(rng.randrange(1, 10)) if number != 8 or line_no > 1 else Decimal(400)
                 order.lines.append(SalesOrderLine(line_no=line_no, product=product, unit_price=product.unit_price,
-                                                  qty_ordered=Decimal(rng.randrange(1, 10))))
+                                                  qty_ordered=qty, requested_date=due))
             self.session.add(order)
+            if status == "confirmed":
+                confirmed.append(order)
+        self.session.flush()
+        now = dt.datetime.now(dt.timezone.utc)
+        for order in confirmed:
+            order.confirmed_at = now
+            for line in order.lines:
+                line.qty_waiting = line.qty_ordered
+            self.session.flush()
+            for line in order.lines:
+                reservations.allocate_line(self.session, order_id=order.id, line_id=line.id, product_id=line.product_id,
+                                           qty=line.qty_ordered, min_shelf_days=order.customer.min_shelf_days)
         self.summary.sales_orders = 8

@@ -35,6 +35,7 @@ def run_check(store: Store) -> CheckReport:
             *_nothing_negative(session),
             *_serials_in_one_place(session),
             *_layers_match_stock(session),
+            *_reservations_match(session),
         ]
         return CheckReport(
             products=session.scalar(select(func.count()).select_from(Product)) or 0,
@@ -158,4 +159,48 @@ def _layers_match_stock(session: Session) -> list[str]:
             problems.append(
                 f"valuation out of step: {skus.get(product_id, product_id)} has {on_hand.normalize():f} on hand, cost layers hold {in_layers.normalize():f}"
             )
+    return problems
+
+
+def _reservations_match(session: Session) -> list[str]:
+    """Reserved = the open allocations at every balance; each order line's quantities add up
+    (ordered = waiting + reserved + picked + shipped while open) and match its allocations."""
+    from ims_tui.db.models import Allocation, SalesOrder, SalesOrderLine
+    from ims_tui.services.reservations import OPEN_STATUSES, reserved_mismatches
+
+    skus, locations, lots = _names(session)
+    problems = []
+    for product_id, location_id, lot, reserved, allocated in reserved_mismatches(session):
+        lot_text = f" lot {lots.get(lot, lot)}" if lot else ""
+        problems.append(
+            f"reservation mismatch: {skus.get(product_id, product_id)}{lot_text} at {locations.get(location_id, location_id)}: "
+            f"reserved {reserved.normalize():f}, open allocations hold {allocated.normalize():f}"
+        )
+    held = {
+        (line_id, stage): qty
+        for line_id, stage, qty in session.execute(
+            select(Allocation.line_id, Allocation.stage, func.sum(Allocation.qty)).where(Allocation.qty > 0)
+            .group_by(Allocation.line_id, Allocation.stage)
+        )
+    }
+    rows = session.execute(
+        select(SalesOrder.number, SalesOrder.status, SalesOrderLine.id, SalesOrderLine.line_no, SalesOrderLine.qty_ordered,
+               SalesOrderLine.qty_waiting, SalesOrderLine.qty_reserved, SalesOrderLine.qty_picked, SalesOrderLine.qty_shipped)
+        .join(SalesOrder, SalesOrder.id == SalesOrderLine.order_id)
+    )
+    for number, status, line_id, line_no, ordered, waiting, reserved, picked, shipped in rows:
+        where = f"{number} line {line_no}"
+        if min(waiting, reserved, picked, shipped) < 0:
+            problems.append(f"order line negative: {where}")
+        if held.get((line_id, "reserved"), Decimal(0)) != reserved:
+            problems.append(f"order line out of step: {where} says {reserved.normalize():f} reserved, "
+                            f"its allocations hold {held.get((line_id, 'reserved'), Decimal(0)).normalize():f}")
+        if held.get((line_id, "picked"), Decimal(0)) != picked:
+            problems.append(f"order line out of step: {where} says {picked.normalize():f} picked, "
+                            f"its packed allocations hold {held.get((line_id, 'picked'), Decimal(0)).normalize():f}")
+        if status in OPEN_STATUSES and waiting + reserved + picked + shipped != ordered:
+            problems.append(f"order line does not add up: {where} ordered {ordered.normalize():f}, waiting + reserved + "
+                            f"picked + shipped = {(waiting + reserved + picked + shipped).normalize():f}")
+        if status not in OPEN_STATUSES and waiting + reserved + picked:
+            problems.append(f"order line of a {status} order still holds or waits: {where}")
     return problems

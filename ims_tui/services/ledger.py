@@ -34,7 +34,7 @@ from ims_tui.db.models import (
     StoreMeta,
 )
 from ims_tui.db.types import MONEY_SCALE, QTY_SCALE, Money, ScaledDecimal
-from ims_tui.services import audit, changes
+from ims_tui.services import audit, changes, reservations
 from ims_tui.services.actor import Actor
 from ims_tui.services.catalogue import find_location, find_product
 from ims_tui.services.errors import BadInput, NotFound, RuleViolation
@@ -283,6 +283,8 @@ class _Posting:
         self.at = at
         self._products: dict[str, _Product] = {}
         self._locations: dict[str, _Location] = {}
+        self.added: list[tuple[int, int, int, Decimal]] = []
+        """Balances this posting added stock to: (product, location, lot_key, qty)."""
 
     def _one(self, statement, **params):  # type: ignore[no-untyped-def]
         return self.connection.execute(statement, params).one_or_none()
@@ -392,6 +394,7 @@ class _Posting:
         self._apply_cost_layers(lines)
         self._apply_serials(lines)
         movement_ids = self._insert_movements(lines)
+        reservations.stock_added(self.session, self.added, self.at)  # FIFO times; waiting orders
         self._audit(kind, lines)
         changes.emit(self.session, "stock", self.posting_id)
         return PostingResult(self.posting_id, key, already_posted=False, movement_ids=tuple(movement_ids))
@@ -408,6 +411,7 @@ class _Posting:
             params = {"product": product_id, "location": location_id, "key": lot_key}
             if delta > 0:
                 self.connection.execute(self.sql.increment, {**params, "lot": lot_key or None, "qty": delta})
+                self.added.append((product_id, location_id, lot_key, delta))
             elif delta < 0 and self.connection.execute(self.sql.decrement, {**params, "qty": -delta}).rowcount != 1:
                 self._refuse_shortage(product_id, location_id, lot_key, -delta)
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from ims_tui.services.errors import BadInput
 
-KINDS = ("products", "suppliers", "locations", "stock")
-EXPORT_KINDS = ("products", "suppliers", "locations", "stock", "moves", "audit")
+KINDS = ("products", "suppliers", "customers", "locations", "stock")
+EXPORT_KINDS = ("products", "suppliers", "customers", "locations", "stock", "moves", "audit")
 ERROR_COLUMNS = ("import_row", "import_errors")
 LIST_SEPARATOR = "|"
 PACK_SEPARATOR = "*"
@@ -77,6 +77,14 @@ SPECS: dict[str, KindSpec] = {
         Column("lead_time_days", "int", synonyms=("lead_time", "lead_days", "lead_time_d", "delivery_days")),
         Column("active", "bool", synonyms=("enabled", "is_active")),
     )),
+    "customers": KindSpec("customers", (
+        Column("name", required=True, max_length=200, synonyms=("customer", "customer_name", "company", "account_name")),
+        Column("code", max_length=40, synonyms=("customer_code", "account", "account_code", "customer_no", "id")),
+        Column("email", max_length=200, synonyms=("e_mail", "mail", "email_address")),
+        Column("phone", max_length=60, synonyms=("telephone", "tel", "phone_number")),
+        Column("min_shelf_days", "int", synonyms=("min_shelf_life", "minimum_shelf_life", "shelf_life_days", "min_days_to_expiry")),
+        Column("active", "bool", synonyms=("enabled", "is_active")),
+    )),
     "locations": KindSpec("locations", (
         Column("code", required=True, max_length=60, synonyms=("location", "location_code", "bin", "bin_code")),
         Column("name", max_length=200, synonyms=("location_name", "description")),
@@ -85,6 +93,8 @@ SPECS: dict[str, KindSpec] = {
         Column("barcode", max_length=80, synonyms=("location_barcode", "label")),
         Column("kind", "choice", choices=("internal", "view"), synonyms=("type", "location_type")),
         Column("active", "bool", synonyms=("enabled", "is_active")),
+        Column("pick_seq", "int", synonyms=("pick_sequence", "walk_sequence", "sequence", "pick_order")),
+        Column("usage", "choice", choices=("stock", "packing", "quarantine"), synonyms=("location_usage", "purpose")),
     )),
     "stock": KindSpec("stock", (
         Column("sku", required=True, max_length=60, synonyms=("item", "item_code", "product_code", "article", "product", "code")),

@@ -29,6 +29,7 @@ from ims_tui.db.engine import Store
 from ims_tui.db.models import (
     Balance,
     Barcode,
+    Customer,
     Location,
     Lot,
     Movement,
@@ -60,8 +61,10 @@ COLUMNS: dict[str, Columns] = {
                  ("tracking", "text"), ("default_location", "text"), ("active", "bool")),
     "suppliers": (("name", "text"), ("code", "text"), ("email", "text"), ("phone", "text"),
                   ("lead_time_days", "int"), ("active", "bool")),
+    "customers": (("name", "text"), ("code", "text"), ("email", "text"), ("phone", "text"),
+                  ("min_shelf_days", "int"), ("active", "bool")),
     "locations": (("code", "text"), ("name", "text"), ("parent", "text"), ("warehouse", "text"),
-                  ("barcode", "text"), ("kind", "text"), ("active", "bool")),
+                  ("barcode", "text"), ("kind", "text"), ("active", "bool"), ("pick_seq", "int"), ("usage", "text")),
     "stock": (("sku", "text"), ("location", "text"), ("qty", "qty"), ("lot", "text"), ("expiry", "date"),
               ("serial", "text"), ("unit_cost", "money")),
     "moves": (("id", "int"), ("at", "datetime"), ("kind", "text"), ("sku", "text"), ("qty", "qty"), ("from", "text"),
@@ -138,18 +141,26 @@ def _product_rows(store: Store) -> Iterator[tuple]:
         last = products[-1][1]
 
 
-def _supplier_rows(store: Store) -> Iterator[tuple]:
+def _by_name(store: Store, *columns) -> Iterator[tuple]:  # type: ignore[no-untyped-def]
+    """Rows of a table with a unique first column (name), in batches ordered by it."""
     last = ""
     while True:
         with store.read() as session:
-            rows = list(session.execute(
-                select(Supplier.name, Supplier.code, Supplier.email, Supplier.phone, Supplier.lead_time_days, Supplier.active)
-                .where(Supplier.name > last).order_by(Supplier.name).limit(BATCH)
-            ))
+            rows = list(session.execute(select(*columns).where(columns[0] > last).order_by(columns[0]).limit(BATCH)))
         yield from rows
         if len(rows) < BATCH:
             return
         last = rows[-1][0]
+
+
+def _supplier_rows(store: Store) -> Iterator[tuple]:
+    return _by_name(store, Supplier.name, Supplier.code, Supplier.email, Supplier.phone, Supplier.lead_time_days,
+                    Supplier.active)
+
+
+def _customer_rows(store: Store) -> Iterator[tuple]:
+    return _by_name(store, Customer.name, Customer.code, Customer.email, Customer.phone, Customer.min_shelf_days,
+                    Customer.active)
 
 
 def _location_rows(store: Store) -> Iterator[tuple]:
@@ -158,7 +169,8 @@ def _location_rows(store: Store) -> Iterator[tuple]:
     while True:
         with store.read() as session:
             rows = list(session.execute(
-                select(Location.code, Location.name, parent.code, Warehouse.code, Location.barcode, Location.kind, Location.active)
+                select(Location.code, Location.name, parent.code, Warehouse.code, Location.barcode, Location.kind, Location.active,
+                       Location.pick_seq, Location.usage)
                 .outerjoin(parent, parent.id == Location.parent_id)
                 .outerjoin(Warehouse, Warehouse.id == Location.warehouse_id)
                 .where(Location.kind.in_(("internal", "view")), Location.code > last)
@@ -235,6 +247,7 @@ def _count(store: Store, kind: str) -> int:
     counted = {
         "products": select(func.count()).select_from(Product),
         "suppliers": select(func.count()).select_from(Supplier),
+        "customers": select(func.count()).select_from(Customer),
         "locations": select(func.count()).select_from(Location).where(Location.kind.in_(("internal", "view"))),
         "moves": select(func.count()).select_from(Movement),
     }.get(kind)
@@ -350,7 +363,8 @@ def export(
     total = _count(store, kind)
     columns = COLUMNS[kind]
     rows = {
-        "products": _product_rows, "suppliers": _supplier_rows, "locations": _location_rows,
+        "products": _product_rows, "suppliers": _supplier_rows, "customers": _customer_rows,
+        "locations": _location_rows,
         "stock": _stock_rows, "moves": _move_rows,
     }.get(kind)
     source = _audit_rows(store, actor) if kind == "audit" else rows(store)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from ims_tui.db.models import (
     Balance,
     Barcode,
+    Customer,
     Location,
     Lot,
     Posting,
@@ -502,12 +503,16 @@ class SupplierImporter(Importer):
     """Suppliers by name; a new supplier without a code gets one made from its name."""
 
     kind = "suppliers"
+    model: Any = Supplier
+    fields = SUPPLIER_FIELDS
+    defaults: dict[str, Any] = {"email": None, "phone": None, "lead_time_days": 7, "active": True}
+    noun = "supplier"
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
-        table = Supplier.__table__
+        table = self.model.__table__
         self.existing = {m["name"]: dict(m) for m in self.session.execute(
-            select(table.c.id, table.c.name, *(table.c[f] for f in SUPPLIER_FIELDS))).mappings()}
+            select(table.c.id, table.c.name, *(table.c[f] for f in self.fields))).mappings()}
         self.code_owner = {m["code"].lower(): name for name, m in self.existing.items()}
         self.seen_names = SeenKeys()  # name -> row
         self.seen_codes = SeenKeys()  # lower-case code -> (row, name)
@@ -519,7 +524,7 @@ class SupplierImporter(Importer):
             if not name:
                 continue
             if name in self.seen_names:
-                row.problem("name", f"supplier {name} is also on row {self.seen_names[name]}")
+                row.problem("name", f"{self.noun} {name} is also on row {self.seen_names[name]}")
                 continue
             self.seen_names[name] = row.number
             current = self.existing.get(name)
@@ -533,36 +538,45 @@ class SupplierImporter(Importer):
                 owner = self.code_owner.get(code.lower())
                 if owner is not None and owner != name:
                     how = "" if row.values.get("code") else " (made from the name: give a code)"
-                    row.problem("code", f"code {code} belongs to supplier {owner}{how}", value=code, conflict=True)
+                    row.problem("code", f"code {code} belongs to {self.noun} {owner}{how}", value=code, conflict=True)
                 earlier = self.seen_codes.get(code.lower())
                 if earlier is not None and earlier[1] != name:
                     row.problem("code", f"code {code} is also on row {earlier[0]}", value=code)
                 self.seen_codes[code.lower()] = (row.number, name)
             if row.problems:
                 continue
-            base = {"code": code, "email": None, "phone": None, "lead_time_days": 7, "active": True} if current is None \
-                else {f: current[f] for f in SUPPLIER_FIELDS}
+            base = {"code": code, **self.defaults} if current is None else {f: current[f] for f in self.fields}
             fields = dict(base)
-            for column in SUPPLIER_FIELDS:
+            for column in self.fields:
                 if row.values.get(column) is not None:
                     fields[column] = row.values[column]
             row.plan = (None if current is None else current["id"], fields)
             row.action = "create" if current is None else ("update" if fields != base else "unchanged")
 
     def apply(self, batch: list[ParsedRow]) -> None:
-        table = Supplier.__table__
+        table = self.model.__table__
         new = [{"name": row.values["name"], **row.plan[1]} for row in batch if row.action == "create"]
         if new:
             self.session.execute(insert(table), new)
         changed = [{"p_id": row.plan[0], **{f"p_{f}": v for f, v in row.plan[1].items()}} for row in batch if row.action == "update"]
         if changed:
             self.session.execute(update(table).where(table.c.id == bindparam("p_id")).values(
-                {f: bindparam(f"p_{f}", type_=table.c[f].type) for f in SUPPLIER_FIELDS}), changed)
+                {f: bindparam(f"p_{f}", type_=table.c[f].type) for f in self.fields}), changed)
+
+
+class CustomerImporter(SupplierImporter):
+    """Customers by name, as suppliers (``min_shelf_days``: a whole number of zero or more)."""
+
+    kind = "customers"
+    model = Customer
+    fields = ("code", "email", "phone", "min_shelf_days", "active")
+    defaults = {"email": None, "phone": None, "min_shelf_days": 0, "active": True}
+    noun = "customer"
 
 
 # --- locations --------------------------------------------------------------------------------
 
-LOCATION_FIELDS = ("name", "kind", "warehouse_id", "barcode", "active")
+LOCATION_FIELDS = ("name", "kind", "warehouse_id", "barcode", "active", "pick_seq", "usage")
 
 
 class LocationImporter(Importer):
@@ -621,10 +635,10 @@ class LocationImporter(Importer):
                 row.problem("kind", f"location {code} holds stock, so it cannot become an area (view)", conflict=True)
             if row.problems:
                 continue
-            base = {"name": code, "kind": "internal", "warehouse_id": None, "barcode": None, "active": True} \
-                if current is None else {f: current[f] for f in LOCATION_FIELDS}
+            base = {"name": code, "kind": "internal", "warehouse_id": None, "barcode": None, "active": True,
+                    "pick_seq": None, "usage": "stock"} if current is None else {f: current[f] for f in LOCATION_FIELDS}
             fields = dict(base)
-            for column in ("name", "kind", "barcode", "active"):
+            for column in ("name", "kind", "barcode", "active", "pick_seq", "usage"):
                 if row.values.get(column) is not None:
                     fields[column] = row.values[column]
             warehouse = row.values.get("warehouse")
@@ -842,6 +856,7 @@ class StockImporter(Importer):
 IMPORTERS: dict[str, type[Importer]] = {
     "products": ProductImporter,
     "suppliers": SupplierImporter,
+    "customers": CustomerImporter,
     "locations": LocationImporter,
     "stock": StockImporter,
 }
