@@ -14,6 +14,7 @@ Example::
     default_location = "WH1-RCV"
     idle_lock_minutes = 5
     theme = "high-contrast"
+    kiosk = true                       # no key leaves the app (as 'ims --kiosk')
     label_printer = "10.0.0.50:9100"   # a ZPL printer on raw TCP
 
     [security]
@@ -66,6 +67,7 @@ class Config:
     default_location: str | None = None
     idle_lock_minutes: float = 5.0
     theme: str | None = None
+    kiosk: bool = False
     label_printer: str | None = None
     max_failed_logins: int = 5
     lockout_minutes: float = 15.0
@@ -103,6 +105,13 @@ def _number(section: dict, key: str, default: float, path: Path) -> float:
     value = section.get(key, default)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
         raise ConfigError(f"{path}: {key} must be a non-negative number, not {value!r}")
+    return value
+
+
+def _flag(section: dict, key: str, path: Path) -> bool:
+    value = section.get(key, False)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{path}: {key} must be true or false, not {value!r}")
     return value
 
 
@@ -146,6 +155,7 @@ def load_config(
         default_location=station_section.get("default_location"),
         idle_lock_minutes=_number(station_section, "idle_lock_minutes", 5.0, config_path),
         theme=station_section.get("theme"),
+        kiosk=_flag(station_section, "kiosk", config_path),
         label_printer=station_section.get("label_printer"),
         max_failed_logins=int(_number(security, "max_failed_logins", 5, config_path)),
         lockout_minutes=_number(security, "lockout_minutes", 15.0, config_path),

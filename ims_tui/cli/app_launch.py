@@ -13,6 +13,10 @@ def launch_app(ctx: CliContext) -> int:
         schema.upgrade(store)
     else:
         schema.ensure_current(store)
+    if ctx.args.kiosk or ctx.config.kiosk:
+        from ims_tui.serve.kiosk import supervise
+
+        return supervise(ctx.config)
     from ims_tui.app import ImsApp
 
     app = ImsApp(ctx.config, store)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from ims_tui import __version__
 from ims_tui.cli.context import CliContext
+from ims_tui.services.actor import Actor
 from ims_tui.services.errors import ImsError
 
 COMMAND_MODULES = (
@@ -24,6 +25,7 @@ COMMAND_MODULES = (
     "ims_tui.cli.transfer",
     "ims_tui.cli.purchasing",
     "ims_tui.cli.labels",
+    "ims_tui.cli.serve",
 )
 
 
@@ -43,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--station", metavar="NAME", help="station name recorded on postings (default: host name)")
     parser.add_argument("--json", action="store_true", help="machine-readable JSON output")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("--kiosk", action="store_true",
+                        help="open the station app with no way out to a shell (also kiosk = true in the station file)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     import importlib
 
@@ -51,13 +55,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, actor: Actor | None = None) -> int:
+    """Run one command; ``actor`` acts instead of ``--user``/the local operator (served sessions)."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # usage errors, --help, --version: report the code, do not exit
         return exc.code if isinstance(exc.code, int) else 2
-    ctx = CliContext(args)
+    ctx = CliContext(args, actor=actor)
     try:
         if args.command is None:
             from ims_tui.cli.app_launch import launch_app

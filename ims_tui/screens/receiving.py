@@ -459,6 +459,13 @@ class ReceivingScreen(ImsScreen):
         self._flow_closed = False
         self.flow: ReceivingFlow | None = None
 
+    def open_work(self) -> str | None:
+        """The receipt being scanned, for the quit question (ctrl+q); None when nothing is open."""
+        draft = self.flow.draft if self.flow is not None else None
+        if draft is None or not (draft.lines or draft.pending):
+            return None
+        return f"a receipt for {draft.po_number or draft.supplier} ({len(draft.lines)} line(s) scanned)"
+
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("", id="receipt-head")

@@ -317,6 +317,27 @@ def verify_unlock(
     )
 
 
+def sign_in_key(store: Store, username: str, *, station: str, max_failed: int = 5, lockout_minutes: float = 15) -> SignInResult:
+    """Sign in a user whose registered public key the SSH server has already verified.
+
+    The same account rules as a password: a locked account is refused (and the refusal audited),
+    a disabled one fails; the sign-in is audited with the method ``ssh key``.
+    """
+    account = _account(store, username=username.strip())
+    if account is None:
+        raise AuthError(FAILED_PASSWORD)
+    return _attempt(
+        store, account, True, method="ssh key", station=station, unknown_target="",
+        failure_message=FAILED_PASSWORD, max_failed=max_failed, lockout_minutes=lockout_minutes, new_hashes={},
+    )
+
+
+def record_session(store: Store, actor: Actor, action: str, summary: str) -> None:
+    """Audit the start or end of a served session (``ssh.session.start`` ...) with where it came from."""
+    with store.write() as session:
+        audit.record(session, actor, action, actor.username, summary)
+
+
 def record_sign_out(store: Store, actor: Actor, reason: str = "signed out") -> None:
     """Audit the end of a station session (sign-out by key, or another user taking over)."""
     with store.write() as session:

@@ -1,0 +1,140 @@
+"""One served session's process: the station app or one CLI command, as a user the server signed in.
+
+Started by ``ims serve ssh`` and by the kiosk supervisor as
+``python -m ims_tui.serve.child SPEC`` where SPEC is JSON::
+
+    {"mode": "app" | "cli" | "batch", "db": URL, "station": NAME,
+     "user": NAME or null, "kiosk": bool, "argv": [...]}
+
+Why a user name on the command line is not a way in: whoever can start this module on the server
+can already run ``ims`` as the local operator, who has administrator rights.  The server passes
+the name only after the user proved who they are (password or registered key); the account is
+read again here, so a disabled user gets nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import signal
+import sys
+from typing import Any
+
+from ims_tui.services.errors import AuthError, ImsError
+
+FORBIDDEN_OPTIONS = ("--db", "--user", "--kiosk")
+"""Options a served command may not give: the server decides the store and the user."""
+
+
+def _actor(store: Any, username: str, station: str):  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from ims_tui.db.models import User
+    from ims_tui.services.actor import Actor
+
+    with store.read() as session:
+        row = session.execute(select(User.id, User.role, User.active).where(User.username == username)).one_or_none()
+    if row is None or not row.active:
+        raise AuthError(f"account {username} is disabled or gone")
+    return Actor(username, row.role, station, row.id)
+
+
+def run_app(spec: dict) -> int:
+    from ims_tui.app import ImsApp
+    from ims_tui.config import load_config
+    from ims_tui.db import schema
+    from ims_tui.db.engine import Store
+
+    config = load_config(database_url=spec["db"], station=spec.get("station"))
+    store = Store(config.database_url)
+    if schema.is_empty(store):
+        schema.upgrade(store)
+    else:
+        schema.ensure_current(store)
+    actor = _actor(store, spec["user"], config.station) if spec.get("user") else None
+    kiosk = bool(spec.get("kiosk"))
+    app = ImsApp(config, store, actor=actor, kiosk=kiosk)
+
+    def leave(signum: int, frame: Any) -> None:
+        # the connection dropped (SIGHUP) or the server is stopping (SIGTERM): end cleanly;
+        # drafts are saved after every step, so nothing is lost
+        try:
+            app.call_later(app.exit, 0)
+        except Exception:  # noqa: BLE001 - no loop yet: just go
+            raise SystemExit(0) from None
+
+    signal.signal(signal.SIGHUP, leave)
+    signal.signal(signal.SIGTERM, leave)
+    try:
+        result = app.run(mouse=not kiosk)
+    finally:
+        store.dispose()
+    return result if isinstance(result, int) else (app.return_code or 0)
+
+
+def _command_argv(words: list[str]) -> list[str] | str:
+    """The command's words without a leading ``ims``; or a refusal."""
+    if words and words[0] in ("ims", "python -m ims_tui"):
+        words = words[1:]
+    for word in words:
+        if word.split("=", 1)[0] in FORBIDDEN_OPTIONS:
+            return f"error: {word.split('=', 1)[0]} cannot be given over ssh: the server decides the store and the user"
+    return words
+
+
+def run_cli(spec: dict, argv: list[str]) -> int:
+    from ims_tui.cli.main import main
+    from ims_tui.config import load_config
+    from ims_tui.db.engine import Store
+
+    words = _command_argv(argv)
+    if isinstance(words, str):
+        sys.stderr.write(words + "\n")
+        return 2
+    if not words:
+        sys.stderr.write("error: give a command, e.g. 'ims stock show SKU' (see 'ims --help')\n")
+        return 2
+    config = load_config(database_url=spec["db"], station=spec.get("station"))
+    store = Store(config.database_url)
+    try:
+        actor = _actor(store, spec["user"], config.station)
+    except ImsError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return exc.exit_code
+    finally:
+        store.dispose()
+    return main(["--db", config.database_url, "--station", config.station, *words], actor=actor)
+
+
+def run_batch(spec: dict) -> int:
+    """``ssh -T`` without a command: each line of stdin is one command; the last failure's code."""
+    code = 0
+    for line in sys.stdin:
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        try:
+            words = shlex.split(line)
+        except ValueError as exc:
+            sys.stderr.write(f"error: {exc}\n")
+            code = 2
+            continue
+        result = run_cli(spec, words)
+        sys.stdout.flush()
+        code = result or code
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    spec = json.loads(args[0])
+    mode = spec.get("mode", "app")
+    if mode == "app":
+        return run_app(spec)
+    if mode == "cli":
+        return run_cli(spec, list(spec.get("argv", [])))
+    return run_batch(spec)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
