@@ -14,6 +14,7 @@ read again here, so a disabled user gets nothing.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shlex
 import signal
@@ -59,9 +60,10 @@ def run_app(spec: dict) -> int:
         # the connection dropped (SIGHUP) or the server is stopping (SIGTERM): end cleanly;
         # drafts are saved after every step, so nothing is lost
         try:
-            app.call_later(app.exit, 0)
-        except Exception:  # noqa: BLE001 - no loop yet: just go
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # the app is not running yet (or any more): just go
             raise SystemExit(0) from None
+        loop.call_soon_threadsafe(app.exit, 0)  # wakes the loop up, unlike a bare call here
 
     signal.signal(signal.SIGHUP, leave)
     signal.signal(signal.SIGTERM, leave)

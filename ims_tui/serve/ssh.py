@@ -260,7 +260,8 @@ class SshServer:
 
         async def copy_out(source: asyncio.StreamReader, target: asyncssh.SSHWriter) -> None:
             while data := await source.read(65536):
-                target.write(data)
+                with contextlib.suppress(OSError, asyncssh.Error):  # the client left: drain anyway
+                    target.write(data)
 
         async def copy_in() -> str:
             assert child.stdin is not None
@@ -326,7 +327,8 @@ class SshServer:
                 loop.remove_reader(master)
                 output_done.set()
                 return
-            process.stdout.write(data)
+            with contextlib.suppress(OSError, asyncssh.Error):  # gone: keep draining, the app is ending
+                process.stdout.write(data)
 
         loop.add_reader(master, readable)
 
