@@ -13,7 +13,7 @@ from ims_tui.cli.main import main
 from ims_tui.services import ssh_keys, users
 from ims_tui.services.actor import Actor
 from ims_tui.services.audit_log import AuditFilter, browse
-from ims_tui.services.auth import AccountLocked, sign_in, sign_in_key
+from ims_tui.services.auth import AccountLocked, sign_in, sign_in_verified
 from ims_tui.services.errors import AuthError, BadInput, PermissionDenied, RuleViolation
 from tests.auth_support import PASSWORD, add_user, fast_hashing  # noqa: F401 - fixture
 from tests.conftest import open_store
@@ -109,13 +109,13 @@ def test_only_administrators_manage_other_users_keys_and_users_their_own(url, tm
 
 def test_key_sign_in_is_audited_and_respects_a_lockout(url):
     store = open_store(url)
-    result = sign_in_key(store, "rita", station="ssh")
+    result = sign_in_verified(store, "rita", method="ssh key", station="ssh")
     assert result.actor.username == "rita" and result.actor.user_id is not None
     for _ in range(3):
         with pytest.raises(AuthError):
             sign_in(store, "rita", "wrong-password", station="t", max_failed=3)
     with pytest.raises(AccountLocked):
-        sign_in_key(store, "rita", station="ssh", max_failed=3)
+        sign_in_verified(store, "rita", method="ssh key", station="ssh", max_failed=3)
     rows = browse(store, ADMIN, AuditFilter(action="signin", username="rita")).rows
     assert [(row.action, row.summary) for row in rows if row.action in ("signin", "signin.refused")][-1] == ("signin", "ssh key")
     assert any(row.action == "signin.refused" and row.summary == "ssh key: account locked" for row in rows)

@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     parser.add_argument("--kiosk", action="store_true",
                         help="open the station app with no way out to a shell (also kiosk = true in the station file)")
+    parser.add_argument("--login-user", action="store_true",
+                        help="open the app signed in as the application user named like this OS login "
+                             "(for an sshd ForceCommand: sshd has authenticated the login)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     import importlib
 

@@ -16,14 +16,19 @@ import sys
 import time
 
 from ims_tui.config import Config
+from ims_tui.services.errors import BadInput
 
 RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
 """Seconds before a restart; a crash soon after the previous one waits longer."""
 STABLE_SECONDS = 60.0
 
 
-def supervise(config: Config) -> int:
-    spec = json.dumps({"mode": "app", "db": config.database_url, "station": config.station, "user": None, "kiosk": True})
+def supervise(config: Config, username: str | None = None) -> int:
+    """Run the kiosk app until told to stop; ``username``: start it signed in as this user (already
+    authenticated by the caller, as ``--login-user`` under an sshd ForceCommand)."""
+    spec = json.dumps({"mode": "app", "db": config.database_url, "station": config.station, "user": username, "kiosk": True})
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise BadInput("the kiosk needs a terminal (over ssh: ssh -t)")
     stopping: list[int] = []
     child: subprocess.Popen | None = None
 

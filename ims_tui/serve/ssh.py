@@ -212,10 +212,10 @@ class SshServer:
         if auth.method == "password" and auth.actor is not None:
             return auth.actor
         if auth.method == "key":
-            from ims_tui.services.auth import sign_in_key
+            from ims_tui.services.auth import sign_in_verified
 
             config = self.config
-            result = await asyncio.to_thread(sign_in_key, self.store, username, station=config.station,
+            result = await asyncio.to_thread(sign_in_verified, self.store, username, method="ssh key", station=config.station,
                                              max_failed=config.max_failed_logins, lockout_minutes=config.lockout_minutes)
             return result.actor
         raise AuthError("not signed in")

@@ -317,17 +317,21 @@ def verify_unlock(
     )
 
 
-def sign_in_key(store: Store, username: str, *, station: str, max_failed: int = 5, lockout_minutes: float = 15) -> SignInResult:
-    """Sign in a user whose registered public key the SSH server has already verified.
+def sign_in_verified(
+    store: Store, username: str, *, method: str, station: str, max_failed: int = 5, lockout_minutes: float = 15
+) -> SignInResult:
+    """Sign in a user whom something else has already authenticated: the SSH server checked their
+    registered key (``method="ssh key"``), or sshd signed in the OS login of the same name
+    (``"os login"``, the ForceCommand recipe).
 
     The same account rules as a password: a locked account is refused (and the refusal audited),
-    a disabled one fails; the sign-in is audited with the method ``ssh key``.
+    a disabled one fails; the sign-in is audited with ``method``.
     """
     account = _account(store, username=username.strip())
     if account is None:
         raise AuthError(FAILED_PASSWORD)
     return _attempt(
-        store, account, True, method="ssh key", station=station, unknown_target="",
+        store, account, True, method=method, station=station, unknown_target="",
         failure_message=FAILED_PASSWORD, max_failed=max_failed, lockout_minutes=lockout_minutes, new_hashes={},
     )
 
