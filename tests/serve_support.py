@@ -69,17 +69,7 @@ class Server:
 
     def children(self) -> list[int]:
         """The session processes the server started (one per session)."""
-        found = []
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    stat = (entry / "stat").read_text()
-                    cmdline = (entry / "cmdline").read_bytes()
-                except OSError:
-                    continue
-                if int(stat.rsplit(")", 1)[1].split()[1]) == self.process.pid and b"ims_tui.serve.child" in cmdline:
-                    found.append(int(entry.name))
-        return found
+        return session_processes(self.process.pid, direct=True)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -89,6 +79,34 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+def parent_of(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def session_processes(root: int, *, direct: bool = False) -> list[int]:
+    """Live ``ims_tui.serve.child`` processes started by ``root`` (or anywhere below it)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if b"ims_tui.serve.child" not in cmdline or state == "Z":
+            continue
+        pid = parent_of(int(entry.name))
+        while pid > 1 and pid != root and not direct:
+            pid = parent_of(pid)
+        if pid == root:
+            found.append(int(entry.name))
+    return found
 
 
 def ssh_args(port: int, user: str, *, key: Path | None = None, password: bool = False) -> list[str]:

@@ -50,3 +50,9 @@ def test_screens_never_import_sqlalchemy_or_the_db_layer(layer):
 def test_the_checker_sees_imports():
     """Guard against a vacuous pass: the checker finds a known import."""
     assert "sqlalchemy" in imported_modules(PACKAGE / "services" / "ledger.py")
+
+
+@pytest.mark.parametrize("layer", ["services", "devices", "db", "screens", "widgets"])
+def test_only_serve_knows_how_the_app_is_served(layer):
+    """serve/ may import the app and the services; nothing below it imports serve/ or its servers."""
+    assert offending(files_in(layer), ("ims_tui.serve", "asyncssh", "textual_serve", "aiohttp")) == []

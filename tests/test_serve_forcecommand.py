@@ -15,7 +15,7 @@ import pytest
 from tests.app_helpers import stock_the_store
 from tests.auth_support import add_user, use_cheap_hasher
 from tests.conftest import open_store
-from tests.serve_support import TMUX, Terminal, free_port, make_key, ssh_args, wait_for, wait_for_port
+from tests.serve_support import TMUX, Terminal, free_port, make_key, session_processes, ssh_args, wait_for, wait_for_port
 
 SSHD = shutil.which("sshd") or ("/usr/sbin/sshd" if Path("/usr/sbin/sshd").exists() else None)
 LOGIN = pwd.getpwuid(os.getuid()).pw_name
@@ -76,41 +76,12 @@ def test_force_command_gives_the_login_its_kiosk_signed_in_and_a_drop_ends_it(ss
         term.keys("C-q")
         term.wait_text("does nothing on this kiosk")
         assert "[exit" not in term.text()
-        apps = wait_for(lambda: _apps_under(process.pid), what="the app under sshd")
+        wait_for(lambda: session_processes(process.pid), what="the app under sshd")
     finally:
         term.close()
-    wait_for(lambda: not any(os.path.exists(f"/proc/{pid}") and _alive(pid) for pid in apps), 15, "the app to end with the connection")
+    wait_for(lambda: not session_processes(process.pid), 15, "the app to end with the connection")
     # whatever command the client asks for, the ForceCommand runs the kiosk, which needs a terminal
     result = subprocess.run(ssh_args(port, LOGIN, key=key) + ["sh", "-c", "echo escaped"],
                             capture_output=True, text=True, timeout=60)
     assert "escaped" not in result.stdout
     assert (result.returncode, result.stderr) == (2, "error: the kiosk needs a terminal (over ssh: ssh -t)\n")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def _apps_under(root: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            cmdline = open(f"/proc/{entry}/cmdline", "rb").read()
-        except OSError:
-            continue
-        if b"ims_tui.serve.child" in cmdline:
-            pid = int(entry)
-            while pid > 1:
-                if pid == root:
-                    found.append(int(entry))
-                    break
-                try:
-                    pid = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
-                except OSError:
-                    break
-    return found

@@ -20,11 +20,10 @@ from ims_tui.services import purchasing
 from ims_tui.services.auth import sign_in
 from ims_tui.services.purchasing import LineInput
 from tests.app_helpers import actor, make_app, settle, stock_the_store
-from tests.auth_support import use_cheap_hasher
 from tests.conftest import open_store
-from tests.serve_support import TMUX, Terminal, wait_for
-from tests.test_purchasing_service import MANAGER, setup_catalogue
-from tests.test_receiving_screen import open_receiving, scan
+from tests.serve_support import TMUX, Terminal, session_processes, wait_for
+from tests.test_purchasing_service import MANAGER
+from tests.test_receiving_screen import open_receiving, scan, shop  # noqa: F401 - fixture
 from tests.test_receiving_screen import settle as settle_receiving
 
 
@@ -63,15 +62,6 @@ async def test_outside_kiosk_ctrl_q_quits_at_once_without_open_work(store):
         await pilot.press("ctrl+q")
         await pilot.pause()
     assert app.return_code == 0
-
-
-@pytest.fixture
-def shop(sqlite_url, monkeypatch):
-    use_cheap_hasher(monkeypatch)
-    store = open_store(sqlite_url)
-    setup_catalogue(store)
-    yield store
-    store.dispose()
 
 
 async def test_ctrl_q_mid_receipt_asks_once_and_a_second_ctrl_q_quits(shop):
@@ -138,36 +128,11 @@ def test_the_kiosk_in_a_real_terminal_survives_its_keys_and_restarts_a_crashed_a
         assert "[exit" not in term.text()
         pane_pid = int(subprocess.run([TMUX, "list-panes", "-t", term.name, "-F", "#{pane_pid}"],
                                       capture_output=True, text=True).stdout.split()[0])
-        children = wait_for(lambda: _app_processes(pane_pid), what="the kiosk's app process")
+        children = wait_for(lambda: session_processes(pane_pid), what="the kiosk's app process")
         os.kill(children[0], signal.SIGKILL)  # the app crashes
         term.wait_text("the kiosk starts it again")
-        wait_for(lambda: (found := _app_processes(pane_pid)) and found != children, 15, "a new app process")
+        wait_for(lambda: (found := session_processes(pane_pid)) and found != children, 15, "a new app process")
         term.wait_text("Sign in")
         assert "[exit" not in term.text()
     finally:
         term.close()
-
-
-def _app_processes(root: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                cmdline = open(f"/proc/{entry}/cmdline", "rb").read()
-            except OSError:
-                continue
-            if b"ims_tui.serve.child" in cmdline and _descends(int(entry), root):
-                found.append(int(entry))
-    return found
-
-
-def _descends(pid: int, root: int) -> bool:
-    while pid > 1:
-        if pid == root:
-            return True
-        try:
-            stat = open(f"/proc/{pid}/stat").read()
-        except OSError:
-            return False
-        pid = int(stat.rsplit(")", 1)[1].split()[1])
-    return False

@@ -26,24 +26,23 @@ def listen_address(default_port: int):  # type: ignore[no-untyped-def]
     return parse
 
 
-def positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
-    return value
+def number(kind: type, minimum: float, what: str):  # type: ignore[no-untyped-def]
+    """An argparse type: a ``kind`` of at least ``minimum``; ``what`` names it in the refusal."""
+
+    def parse(text: str):  # type: ignore[no-untyped-def]
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not {what}: {text!r}") from None
+        if not value >= minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum:g}: {text!r}")
+        return value
+
+    return parse
 
 
-def minutes(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of minutes: {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be 0 (never) or more: {text!r}")
-    return value
+positive = number(int, 1, "a whole number")
+minutes = number(float, 0, "a number of minutes")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
