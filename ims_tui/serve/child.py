@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shlex
 import signal
 import sys
@@ -40,6 +41,30 @@ def _actor(store: Any, username: str, station: str):  # type: ignore[no-untyped-
     return Actor(username, row.role, station, row.id)
 
 
+_running_app: list[Any] = []
+"""The app of this process, once made (for the hang-up handler)."""
+
+
+def _leave(signum: int, frame: Any) -> None:
+    """SIGHUP (the connection dropped) or SIGTERM (the server stops): end cleanly.
+
+    Drafts are saved after every step, so nothing is lost.  Before the app runs there is
+    nothing to close; while it starts, it is asked again until it can exit.
+    """
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        os._exit(0)
+    loop.call_soon_threadsafe(_exit_when_running, loop)  # wakes the loop up, unlike a bare call here
+
+
+def _exit_when_running(loop: asyncio.AbstractEventLoop) -> None:
+    if _running_app and _running_app[0].is_running:
+        _running_app[0].exit(0)
+    else:
+        loop.call_later(0.05, _exit_when_running, loop)
+
+
 def run_app(spec: dict) -> int:
     from ims_tui.app import ImsApp
     from ims_tui.config import load_config
@@ -56,17 +81,7 @@ def run_app(spec: dict) -> int:
     kiosk = bool(spec.get("kiosk"))
     app = ImsApp(config, store, actor=actor, kiosk=kiosk)
 
-    def leave(signum: int, frame: Any) -> None:
-        # the connection dropped (SIGHUP) or the server is stopping (SIGTERM): end cleanly;
-        # drafts are saved after every step, so nothing is lost
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # the app is not running yet (or any more): just go
-            raise SystemExit(0) from None
-        loop.call_soon_threadsafe(app.exit, 0)  # wakes the loop up, unlike a bare call here
-
-    signal.signal(signal.SIGHUP, leave)
-    signal.signal(signal.SIGTERM, leave)
+    _running_app.append(app)
     try:
         result = app.run(mouse=not kiosk)
     finally:
@@ -132,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     spec = json.loads(args[0])
     mode = spec.get("mode", "app")
     if mode == "app":
+        signal.signal(signal.SIGHUP, _leave)
+        signal.signal(signal.SIGTERM, _leave)
         return run_app(spec)
     if mode == "cli":
         return run_cli(spec, list(spec.get("argv", [])))

@@ -367,8 +367,6 @@ class SshServer:
                     await asyncio.wait_for(output_done.wait(), 1.0)
             else:
                 reason = reader.result() if reader in done else idle.result()
-                if reason == "idle timeout":
-                    process.stdout.write(b"\r\n\x1b[0mims: session closed after the idle timeout\r\n")
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(child.pid, signal.SIGHUP)
                 try:
@@ -377,6 +375,9 @@ class SshServer:
                     _end_group(child.pid)
                     await exited
             code = exited.result()
+            if reason == "idle timeout":  # after the app has left the screen, so it stays readable
+                with contextlib.suppress(OSError, asyncssh.Error):
+                    process.stdout.write(b"\r\nims: session closed after the idle timeout\r\n")
         finally:
             for task in (reader, idle):
                 task.cancel()
