@@ -172,14 +172,14 @@ def test_the_session_cap_refuses_with_a_message_and_a_crash_ends_one_session_onl
 
 
 def test_idle_sessions_close_the_total_cap_holds_and_the_host_key_is_kept_private(shop, tmp_path):
-    server = Server(tmp_path, shop.url, "ssh", "--idle-minutes", "0.05", "--max-sessions", "1")
+    server = Server(tmp_path, shop.url, "ssh", "--idle-minutes", "0.1", "--max-sessions", "1")
     try:
         key_file = tmp_path / "data" / "ims-tui" / "ssh_host_ed25519_key"
         assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
         first_key = key_file.read_bytes()
         term = Terminal(ssh_args(server.port, "rita", key=shop.key_path) + ["-tt"])
         try:
-            term.wait_text("Signed in as rita")
+            wait_for(server.children, 10, "rita's session")  # open (the idle clock runs from its start)
             full = run_ssh(server, "mona", "ims", "info", password="manager-pass-1", tmp_path=tmp_path)
             assert full.returncode == 1 and "the server is full (1 sessions)" in full.stderr
             term.wait_text("session closed after the idle timeout", timeout=30)
