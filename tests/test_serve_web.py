@@ -105,9 +105,15 @@ async def test_chromium_signs_in_and_sees_home(web):
             await _until(lambda: "Sign in" in "".join(screen), "the sign-in screen in the browser")
             await page.wait_for_timeout(300)
             await page.mouse.click(550, 350)  # the terminal takes the keyboard
-            await page.keyboard.type("mona", delay=60)
+            # typed as a person types: a fast burst ending in Tab would be taken for a badge scan
+            mark = len(screen)
+            await page.keyboard.type("mona", delay=150)
+            await _until(lambda: "mona" in _plain("".join(screen[mark:])), "the typed name on the screen")
+            await page.wait_for_timeout(400)
             await page.keyboard.press("Tab")
-            await page.keyboard.type("manager-pass-1", delay=60)
+            await page.wait_for_timeout(400)
+            await page.keyboard.type("manager-pass-1", delay=150)
+            await page.wait_for_timeout(400)
             await page.keyboard.press("Enter")
             await _until(lambda: "Signed in as mona (manager)" in _plain("".join(screen)), "Home after signing in")
             await page.wait_for_timeout(500)
