@@ -327,9 +327,24 @@ class SshServer:
                 loop.remove_reader(master)
                 output_done.set()
                 return
-            with contextlib.suppress(OSError, asyncssh.Error):  # gone: keep draining, the app is ending
+            try:
                 process.stdout.write(data)
+            except (OSError, asyncssh.Error):  # the client is gone: keep draining, the app is ending
+                return
+            # back-pressure: read more only when the client has taken this, so a slow link slows
+            # the app (it blocks on its pty) instead of filling the server's memory
+            loop.remove_reader(master)
+            draining.add(asyncio.create_task(resume_reading()))
 
+        async def resume_reading() -> None:
+            with contextlib.suppress(OSError, asyncssh.Error):
+                await process.stdout.drain()
+            draining.difference_update({task for task in draining if task.done()})
+            if not output_done.is_set() and not closing:
+                loop.add_reader(master, readable)
+
+        draining: set[asyncio.Task] = set()
+        closing = False
         loop.add_reader(master, readable)
 
         async def pump_input() -> str:
@@ -379,7 +394,8 @@ class SshServer:
                 with contextlib.suppress(OSError, asyncssh.Error):
                     process.stdout.write(b"\r\nims: session closed after the idle timeout\r\n")
         finally:
-            for task in (reader, idle):
+            closing = True
+            for task in (reader, idle, *draining):
                 task.cancel()
             loop.remove_reader(master)
             os.close(master)
