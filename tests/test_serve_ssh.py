@@ -193,3 +193,21 @@ def test_idle_sessions_close_the_total_cap_holds_and_the_host_key_is_kept_privat
     again = Server(tmp_path, shop.url, "ssh")  # a restart keeps the host key
     again.stop()
     assert key_file.read_bytes() == first_key
+
+
+@pytest.mark.parametrize("kind", ["ssh", "web"])
+def test_a_bad_address_or_a_taken_port_is_one_line_and_exit_2(kind, sqlite_url, tmp_path, monkeypatch, capsys):
+    import socket
+
+    from ims_tui.cli.main import main
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    assert main(["--db", sqlite_url, "serve", kind, "--listen", "host:port"]) == 2
+    assert capsys.readouterr().err == f"error: argument --listen: not HOST:PORT: 'host:port' (see 'ims serve {kind} --help')\n"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["--db", sqlite_url, "serve", kind, "--listen", f"127.0.0.1:{port}"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot listen on 127.0.0.1:{port}: ") and err.count("\n") == 1
