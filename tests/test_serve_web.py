@@ -5,6 +5,7 @@ cap are refused, and each tab is a process of its own."""
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shutil
 from pathlib import Path
@@ -87,7 +88,7 @@ async def test_a_foreign_or_missing_origin_and_a_session_over_the_cap_are_refuse
 
 @pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/system-packages)")
-async def test_chromium_signs_in_and_sees_home(web):
+async def test_chromium_signs_in_and_sees_home(web, tmp_path):
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
@@ -117,8 +118,10 @@ async def test_chromium_signs_in_and_sees_home(web):
             await page.keyboard.press("Enter")
             await _until(lambda: "Signed in as mona (manager)" in _plain("".join(screen)), "Home after signing in")
             await page.wait_for_timeout(500)
-            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-            await page.screenshot(path=str(SCREENSHOT))
+            shot = await page.screenshot(path=str(tmp_path / "serve-web.png"))
+            assert shot.startswith(b"\x89PNG") and len(shot) > 10_000
+            if os.environ.get("IMS_UPDATE_SCREENSHOTS"):  # the README's picture
+                SCREENSHOT.write_bytes(shot)
 
             # a page of another origin (localhost is not 127.0.0.1) cannot open a session
             other = await browser.new_page()
