@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -135,37 +136,45 @@ def make_key(tmp: Path, name: str) -> Path:
 
 
 class Terminal:
-    """A real terminal (a tmux pane) running a command, e.g. the ssh client."""
+    """A real terminal (a pane of a tmux server of its own, started with ``env``) running a command."""
 
     def __init__(self, command: list[str], width: int = 80, height: int = 24, env: dict[str, str] | None = None) -> None:
         self.name = f"serve-{uuid.uuid4().hex[:10]}"
+        self.socket = Path(tempfile.mkdtemp(prefix="serve-tmux-")) / "s"
         line = " ".join(_quote(part) for part in command)
-        subprocess.run([TMUX or "tmux", "new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height),
-                        f"{line}; echo '[exit '$?']'; sleep 60"], check=True, env=env)
+        self._tmux("new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height),
+                   f"{line}; echo '[exit '$?']'; sleep 60", env=env)
+
+    def _tmux(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run([TMUX or "tmux", "-S", str(self.socket), "-f", "/dev/null", *args],
+                              capture_output=True, text=True, env=env)
 
     def text(self) -> str:
-        result = subprocess.run([TMUX or "tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True)
-        return result.stdout
+        return self._tmux("capture-pane", "-p", "-t", self.name).stdout
+
+    def pane_pid(self) -> int:
+        return int(self._tmux("list-panes", "-t", self.name, "-F", "#{pane_pid}").stdout.split()[0])
 
     def wait_text(self, needle: str, timeout: float = 20.0) -> str:
         wait_for(lambda: needle in self.text(), timeout, f"{needle!r} on the screen:\n{self.text()}")
         return self.text()
 
     def keys(self, *keys: str) -> None:
-        subprocess.run([TMUX or "tmux", "send-keys", "-t", self.name, *keys], check=True)
+        self._tmux("send-keys", "-t", self.name, *keys)
 
     def type(self, text: str) -> None:
         """Literal text in one write, as a wedge scanner's burst arrives."""
-        subprocess.run([TMUX or "tmux", "send-keys", "-t", self.name, "-l", text], check=True)
+        self._tmux("send-keys", "-t", self.name, "-l", text)
 
     def scan(self, text: str) -> None:
         self.type(text + "\r")
 
     def resize(self, width: int, height: int) -> None:
-        subprocess.run([TMUX or "tmux", "resize-window", "-t", self.name, "-x", str(width), "-y", str(height)], check=True)
+        self._tmux("resize-window", "-t", self.name, "-x", str(width), "-y", str(height))
 
     def close(self) -> None:
-        subprocess.run([TMUX or "tmux", "kill-session", "-t", self.name], capture_output=True)
+        self._tmux("kill-server")
+        shutil.rmtree(self.socket.parent, ignore_errors=True)
 
 
 def _quote(text: str) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 from decimal import Decimal
 
@@ -126,8 +125,7 @@ def test_the_kiosk_in_a_real_terminal_survives_its_keys_and_restarts_a_crashed_a
             term.keys(key)
         term.wait_text("does nothing on this kiosk")
         assert "[exit" not in term.text()
-        pane_pid = int(subprocess.run([TMUX, "list-panes", "-t", term.name, "-F", "#{pane_pid}"],
-                                      capture_output=True, text=True).stdout.split()[0])
+        pane_pid = term.pane_pid()
         children = wait_for(lambda: session_processes(pane_pid), what="the kiosk's app process")
         os.kill(children[0], signal.SIGKILL)  # the app crashes
         term.wait_text("the kiosk starts it again")
