@@ -25,11 +25,15 @@ ADMIN = Actor("root", "admin", "test")
 AUDITOR = Actor("auditor-x", "auditor", "test")
 
 
+SQLITE_ONLY = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+"""The terminal tests need one backend; command mode and the lockout run on both."""
+
+
 @pytest.fixture
-def shop(sqlite_url, monkeypatch, tmp_path):
+def shop(store_url, monkeypatch, tmp_path):
     """A store with a catalogue, rita (receiver) with a registered key, mona (manager), pete (picker)."""
     use_cheap_hasher(monkeypatch)
-    store = open_store(sqlite_url)
+    store = open_store(store_url)
     setup_catalogue(store)
     users.add_user(store, ADMIN, "pete", "picker", "picker-pass-1")
     key = make_key(tmp_path, "rita_key")
@@ -57,6 +61,7 @@ def audit_rows(store, action):
     return browse(store, ADMIN, AuditFilter(action=action)).rows
 
 
+@SQLITE_ONLY
 def test_key_sign_in_drives_the_app_and_a_dropped_receipt_resumes(shop, server):
     number = purchasing.order_po(shop, MANAGER, purchasing.create_po(
         shop, MANAGER, "Acme Supplies", [LineInput("PLAIN", Decimal(24))]).number).number
@@ -107,6 +112,7 @@ def test_password_sign_in_wrong_password_counts_and_locks_out(shop, server, tmp_
     assert [row.outcome for row in audit_rows(shop, "signin.refused")] == ["locked"]
 
 
+@SQLITE_ONLY
 def test_an_unregistered_key_is_refused_and_a_removed_key_stops_working(shop, server, tmp_path):
     stranger = make_key(tmp_path, "stranger")
     refused = run_ssh(server, "rita", "ims", "info", key=stranger)
@@ -131,6 +137,7 @@ def test_commands_run_as_the_signed_in_user_with_their_permissions(shop, server,
     assert batch.returncode == 3 and "PLAIN" in batch.stdout
 
 
+@SQLITE_ONLY
 def test_resize_reaches_the_app_and_the_terminal_type_is_the_clients(shop, server):
     term = Terminal(ssh_args(server.port, "rita", key=shop.key_path) + ["-tt"], width=80, height=24)
     try:
@@ -147,6 +154,7 @@ def test_resize_reaches_the_app_and_the_terminal_type_is_the_clients(shop, serve
         term.close()
 
 
+@SQLITE_ONLY
 def test_the_session_cap_refuses_with_a_message_and_a_crash_ends_one_session_only(shop, server):
     first = Terminal(ssh_args(server.port, "rita", key=shop.key_path) + ["-tt"])
     second = Terminal(ssh_args(server.port, "rita", key=shop.key_path) + ["-tt"])
@@ -171,6 +179,7 @@ def test_the_session_cap_refuses_with_a_message_and_a_crash_ends_one_session_onl
     assert any("signal 9" in row.summary or "exit 137" in row.summary for row in ends)
 
 
+@SQLITE_ONLY
 def test_idle_sessions_close_the_total_cap_holds_and_the_host_key_is_kept_private(shop, tmp_path):
     server = Server(tmp_path, shop.url, "ssh", "--idle-minutes", "0.1", "--max-sessions", "1")
     try:

@@ -1,7 +1,9 @@
 """One served session's process: the station app or one CLI command, as a user the server signed in.
 
-Started by ``ims serve ssh`` and by the kiosk supervisor as
-``python -m ims_tui.serve.child SPEC`` where SPEC is JSON::
+Started by ``ims serve ssh``, ``ims serve web`` and the kiosk supervisor as
+``python -m ims_tui.serve.child`` with SPEC in the environment variable ``IMS_SERVE_SPEC`` (not
+on the command line, where ``ps`` would show the store's URL to every local user), or as the
+one argument.  SPEC is JSON::
 
     {"mode": "app" | "cli" | "batch", "db": URL, "station": NAME,
      "user": NAME or null, "kiosk": bool, "argv": [...]}
@@ -24,6 +26,7 @@ from typing import Any
 
 from ims_tui.services.errors import AuthError, ImsError
 
+SPEC_ENV = "IMS_SERVE_SPEC"
 FORBIDDEN_OPTIONS = ("--db", "--user", "--kiosk")
 """Options a served command may not give: the server decides the store and the user."""
 
@@ -144,7 +147,7 @@ def run_batch(spec: dict) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    spec = json.loads(args[0])
+    spec = json.loads(args[0] if args else os.environ.pop(SPEC_ENV))
     mode = spec.get("mode", "app")
     if mode == "app":
         signal.signal(signal.SIGHUP, _leave)

@@ -10,12 +10,14 @@ terminal or SSH connection gone).
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
 
 from ims_tui.config import Config
+from ims_tui.serve.child import SPEC_ENV
 from ims_tui.services.errors import BadInput
 
 RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
@@ -44,7 +46,7 @@ def supervise(config: Config, username: str | None = None) -> int:
     crashes = 0
     while not stopping:
         started = time.monotonic()
-        child = subprocess.Popen([sys.executable, "-m", "ims_tui.serve.child", spec])
+        child = subprocess.Popen([sys.executable, "-m", "ims_tui.serve.child"], env={**os.environ, SPEC_ENV: spec})
         code = child.wait()
         if stopping:
             break

@@ -35,6 +35,7 @@ import asyncssh
 
 from ims_tui.config import Config, data_dir
 from ims_tui.db.engine import Store
+from ims_tui.serve.child import SPEC_ENV
 from ims_tui.services.actor import Actor
 from ims_tui.services.errors import AuthError, ImsError
 
@@ -252,9 +253,9 @@ class SshServer:
         else:
             spec = self._spec(actor, "batch")
         child = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "ims_tui.serve.child", spec,
+            sys.executable, "-m", "ims_tui.serve.child",
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            env=self._env(process, None), start_new_session=True,
+            env={**self._env(process, None), SPEC_ENV: spec}, start_new_session=True,
         )
         self.children.add(child.pid)
 
@@ -308,8 +309,8 @@ class SshServer:
             fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
         child = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "ims_tui.serve.child", spec,
-            stdin=slave, stdout=slave, stderr=slave, env=self._env(process, process.get_terminal_type()),
+            sys.executable, "-m", "ims_tui.serve.child",
+            stdin=slave, stdout=slave, stderr=slave, env={**self._env(process, process.get_terminal_type()), SPEC_ENV: spec},
             preexec_fn=controlling_tty, close_fds=True,
         )
         os.close(slave)

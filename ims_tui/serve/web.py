@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shlex
 import sys
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from aiohttp import web
 from textual_serve.server import Server
 
 from ims_tui.config import Config
+from ims_tui.serve.child import SPEC_ENV
 
 log = logging.getLogger("ims.serve.web")
 
@@ -44,7 +46,9 @@ class WebServer(Server):
 
     def __init__(self, config: Config, settings: WebSettings) -> None:
         spec = json.dumps({"mode": "app", "db": config.database_url, "station": config.station, "user": None})
-        command = f"{shlex.quote(sys.executable)} -m ims_tui.serve.child {shlex.quote(spec)}"
+        # each tab's process inherits this process's environment (textual-serve copies it)
+        os.environ[SPEC_ENV] = spec
+        command = f"{shlex.quote(sys.executable)} -m ims_tui.serve.child"
         super().__init__(command, host=settings.host, port=settings.port, title="ims", public_url=settings.public_url)
         self.settings = settings
         self.allowed = {origin_of(self.public_url), *(origin_of(o) for o in settings.allowed_origins)}
