@@ -220,3 +220,13 @@ def test_a_bad_address_or_a_taken_port_is_one_line_and_exit_2(kind, sqlite_url, 
         assert main(["--db", sqlite_url, "serve", kind, "--listen", f"127.0.0.1:{port}"]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: cannot listen on 127.0.0.1:{port}: ") and err.count("\n") == 1
+
+
+@SQLITE_ONLY
+def test_a_store_migrated_under_the_server_refuses_new_sessions_with_exit_4(shop, server):
+    from sqlalchemy import text
+
+    with shop.write() as session:  # as if another program had moved the schema on
+        session.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    refused = run_ssh(server, "rita", "ims", "info", key=shop.key_path)
+    assert refused.returncode == 4 and "newer than this program knows" in refused.stderr

@@ -100,12 +100,12 @@ def cmd_ssh(ctx: CliContext, args: argparse.Namespace) -> int:
 def cmd_web(ctx: CliContext, args: argparse.Namespace) -> int:
     from ims_tui.serve.web import WebServer, WebSettings
 
-    _ready_store(ctx)
+    store = _ready_store(ctx)
     host, port = args.listen
     settings = WebSettings(host=host, port=port, max_sessions=args.max_sessions, public_url=args.public_url,
                            allowed_origins=tuple(args.allow_origin))
     try:
-        WebServer(ctx.config, settings).serve()
+        WebServer(ctx.config, store, settings).serve()
     except OSError as exc:
         raise BadInput(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     return 0

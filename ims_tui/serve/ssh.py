@@ -190,6 +190,12 @@ class SshServer:
             await asyncio.to_thread(self._audit, actor, "ssh.session.refused", f"from {auth.peer}: {refusal}")
             process.exit(1)
             return
+        try:  # a store upgraded since the server started is refused here, not in the app
+            await asyncio.to_thread(_check_schema, self.store)
+        except ImsError as exc:
+            process.stderr.write(f"error: {exc}\r\n".encode())
+            process.exit(exc.exit_code)
+            return
         self.sessions.open(actor.username)
         started = time.monotonic()
         kind = "app" if process.get_terminal_type() and not process.command else "command"
@@ -405,6 +411,12 @@ class SshServer:
             reason += f" (signal {-code})" if reason == "app closed" else ""
             code = 128 - code
         return code, reason
+
+
+def _check_schema(store: Store) -> None:
+    from ims_tui.db import schema
+
+    schema.ensure_current(store)
 
 
 def _set_size(fd: int, width: int, height: int) -> None:

@@ -10,6 +10,7 @@ address match it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -22,6 +23,9 @@ from aiohttp import web
 from textual_serve.server import Server
 
 from ims_tui.config import Config
+from ims_tui.db import schema
+from ims_tui.db.engine import Store
+from ims_tui.services.errors import ImsError
 from ims_tui.serve.child import SPEC_ENV
 
 log = logging.getLogger("ims.serve.web")
@@ -44,13 +48,14 @@ def origin_of(url: str) -> str:
 class WebServer(Server):
     """textual-serve with an Origin check and a session cap; the app's sign-in is the gate."""
 
-    def __init__(self, config: Config, settings: WebSettings) -> None:
+    def __init__(self, config: Config, store: Store, settings: WebSettings) -> None:
         spec = json.dumps({"mode": "app", "db": config.database_url, "station": config.station, "user": None})
         # each tab's process inherits this process's environment (textual-serve copies it)
         os.environ[SPEC_ENV] = spec
         command = f"{shlex.quote(sys.executable)} -m ims_tui.serve.child"
         super().__init__(command, host=settings.host, port=settings.port, title="ims", public_url=settings.public_url)
         self.settings = settings
+        self.store = store
         self.allowed = {origin_of(self.public_url), *(origin_of(o) for o in settings.allowed_origins)}
         self.open_sessions = 0
 
@@ -76,6 +81,10 @@ class WebServer(Server):
         refused = self.refusal(request)
         if refused is not None:
             return refused
+        try:  # a store upgraded since the server started is refused here, not in the app
+            await asyncio.to_thread(schema.ensure_current, self.store)
+        except ImsError as exc:
+            return web.Response(status=503, text=f"error: {exc}\n")
         self.open_sessions += 1
         log.info("session from %s opened (%d open)", request.remote, self.open_sessions)
         try:
