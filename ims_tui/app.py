@@ -85,7 +85,7 @@ class ImsApp(App[int]):
         Binding("ctrl+o", "sign_out", "Sign out", show=False, id="sign_out"),
         Binding("ctrl+t", "toggle_contrast", "High contrast", show=False, id="theme"),
         Binding("ctrl+q", "quit", "Quit", show=False, id="quit", priority=True),
-        Binding("ctrl+z", "kiosk_refuse('ctrl+z')", "Suspend", show=False, id="suspend"),
+        Binding("ctrl+z", "kiosk_refuse('ctrl+z')", "", show=False, id="suspend"),  # kiosk only: says no
     ]
 
     scanner_states: reactive[dict[str, str]] = reactive(dict, always_update=True)
