@@ -22,11 +22,14 @@ import os
 import shlex
 import signal
 import sys
+import threading
 from typing import Any
 
 from ims_tui.services.errors import AuthError, ImsError
 
 SPEC_ENV = "IMS_SERVE_SPEC"
+EXIT_GRACE_SECONDS = 5.0
+PR_SET_PDEATHSIG = 1
 FORBIDDEN_OPTIONS = ("--db", "--user", "--kiosk")
 """Options a served command may not give: the server decides the store and the user."""
 
@@ -58,6 +61,10 @@ def _leave(signum: int, frame: Any) -> None:
         loop = asyncio.get_running_loop()
     except RuntimeError:
         os._exit(0)
+    # a last resort: an app that cannot finish exiting must not outlive its session
+    last_resort = threading.Timer(EXIT_GRACE_SECONDS, os._exit, (0,))
+    last_resort.daemon = True  # never what keeps the process alive
+    last_resort.start()
     loop.call_soon_threadsafe(_exit_when_running, loop)  # wakes the loop up, unlike a bare call here
 
 
@@ -66,6 +73,20 @@ def _exit_when_running(loop: asyncio.AbstractEventLoop) -> None:
         _running_app[0].exit(0)
     else:
         loop.call_later(0.05, _exit_when_running, loop)
+
+
+def _hang_up_with_parent() -> None:
+    """Linux: SIGHUP this process when the server or supervisor that started it dies, however."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGHUP)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() == 1:  # the parent died before the request took effect
+        os._exit(0)
 
 
 def run_app(spec: dict) -> int:
@@ -150,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     if mode == "app":
         signal.signal(signal.SIGHUP, _leave)
         signal.signal(signal.SIGTERM, _leave)
+        _hang_up_with_parent()
         return run_app(spec)
     if mode == "cli":
         return run_cli(spec, list(spec.get("argv", [])))

@@ -165,9 +165,15 @@ class SshServer:
         return self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
+        """Hang up every session (their apps exit cleanly), kill what is left after a grace time."""
         for pid in list(self.children):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGHUP)
+        deadline = time.monotonic() + KILL_AFTER_SECONDS
+        while self.children and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        for pid in list(self.children):
+            _end_group(pid)
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
