@@ -86,6 +86,7 @@ class ImsApp(App[int]):
         Binding("ctrl+o", "sign_out", "Sign out", show=False, id="sign_out"),
         Binding("ctrl+t", "toggle_contrast", "High contrast", show=False, id="theme"),
         Binding("ctrl+q", "quit", "Quit", show=False, id="quit", priority=True),
+        Binding("ctrl+z", "kiosk_refuse('ctrl+z')", "", show=False, id="suspend"),  # kiosk only: says no
     ]
 
     scanner_states: reactive[dict[str, str]] = reactive(dict, always_update=True)
@@ -95,8 +96,12 @@ class ImsApp(App[int]):
     BACKGROUND_START_SECONDS = 0.3
     FEED_WAIT_SECONDS = 0.25
     FEED_RETRY_SECONDS = 2.0
+    KIOSK_IDLE_LOCK_MINUTES = 1.0
+    """A kiosk locks after at most this long without a key (shorter in the station file wins)."""
 
-    def __init__(self, config: Config, store: Store) -> None:
+    def __init__(self, config: Config, store: Store, *, actor: Actor | None = None, kiosk: bool = False) -> None:
+        """``actor``: start signed in as this user (a served session whose user the server
+        authenticated; signing out ends the session).  ``kiosk``: no key leaves the app."""
         super().__init__()
         self.config = config
         self.store = store
@@ -109,6 +114,8 @@ class ImsApp(App[int]):
         """This station's profile: from the station file, completed from the store at sign-in."""
         self.last_printer = ""
         """Session state: the printer that last took a job, offered first next time."""
+        self.kiosk = kiosk or config.kiosk
+        self._start_actor = actor
         self.messages: deque[str] = deque(maxlen=50)
         """The last lines the app said to the user (status and errors), newest last."""
         self.bells = 0
@@ -126,11 +133,21 @@ class ImsApp(App[int]):
 
     # -- start-up, sign-in, sign-out, lock ---------------------------------------------------
 
+    @property
+    def idle_lock_minutes(self) -> float:
+        minutes = self.config.idle_lock_minutes
+        if self.kiosk:
+            return min(minutes, self.KIOSK_IDLE_LOCK_MINUTES) if minutes > 0 else self.KIOSK_IDLE_LOCK_MINUTES
+        return minutes
+
     def on_mount(self) -> None:
-        self._show_sign_in()
+        if self._start_actor is not None:
+            self.sign_in_complete(self._start_actor)
+        else:
+            self._show_sign_in()
         self._check_size()
-        if self.config.idle_lock_minutes > 0:
-            interval = min(self.IDLE_CHECK_SECONDS, self.config.idle_lock_minutes * 60 / 4)
+        if self.idle_lock_minutes > 0:
+            interval = min(self.IDLE_CHECK_SECONDS, self.idle_lock_minutes * 60 / 4)
             self.set_interval(interval, self._check_idle)
         self._start_scanners()
         # Importing the task screens and opening the change feed took the GIL from the first
@@ -198,6 +215,11 @@ class ImsApp(App[int]):
         """Audit the sign-out, forget the user and go back to the sign-in screen."""
         if self.actor is not None:
             self._record_sign_out(self.actor)
+        if self._start_actor is not None and not self.kiosk:
+            # A served session belongs to the user the server signed in: signing out ends it.
+            self.actor = None
+            self.exit(0)
+            return
         self.actor = None
         self._locked = False
         self.sub_title = ""
@@ -245,7 +267,7 @@ class ImsApp(App[int]):
     def _check_idle(self) -> None:
         if self.actor is None or self._locked:
             return
-        if time.monotonic() - self._last_activity >= self.config.idle_lock_minutes * 60:
+        if time.monotonic() - self._last_activity >= self.idle_lock_minutes * 60:
             self.lock()
 
     @property
@@ -414,6 +436,8 @@ class ImsApp(App[int]):
             return self._navigation_allowed() or (action == "command_palette" and self.actor is None)
         if action == "back":
             return self._can_go_back()
+        if action == "kiosk_refuse":
+            return self.kiosk
         return True
 
     def _can_go_back(self) -> bool:
@@ -442,6 +466,37 @@ class ImsApp(App[int]):
 
     def action_lock(self) -> None:
         self.lock()
+
+    # -- leaving: ctrl+q asks when work is open; a kiosk never quits --------------------------
+
+    def open_work(self) -> list[str]:
+        """What the open screens hold unfinished (a receipt being scanned ...), for ctrl+q."""
+        return [work for screen in self.screen_stack if (work := getattr(screen, "open_work", lambda: None)())]
+
+    async def action_quit(self) -> None:
+        if self.kiosk:
+            self.action_kiosk_refuse("ctrl+q")
+            return
+        from ims_tui.screens.quit_confirm import QuitConfirmScreen
+
+        if isinstance(self.screen, QuitConfirmScreen):  # ctrl+q again: the answer is yes
+            self.exit(0)
+            return
+        work = self.open_work()
+        if not work:
+            self.exit(0)
+            return
+        self.push_screen(QuitConfirmScreen(work), callback=lambda leave: self.exit(0) if leave else None)
+
+    def action_help_quit(self) -> None:
+        if self.kiosk:
+            self.action_kiosk_refuse("ctrl+c")
+        else:
+            super().action_help_quit()
+
+    def action_kiosk_refuse(self, key: str) -> None:
+        """In kiosk mode the keys that would leave the app only say why nothing happened."""
+        self.say(f"{key} does nothing on this kiosk station; sign out with ctrl+o" if self.actor else f"{key} does nothing on this kiosk station")
 
     def action_sign_out(self) -> None:
         if self._navigation_allowed():
@@ -473,7 +528,8 @@ class ImsApp(App[int]):
         yield SystemCommand("High contrast theme", "black on white for bright kiosks (ctrl+t)",
                             lambda: setattr(self, "theme", HIGH_CONTRAST.name))
         yield SystemCommand("Default theme", "the standard dark theme", lambda: setattr(self, "theme", DEFAULT_THEME))
-        yield SystemCommand("Quit", "close ims on this station (ctrl+q)", self.exit)
+        if not self.kiosk:
+            yield SystemCommand("Quit", "close ims on this station (ctrl+q)", self.action_quit)
 
     # -- size guard ------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ Example::
     theme = "high-contrast"
     scan_max_gap_ms = 35                # keys closer than this, ended by Enter/LF/Tab, are a scan
     scan_min_length = 4
+    kiosk = true                        # no key leaves the app (as 'ims --kiosk')
     label_printer = "10.0.0.50:9100"   # a ZPL printer on raw TCP
 
     [security]
@@ -70,6 +71,7 @@ class Config:
     default_location: str | None = None
     idle_lock_minutes: float = 5.0
     theme: str | None = None
+    kiosk: bool = False
     label_printer: str | None = None
     max_failed_logins: int = 5
     lockout_minutes: float = 15.0
@@ -127,6 +129,13 @@ def _number(section: dict, key: str, default: float, path: Path) -> float:
     return value
 
 
+def _flag(section: dict, key: str, path: Path) -> bool:
+    value = section.get(key, False)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{path}: {key} must be true or false, not {value!r}")
+    return value
+
+
 def load_config(
     *,
     database_url: str | None = None,
@@ -167,6 +176,7 @@ def load_config(
         default_location=station_section.get("default_location"),
         idle_lock_minutes=_number(station_section, "idle_lock_minutes", 5.0, config_path),
         theme=station_section.get("theme"),
+        kiosk=_flag(station_section, "kiosk", config_path),
         label_printer=station_section.get("label_printer"),
         max_failed_logins=int(_number(security, "max_failed_logins", 5, config_path)),
         lockout_minutes=_number(security, "lockout_minutes", 15.0, config_path),

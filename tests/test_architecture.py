@@ -149,3 +149,18 @@ def test_the_checks_see_imports():
     assert "sqlalchemy" in probe("ims_tui.services.ledger")["modules"]
     edges = probe("ims_tui.screens.flow")["edges"]
     assert ["ims_tui.screens.flow", "ims_tui.flows.engine.Flow"] in edges
+
+
+SERVING = ("ims_tui.serve", "asyncssh", "textual_serve", "aiohttp")
+
+
+@pytest.mark.parametrize("layer", ["db", "services", "flows", "devices", "screens", "widgets"])
+def test_only_serve_knows_how_the_app_is_served(layer):
+    """serve/ may import the app and the services; nothing below it imports serve/ or its servers."""
+    offending = [
+        f"{module_name(path)} imports {module}"
+        for path in files_in(layer) if "versions" not in path.parts
+        for module, _ in source_imports(path)
+        if any(module == f or module.startswith(f + ".") for f in SERVING)
+    ]
+    assert offending == []

@@ -2,8 +2,26 @@
 
 from __future__ import annotations
 
+import os
+
 from ims_tui.cli.context import CliContext
 from ims_tui.db import schema
+
+
+def _login_user(ctx: CliContext, store):  # type: ignore[no-untyped-def]
+    """``--login-user``: the application user named like the OS account running this process.
+
+    The name comes from the process's user id, not from the environment.  Not a way around a
+    password: whoever can run ``ims`` as this OS account can already act as the local operator.
+    """
+    import pwd
+
+    from ims_tui.services.auth import sign_in_verified
+
+    login = pwd.getpwuid(os.getuid()).pw_name
+    config = ctx.config
+    return sign_in_verified(store, login, method="os login", station=config.station,
+                            max_failed=config.max_failed_logins, lockout_minutes=config.lockout_minutes).actor
 
 
 def launch_app(ctx: CliContext) -> int:
@@ -16,8 +34,13 @@ def launch_app(ctx: CliContext) -> int:
         schema.upgrade(store)
     else:
         schema.ensure_current(store)
+    actor = _login_user(ctx, store) if ctx.args.login_user else None
+    if ctx.args.kiosk or ctx.config.kiosk:
+        from ims_tui.serve.kiosk import supervise
+
+        return supervise(ctx.config, actor.username if actor else None)
     from ims_tui.app import ImsApp
 
-    app = ImsApp(ctx.config, store)
+    app = ImsApp(ctx.config, store, actor=actor)
     result = app.run()
     return result if isinstance(result, int) else (app.return_code or 0)

@@ -19,9 +19,12 @@ from ims_tui.services.errors import AuthError, BadInput
 
 
 class CliContext:
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: argparse.Namespace, *, actor: Actor | None = None) -> None:
+        """``actor``: a user already signed in by the caller (``ims serve ssh`` command mode)."""
         self.args = args
         self._store: Store | None = None
+        if actor is not None:
+            self.__dict__["actor"] = actor  # the cached property, already known
 
     @cached_property
     def config(self) -> Config:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from ims_tui import __version__
 from ims_tui.cli.context import CliContext
+from ims_tui.services.actor import Actor
 from ims_tui.services.errors import ImsError
 
 COMMAND_MODULES = (
@@ -28,6 +29,7 @@ COMMAND_MODULES = (
     "ims_tui.cli.moves",
     "ims_tui.cli.sales",
     "ims_tui.cli.reference",
+    "ims_tui.cli.serve",
 )
 
 
@@ -47,6 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--station", metavar="NAME", help="station name recorded on postings (default: host name)")
     parser.add_argument("--json", action="store_true", help="machine-readable JSON output")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("--kiosk", action="store_true",
+                        help="open the station app with no way out to a shell (also kiosk = true in the station file)")
+    parser.add_argument("--login-user", action="store_true",
+                        help="open the app signed in as the application user named like this OS login "
+                             "(for an sshd ForceCommand: sshd has authenticated the login)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     import importlib
 
@@ -55,13 +62,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, actor: Actor | None = None) -> int:
+    """Run one command; ``actor`` acts instead of ``--user``/the local operator (served sessions)."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # usage errors, --help, --version: report the code, do not exit
         return exc.code if isinstance(exc.code, int) else 2
-    ctx = CliContext(args)
+    ctx = CliContext(args, actor=actor)
     try:
         if args.command is None:
             from ims_tui.cli.app_launch import launch_app

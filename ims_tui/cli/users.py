@@ -1,4 +1,4 @@
-"""``ims user add|list|passwd|badge|disable|enable|unlock|role``.
+"""``ims user add|list|passwd|badge|disable|enable|unlock|role|key``.
 
 Secrets never come from an argument (they would sit in shell history and ``ps``): they are
 asked for twice on a terminal, or read from stdin with ``--password-stdin`` / ``--pin-stdin``
@@ -14,7 +14,7 @@ import sys
 from ims_tui.cli.context import CliContext
 from ims_tui.cli.parsing import add_json_flag
 from ims_tui.db.models import ROLES
-from ims_tui.services import users
+from ims_tui.services import ssh_keys, users
 from ims_tui.services.errors import BadInput
 
 
@@ -56,6 +56,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         parser = actions.add_parser(name, help=text)
         parser.add_argument("name")
         parser.set_defaults(handler=handler)
+
+    key = actions.add_parser("key", help="public keys that sign a user in to 'ims serve ssh'")
+    key_actions = key.add_subparsers(dest="key_command", metavar="ACTION")
+    key_add = key_actions.add_parser("add", help="register an OpenSSH public key (.pub file) to a user")
+    key_add.add_argument("name")
+    key_add.add_argument("file", help="the .pub file ('-' reads stdin)")
+    add_json_flag(key_add)
+    key_add.set_defaults(handler=cmd_key_add)
+    key_list = key_actions.add_parser("list", help="a user's keys with their SHA256 fingerprints")
+    key_list.add_argument("name")
+    add_json_flag(key_list)
+    key_list.set_defaults(handler=cmd_key_list)
+    key_remove = key_actions.add_parser("remove", help="take a key away (by its fingerprint)")
+    key_remove.add_argument("name")
+    key_remove.add_argument("fingerprint")
+    key_remove.set_defaults(handler=cmd_key_remove)
 
     role = actions.add_parser("role", help="change a user's role")
     role.add_argument("name")
@@ -157,4 +173,26 @@ def cmd_unlock(ctx: CliContext, args: argparse.Namespace) -> int:
 def cmd_role(ctx: CliContext, args: argparse.Namespace) -> int:
     users.set_role(ctx.store, ctx.actor, args.name, args.role)
     ctx.emit({"username": args.name, "role": args.role}, f"user {args.name} is now {args.role}")
+    return 0
+
+
+def cmd_key_add(ctx: CliContext, args: argparse.Namespace) -> int:
+    key = ssh_keys.parse_public_key(sys.stdin.read()) if args.file == "-" else ssh_keys.read_public_key_file(args.file)
+    info = ssh_keys.add_key(ctx.store, ctx.actor, args.name, key)
+    ctx.emit(info.to_dict(), f"key {info.fingerprint} ({info.key_type}) added to {info.username}")
+    return 0
+
+
+def cmd_key_list(ctx: CliContext, args: argparse.Namespace) -> int:
+    found = ssh_keys.list_keys(ctx.store, ctx.actor, args.name)
+    lines = [f"{'FINGERPRINT':<51} {'TYPE':<20} COMMENT"] + [
+        f"{info.fingerprint:<51} {info.key_type:<20} {info.comment}" for info in found
+    ]
+    ctx.emit([info.to_dict() for info in found], "\n".join(lines) if found else f"{args.name} has no keys")
+    return 0
+
+
+def cmd_key_remove(ctx: CliContext, args: argparse.Namespace) -> int:
+    ssh_keys.remove_key(ctx.store, ctx.actor, args.name, args.fingerprint)
+    ctx.emit({"username": args.name, "fingerprint": args.fingerprint, "removed": True}, f"key {args.fingerprint} removed from {args.name}")
     return 0

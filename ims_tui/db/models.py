@@ -650,6 +650,20 @@ class User(Base):
     last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class UserSshKey(Base):
+    """A public key that signs its user in to ``ims serve ssh`` (``ims user key add``)."""
+
+    __tablename__ = "user_ssh_keys"
+    __table_args__ = (Index("ix_user_ssh_keys_user_id", "user_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    fingerprint: Mapped[str] = mapped_column(String(100), unique=True)
+    key_type: Mapped[str] = mapped_column(String(60))
+    public_key: Mapped[str] = mapped_column(Text)
+    comment: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    created_at: Mapped[dt.datetime] = _created()
+
+
 class Station(Base):
     __tablename__ = "stations"
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -162,6 +162,11 @@ class Flow:
         """The finished lines a person may remove, as shown."""
         return []
 
+    def open_work(self) -> str | None:
+        """Unposted work to name before the app quits (ctrl+q asks once); None when there is none."""
+        lines = self.lines()
+        return f"{self.TITLE}: {len(lines)} line(s) not posted" if lines else None
+
     def remove_line(self, index: int) -> str:
         """Remove line ``index`` (0-based); returns what was removed, as shown."""
         raise ImsError("nothing to remove here")

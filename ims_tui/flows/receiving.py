@@ -92,6 +92,12 @@ class ReceivingFlow(Flow):
     def lines(self) -> list[str]:
         return [line.describe() for line in self.draft.lines] if self.draft else []
 
+    def open_work(self) -> str | None:
+        draft = self.draft
+        if draft is None or not (draft.lines or draft.pending):
+            return None
+        return f"a receipt for {draft.po_number or draft.supplier} ({len(draft.lines)} line(s) scanned)"
+
     def remove_line(self, index: int) -> str:
         return self.draft.remove_line(index).describe()
 

@@ -53,6 +53,10 @@ class FlowScreen(ImsScreen):
         self._closed = False
         self.flow: Flow | None = None
 
+    def open_work(self) -> str | None:
+        """The flow's unposted work, for the quit question (ctrl+q)."""
+        return self.flow.open_work() if self.flow is not None else None
+
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("", id="flow-head")

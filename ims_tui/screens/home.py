@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.css.query import NoMatches
 from textual.widgets import Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -51,7 +52,10 @@ class HomeScreen(ImsScreen):
         for name, state in states.items():
             style = "green" if state == "connected" else ("red" if state.startswith("disconnected") else "yellow")
             line.append(f"Scanner {name}: ", "dim").append(state, style).append("   ")
-        scanners = self.query_one("#scanners", Static)
+        try:
+            scanners = self.query_one("#scanners", Static)
+        except NoMatches:  # the app is exiting while Home mounts (a served session dropped at start)
+            return
         scanners.display = bool(states)
         scanners.update(line)
 

@@ -335,6 +335,29 @@ def approve_override(store: Store, badge: str, pin: str, *, station: str, target
     manager = sign_in_badge(store, badge, pin, station=station).actor
     check(store, manager, Permission.APPROVE_OVERRIDE, target)
     return manager.username
+def sign_in_verified(
+    store: Store, username: str, *, method: str, station: str, max_failed: int = 5, lockout_minutes: float = 15
+) -> SignInResult:
+    """Sign in a user whom something else has already authenticated: the SSH server checked their
+    registered key (``method="ssh key"``), or sshd signed in the OS login of the same name
+    (``"os login"``, the ForceCommand recipe).
+
+    The same account rules as a password: a locked account is refused (and the refusal audited),
+    a disabled one fails; the sign-in is audited with ``method``.
+    """
+    account = _account(store, username=username.strip())
+    if account is None:
+        raise AuthError(FAILED_PASSWORD)
+    return _attempt(
+        store, account, True, method=method, station=station, unknown_target="",
+        failure_message=FAILED_PASSWORD, max_failed=max_failed, lockout_minutes=lockout_minutes, new_hashes={},
+    )
+
+
+def record_session(store: Store, actor: Actor, action: str, summary: str) -> None:
+    """Audit the start or end of a served session (``ssh.session.start`` ...) with where it came from."""
+    with store.write() as session:
+        audit.record(session, actor, action, actor.username, summary)
 
 
 def record_sign_out(store: Store, actor: Actor, reason: str = "signed out") -> None:
