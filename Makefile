@@ -16,7 +16,7 @@ run: $(STAMP)
 	$(BIN)/ims demo --if-empty
 	$(BIN)/ims
 
-test: $(STAMP)
+test: system-packages $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The Debian packages the serving tests drive (ssh, sshd, tmux, chromium); quick when present.
