@@ -199,17 +199,16 @@ WITH d AS (
   FROM movements m JOIN locations t ON t.id = m.to_location_id JOIN products p ON p.id = m.product_id
   WHERE t.kind = 'customer' AND m.created_at >= :start AND m.created_at < :end {product_filter(params)}
 ),
-c AS (SELECT pid, SUM(q) AS q, SUM(v) AS v FROM d GROUP BY pid),
-wk AS (SELECT pid, (dn - :start_day) / 7 AS week, SUM(q) AS q FROM d GROUP BY pid, (dn - :start_day) / 7),
-sq AS (SELECT pid, SUM({sql_.num('q')} * {sql_.num('q')}) AS s2 FROM wk GROUP BY pid),
+wk AS (SELECT pid, (dn - :start_day) / 7 AS week, SUM(q) AS q, SUM(v) AS v FROM d GROUP BY pid, (dn - :start_day) / 7),
+c AS (SELECT pid, SUM(q) AS q, SUM(v) AS v, SUM({sql_.num('q')} * {sql_.num('q')}) AS s2 FROM wk GROUP BY pid),
 tot AS (SELECT SUM(v) AS total FROM c)
 SELECT ROW_NUMBER() OVER (ORDER BY c.v DESC, p.sku) AS rank, p.sku AS sku, p.name AS name, p.category AS category,
        c.q AS demand_qty, c.v AS consumption_value,
        100 * {sql_.num('c.v')} / {sql_.num('tot.total')} AS share_pct,
        100 * {sql_.num('SUM(c.v) OVER (ORDER BY c.v DESC, p.sku ROWS UNBOUNDED PRECEDING)')} / {sql_.num('tot.total')}
            AS cumulative_pct,
-       sq.s2 AS s2
-FROM c JOIN products p ON p.id = c.pid CROSS JOIN tot LEFT JOIN sq ON sq.pid = c.pid
+       c.s2 AS s2
+FROM c JOIN products p ON p.id = c.pid CROSS JOIN tot
 WHERE c.v > 0"""
     return Query(sql, {**bounds, "start_day": epoch_day(start)}, "rank")
 
@@ -285,12 +284,13 @@ WITH mv AS (
   JOIN products p ON p.id = m.product_id
   WHERE m.created_at < :end AND (f.kind = 'internal') <> (t.kind = 'internal') {product_filter(params)}
 ),
-agg AS (
+flows AS (
   SELECT pid,
          SUM(CASE WHEN at >= :start AND tk = 'customer' THEN qty WHEN at >= :start AND fk = 'customer' THEN -qty ELSE 0 END) AS shipped_qty,
          SUM(CASE WHEN at >= :start AND tk = 'customer' THEN qty * u WHEN at >= :start AND fk = 'customer' THEN -(qty * u) ELSE 0 END) AS cogs,
          SUM(CASE WHEN at >= :start AND fk = 'supplier' THEN qty ELSE 0 END) AS received_qty,
-         SUM(CASE WHEN at < :start AND tk = 'internal' THEN qty WHEN at < :start THEN -qty ELSE 0 END) AS opening_qty
+         SUM(CASE WHEN at < :start AND tk = 'internal' THEN qty WHEN at < :start THEN -qty ELSE 0 END) AS opening_qty,
+         0 AS days
   FROM mv GROUP BY pid
 ),
 dd AS (SELECT pid, dn, SUM(CASE WHEN tk = 'internal' THEN qty ELSE -qty END) AS net FROM mv GROUP BY pid, dn),
@@ -299,14 +299,20 @@ rb AS (
          LEAD(dn, 1, :end_day) OVER (PARTITION BY pid ORDER BY dn) AS nxt
   FROM dd
 ),
-so AS (
-  SELECT pid, SUM({greatest('0', f"{least('nxt', ':end_day')} - {greatest('dn', ':start_day')}")}) AS days
-  FROM rb WHERE bal = 0 GROUP BY pid
+a AS (  -- flows and stock-out days side by side per product (a union, not a join of two CTEs)
+  SELECT pid, SUM(shipped_qty) AS shipped_qty, SUM(cogs) AS cogs, SUM(received_qty) AS received_qty,
+         SUM(opening_qty) AS opening_qty, SUM(days) AS days
+  FROM (
+    SELECT * FROM flows
+    UNION ALL
+    SELECT pid, 0, 0, 0, 0, {greatest('0', f"{least('nxt', ':end_day')} - {greatest('dn', ':start_day')}")}
+    FROM rb WHERE bal = 0
+  ) u GROUP BY pid
 )
 SELECT p.sku AS sku, p.name AS name, p.category AS category, a.shipped_qty AS shipped_qty, a.cogs AS cogs,
        a.shipped_qty * p.unit_price AS revenue, a.shipped_qty * p.unit_price - a.cogs AS margin,
-       a.received_qty AS received_qty, a.opening_qty AS opening_qty, COALESCE(so.days, 0) AS stockout_days
-FROM agg a JOIN products p ON p.id = a.pid LEFT JOIN so ON so.pid = a.pid
+       a.received_qty AS received_qty, a.opening_qty AS opening_qty, a.days AS stockout_days
+FROM a JOIN products p ON p.id = a.pid
 WHERE a.shipped_qty <> 0 OR a.received_qty <> 0 OR a.opening_qty <> 0"""
     return Query(sql, {**bounds, "start_day": epoch_day(start), "end_day": epoch_day(end) + 1,
                        "category": params.category}, "sku")

@@ -41,47 +41,59 @@ VALUE_COLUMNS = (("qty", "qty"), ("book_value", "money"), ("fifo_value", "money"
 
 
 def ledger_position(sql: Dialect, cut: str = ":cut") -> str:
-    """CTEs ``g`` (flows per product by source and destination warehouse), ``wh`` (on hand per
-    product and warehouse), ``book`` (ledger value per product), ``prod`` (on hand per product)
-    and ``meth`` (FIFO, LIFO and receipt totals per product) as of ``cut``."""
+    """CTEs ending in ``pt``: one row per product and warehouse holding stock at ``cut``, with the
+    product's quantity (``pq``), ledger value, FIFO and LIFO values and receipt totals; ``pp`` has
+    the same per product (cheaper: no share among warehouses).
+
+    CTEs are never joined to each other (SQLite would loop over one for each row of the other):
+    the product-level figures ride along one stream per product as window sums."""
     greatest, least = sql.greatest, sql.least
     return f"""
-loc AS (SELECT id, warehouse_id FROM locations WHERE kind = 'internal'),
 g AS (
   SELECT m.product_id AS pid, t.warehouse_id AS twh, f.warehouse_id AS fwh,
          (t.id IS NOT NULL) AS tin, (f.id IS NOT NULL) AS fin,
          SUM(m.qty) AS q, SUM(m.qty * m.unit_cost) AS v
   FROM movements m
-  LEFT JOIN loc t ON t.id = m.to_location_id
-  LEFT JOIN loc f ON f.id = m.from_location_id
+  LEFT JOIN locations t ON t.id = m.to_location_id AND t.kind = 'internal'
+  LEFT JOIN locations f ON f.id = m.from_location_id AND f.kind = 'internal'
   WHERE m.created_at < {cut}
   GROUP BY m.product_id, t.warehouse_id, f.warehouse_id, (t.id IS NOT NULL), (f.id IS NOT NULL)
 ),
-wh AS (
-  SELECT pid, wh, SUM(q) AS qty FROM (
-    SELECT pid, twh AS wh, q FROM g WHERE tin
-    UNION ALL SELECT pid, fwh AS wh, -q AS q FROM g WHERE fin
-  ) x GROUP BY pid, wh HAVING SUM(q) <> 0
+s AS (
+  SELECT pid, 0 AS k, twh AS wh, q AS qty, 0 AS v, 0 AS lid, 0 AS q, 0 AS u FROM g WHERE tin
+  UNION ALL SELECT pid, 0, fwh, -q, 0, 0, 0, 0 FROM g WHERE fin
+  UNION ALL SELECT pid, 1, NULL, 0, CASE WHEN tin THEN v ELSE -v END, 0, 0, 0 FROM g WHERE tin <> fin
+  UNION ALL SELECT product_id, 2, NULL, 0, 0, id, original_qty, unit_cost FROM cost_layers WHERE created_at < {cut}
 ),
-book AS (
-  SELECT pid, SUM(CASE WHEN tin AND NOT fin THEN v WHEN fin AND NOT tin THEN -v ELSE 0 END) AS v
-  FROM g GROUP BY pid
+w AS (
+  SELECT pid, k, wh, qty, v, q, u,
+         SUM(qty) OVER (PARTITION BY pid) AS pq,
+         SUM(q) OVER (PARTITION BY pid) - SUM(q) OVER (PARTITION BY pid ORDER BY lid ROWS UNBOUNDED PRECEDING) AS newer,
+         SUM(q) OVER (PARTITION BY pid ORDER BY lid ROWS UNBOUNDED PRECEDING) - q AS older
+  FROM s
 ),
-prod AS (SELECT pid, SUM(qty) AS qty FROM wh GROUP BY pid),
-lay AS (
-  SELECT c.product_id AS pid, c.original_qty AS q, c.unit_cost AS u,
-         SUM(c.original_qty) OVER (PARTITION BY c.product_id ORDER BY c.id DESC ROWS UNBOUNDED PRECEDING) - c.original_qty AS newer,
-         SUM(c.original_qty) OVER (PARTITION BY c.product_id ORDER BY c.id ROWS UNBOUNDED PRECEDING) - c.original_qty AS older
-  FROM cost_layers c
-  WHERE c.created_at < {cut} AND c.product_id IN (SELECT pid FROM prod)
+x AS (
+  SELECT pid, k, wh, qty, pq, v AS book,
+         {greatest('0', least('q', 'pq - newer'))} * u AS fifo,
+         {greatest('0', least('q', 'pq - older'))} * u AS lifo,
+         q * u AS rv, q AS rq
+  FROM w
 ),
-meth AS (
-  SELECT l.pid,
-         SUM({greatest('0', least('l.q', 'p.qty - l.newer'))} * l.u) AS fifo,
-         SUM({greatest('0', least('l.q', 'p.qty - l.older'))} * l.u) AS lifo,
-         SUM(l.q * l.u) AS rv, SUM(l.q) AS rq
-  FROM lay l JOIN prod p ON p.pid = l.pid GROUP BY l.pid
-)"""
+pp AS (
+  SELECT pid, CAST(NULL AS INTEGER) AS wh, SUM(qty) AS qty, SUM(qty) AS pq, SUM(book) AS book, SUM(fifo) AS fifo,
+         SUM(lifo) AS lifo, SUM(rv) AS rv, SUM(rq) AS rq
+  FROM x GROUP BY pid HAVING SUM(qty) <> 0
+),
+y AS (
+  SELECT pid, k, wh, qty, pq,
+         SUM(book) OVER (PARTITION BY pid) AS book, SUM(fifo) OVER (PARTITION BY pid) AS fifo,
+         SUM(lifo) OVER (PARTITION BY pid) AS lifo, SUM(rv) OVER (PARTITION BY pid) AS rv,
+         SUM(rq) OVER (PARTITION BY pid) AS rq
+  FROM x
+),
+pt AS (SELECT pid, wh, SUM(qty) AS qty, MAX(pq) AS pq, MAX(book) AS book, MAX(fifo) AS fifo, MAX(lifo) AS lifo,
+              MAX(rv) AS rv, MAX(rq) AS rq
+       FROM y WHERE k = 0 AND pq <> 0 GROUP BY pid, wh HAVING SUM(qty) <> 0)"""
 
 
 def build(session: Session, params: ReportParams) -> Query:
@@ -93,17 +105,17 @@ def build(session: Session, params: ReportParams) -> Query:
     key = {"product": "p.sku", "category": "p.category", "warehouse": "COALESCE(w.code, '')"}[params.by]
     name = {"product": "MAX(p.name)", "category": "''", "warehouse": "MAX(COALESCE(w.name, ''))"}[params.by]
     items = "COUNT(DISTINCT x.pid)"
-    share = f"{num('x.qty')} / {num('p2.qty')}"
+    split = wh is not None or params.by == "warehouse"
+    share = f"{num('x.qty')} / {num('x.pq')}" if split else "1"
     query = f"""
 WITH {ledger_position(sql)},
 rows_ AS (
   SELECT x.pid, x.wh, x.qty,
-         {num('COALESCE(b.v, 0)')} * {share} AS book_value,
-         {num('COALESCE(mt.fifo, 0)')} * {share} AS fifo_value,
-         {num('COALESCE(mt.lifo, 0)')} * {share} AS lifo_value,
-         CASE WHEN mt.rq > 0 THEN {num('x.qty')} * {num('mt.rv')} / {num('mt.rq')} ELSE 0 END AS average_value
-  FROM wh x JOIN prod p2 ON p2.pid = x.pid
-  LEFT JOIN book b ON b.pid = x.pid LEFT JOIN meth mt ON mt.pid = x.pid
+         {num('x.book')} * {share} AS book_value,
+         {num('x.fifo')} * {share} AS fifo_value,
+         {num('x.lifo')} * {share} AS lifo_value,
+         CASE WHEN x.rq > 0 THEN {num('x.qty')} * {num('x.rv')} / {num('x.rq')} ELSE 0 END AS average_value
+  FROM {'pt' if split else 'pp'} x
   WHERE 1 = 1 {'AND x.wh = :wh' if wh is not None else ''}
 )
 SELECT {key} AS key, {name} AS name, {items} AS items, SUM(x.qty) AS qty,
