@@ -57,6 +57,7 @@ def _group(params: ReportParams) -> tuple[str, str]:
 
 
 def _cogs(session: Session, params: ReportParams) -> Query:
+    sql_ = Dialect(session)
     wh = warehouse_id(session, params.warehouse)
     check_category(session, params.category)
     _, _, bounds = _period(params)
@@ -71,7 +72,7 @@ SELECT {key} AS {params.by}, {name} AS name,
                 WHEN f.kind = 'customer' THEN -(m.qty * m.unit_cost) ELSE 0 END) AS cogs,
        SUM(CASE WHEN t.kind IN ('adjustment', 'scrap') THEN m.qty * m.unit_cost
                 WHEN f.kind IN ('adjustment', 'scrap') THEN -(m.qty * m.unit_cost) ELSE 0 END) AS written_off
-FROM movements m
+FROM {sql_.movements}
 JOIN locations f ON f.id = m.from_location_id
 JOIN locations t ON t.id = m.to_location_id
 JOIN products p ON p.id = m.product_id
@@ -114,7 +115,7 @@ WITH f_ AS (
          SUM({SIGNED_VALUE}) AS v1,
          SUM(CASE WHEN m.created_at >= :start AND t.kind = 'customer' THEN m.qty * m.unit_cost
                   WHEN m.created_at >= :start AND f.kind = 'customer' THEN -(m.qty * m.unit_cost) ELSE 0 END) AS cogs
-  FROM movements m
+  FROM {sql_.movements}
   JOIN locations f ON f.id = m.from_location_id
   JOIN locations t ON t.id = m.to_location_id
   WHERE m.created_at < :end AND {BOUNDARY}
@@ -147,7 +148,7 @@ SELECT CASE WHEN m.created_at < :start THEN '0000-00' ELSE {sql_.month('m.create
        SUM({SIGNED_VALUE}) AS flow,
        SUM(CASE WHEN t.kind = 'customer' THEN m.qty * m.unit_cost
                 WHEN f.kind = 'customer' THEN -(m.qty * m.unit_cost) ELSE 0 END) AS cogs
-FROM movements m
+FROM {sql_.movements}
 JOIN locations f ON f.id = m.from_location_id
 JOIN locations t ON t.id = m.to_location_id
 JOIN products p ON p.id = m.product_id
@@ -196,7 +197,7 @@ def _abc(session: Session, params: ReportParams) -> Query:
     sql = f"""
 WITH d AS (
   SELECT m.product_id AS pid, {sql_.day('m.created_at')} AS dn, m.qty AS q, m.qty * m.unit_cost AS v
-  FROM movements m JOIN locations t ON t.id = m.to_location_id JOIN products p ON p.id = m.product_id
+  FROM {sql_.movements} JOIN locations t ON t.id = m.to_location_id JOIN products p ON p.id = m.product_id
   WHERE t.kind = 'customer' AND m.created_at >= :start AND m.created_at < :end {product_filter(params)}
 ),
 wk AS (SELECT pid, (dn - :start_day) / 7 AS week, SUM(q) AS q, SUM(v) AS v FROM d GROUP BY pid, (dn - :start_day) / 7),
@@ -278,7 +279,7 @@ def _performance(session: Session, params: ReportParams) -> Query:
 WITH mv AS (
   SELECT m.product_id AS pid, m.created_at AS at, {sql_.day('m.created_at')} AS dn, m.qty AS qty,
          m.unit_cost AS u, f.kind AS fk, t.kind AS tk
-  FROM movements m
+  FROM {sql_.movements}
   JOIN locations f ON f.id = m.from_location_id
   JOIN locations t ON t.id = m.to_location_id
   JOIN products p ON p.id = m.product_id

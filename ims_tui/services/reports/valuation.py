@@ -53,7 +53,7 @@ g AS (
   SELECT m.product_id AS pid, t.warehouse_id AS twh, f.warehouse_id AS fwh,
          (t.id IS NOT NULL) AS tin, (f.id IS NOT NULL) AS fin,
          SUM(m.qty) AS q, SUM(m.qty * m.unit_cost) AS v
-  FROM movements m
+  FROM {sql.movements}
   LEFT JOIN locations t ON t.id = m.to_location_id AND t.kind = 'internal'
   LEFT JOIN locations f ON f.id = m.from_location_id AND f.kind = 'internal'
   WHERE m.created_at < {cut}
