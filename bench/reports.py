@@ -13,7 +13,7 @@ The store lives in a temporary directory (SQLite) or a database named ``ims_repo
 (PostgreSQL), dropped at the end.
 
     python -m bench.reports [--products 100000] [--movements 1000000] [--backend sqlite|postgresql|both]
-                            [--no-export]
+                            [--no-export] [--only-valuation] [--store URL]
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ import datetime as dt
 import os
 import tempfile
 import time
-import tracemalloc
 from pathlib import Path
 
 from sqlalchemy import create_engine, make_url, text
 
 from bench.bigstore import generate
+from bench.transfer_import import peak_heap
 from ims_tui.db.engine import Store
 from ims_tui.services import reports
 from ims_tui.services.actor import Actor
@@ -50,14 +50,6 @@ def best(fn, runs: int = 2) -> float:  # type: ignore[no-untyped-def]
     return min(timed(fn)[0] for _ in range(runs))
 
 
-def peak_heap(fn) -> int:  # type: ignore[no-untyped-def]
-    tracemalloc.start()
-    fn()
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return peak
-
-
 def _pg_admin(statement: str) -> None:
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
@@ -65,8 +57,11 @@ def _pg_admin(statement: str) -> None:
     admin.dispose()
 
 
-def run(backend: str, products: int, movements: int, workdir: Path, export: bool) -> None:
-    if backend == "sqlite":
+def run(backend: str, products: int, movements: int, workdir: Path, export: bool, store_url: str | None = None,
+        only_valuation: bool = False) -> None:
+    if store_url:
+        url = store_url
+    elif backend == "sqlite":
         url = f"sqlite:///{workdir / 'big.db'}"
     else:
         database = f"ims_reports_bench_{os.getpid()}"
@@ -74,10 +69,13 @@ def run(backend: str, products: int, movements: int, workdir: Path, export: bool
         _pg_admin(f'CREATE DATABASE "{database}"')
         url = make_url(PG_ADMIN_URL).set(database=database).render_as_string(hide_password=False)
     try:
-        print(f"{backend}: generating {products:,} products, ~{movements:,} movements over two years", flush=True)
-        made = generate(url, products, movements, log=lambda line: None)
-        print(f"  generated {made['movements']:,} movements, {made['layers']:,} cost layers in {made['seconds']:.0f} s",
-              flush=True)
+        if store_url:
+            print(f"{backend}: the store at {make_url(url).render_as_string(hide_password=True)}", flush=True)
+        else:
+            print(f"{backend}: generating {products:,} products, ~{movements:,} movements over two years", flush=True)
+            made = generate(url, products, movements, log=lambda line: None)
+            print(f"  generated {made['movements']:,} movements, {made['layers']:,} cost layers in "
+                  f"{made['seconds']:.0f} s", flush=True)
         store = Store(url)
         today = dt.datetime.now(dt.timezone.utc).date()
         year_back = today - dt.timedelta(days=365)
@@ -95,6 +93,9 @@ def run(backend: str, products: int, movements: int, workdir: Path, export: bool
             by_product = best(lambda d=day: reports.page(store, ACTOR, "valuation", ReportParams(as_of=d)), runs=1)
             print(f"  valuation as of {label:<12} {valuation:6.2f} s by warehouse, {by_product:6.2f} s by product "
                   f"(first page); plain SUM {baseline:5.2f} s; ratio {valuation / baseline:4.1f}x", flush=True)
+        if only_valuation:
+            store.dispose()
+            return
         period = {"date_from": today - dt.timedelta(days=364), "date_to": today}
         cases = {
             "stock": ReportParams(), "cogs": ReportParams(**period), "turnover": ReportParams(**period),
@@ -127,7 +128,7 @@ def run(backend: str, products: int, movements: int, workdir: Path, export: bool
                   f"at {small_rows:,} rows: {large / small:.2f}x", flush=True)
         store.dispose()
     finally:
-        if backend == "postgresql":
+        if backend == "postgresql" and not store_url:
             _pg_admin(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
 
 
@@ -137,10 +138,17 @@ def main() -> None:
     parser.add_argument("--movements", type=int, default=1_000_000)
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--no-export", action="store_true", help="skip the (long) XLSX memory measurement")
+    parser.add_argument("--store", metavar="URL", help="measure this already generated store (kept) instead of a new one")
+    parser.add_argument("--only-valuation", action="store_true", help="valuation against the plain SUM only")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="ims-reports-bench-") as workdir:
+        if args.store:
+            backend = "postgresql" if args.store.startswith("postgresql") else "sqlite"
+            run(backend, args.products, args.movements, Path(workdir), not args.no_export, args.store,
+                args.only_valuation)
+            return
         for name in ("sqlite", "postgresql") if args.backend == "both" else (args.backend,):
-            run(name, args.products, args.movements, Path(workdir), not args.no_export)
+            run(name, args.products, args.movements, Path(workdir), not args.no_export, None, args.only_valuation)
 
 
 if __name__ == "__main__":
