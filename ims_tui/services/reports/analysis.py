@@ -95,7 +95,7 @@ register(Report(
                             ("written_off", "money")),
     build=_cogs,
     chart=Chart("bar", "largest cost of goods sold", "by", "cogs"),
-    series=top_rows_series("by", "cogs"),
+    series=top_rows_series(_cogs, "by", "cogs"),
     notes="shipments are movements to the customer location; written_off: counts and scrap (losses less gains).",
 ))
 
@@ -339,7 +339,7 @@ register(Report(
     build=_performance,
     finish=_performance_ratios,
     chart=Chart("bar", "largest margins", "sku", "margin"),
-    series=top_rows_series("sku", "margin"),
+    series=top_rows_series(_performance, "sku", "margin"),
     notes="revenue: shipped quantity (less returns) at the product's list price, as movements carry no "
           "selling price; sell-through: shipped / (opening + received); stock-out days: days in the period "
           "ending with nothing on hand, after the product's first receipt.",

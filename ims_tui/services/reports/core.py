@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -98,7 +98,6 @@ class Chart:
     title: str
     label: str
     value: str
-    source: str = "rows"  # "rows": the first rows; "totals": one bar per column named in ``value``
 
 
 @dataclass(frozen=True)
@@ -356,14 +355,14 @@ def chart_series(store: Store, actor: Actor, name: str, params: ReportParams) ->
         return report.series(session, params)
 
 
-def top_rows_series(label: str, value: str, limit: int = 10) -> Callable[[Session, ReportParams], list[tuple[str, Decimal]]]:
-    """A chart of the report's ``limit`` largest rows by ``value``."""
+def top_rows_series(
+    build: Callable[[Session, ReportParams], Query], label: str, value: str, limit: int = 10
+) -> Callable[[Session, ReportParams], list[tuple[str, Decimal]]]:
+    """A chart of the ``limit`` largest rows of ``build``'s query by ``value`` (``label`` "by":
+    the ``--by`` column)."""
 
     def series(session: Session, params: ReportParams) -> list[tuple[str, Decimal]]:
-        from ims_tui.services.reports.core import REPORTS  # noqa: PLW0406 - the registry, filled by now
-
-        report = next(r for r in REPORTS.values() if r.series is series)
-        query = report.build(session, params)
+        query = build(session, params)
         label_column = params.by if label == "by" else label
         sql = (f"SELECT {label_column} AS label, {value} AS value FROM ({query.sql}) r "
                f"ORDER BY {value} DESC LIMIT {int(limit)}")
@@ -378,6 +377,3 @@ def count(store: Store, actor: Actor, name: str, params: ReportParams) -> int:
         query = report.build(session, params)
         return int(_execute(session, f"SELECT COUNT(*) FROM ({query.sql}) r", query, {}).scalar_one())
 
-
-def with_params(params: ReportParams, **changes: Any) -> ReportParams:
-    return replace(params, **changes)

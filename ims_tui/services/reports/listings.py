@@ -111,7 +111,7 @@ register(Report(
                             ("oldest_days", "int")),
     build=_aging,
     series=_aging_series,
-    chart=Chart("bar", "value by age (days since receipt)", "bucket", "value", source="totals"),
+    chart=Chart("bar", "value by age (days since receipt)", "bucket", "value"),
     notes="ages are days since the receipt that opened each cost layer; layers belong to a product, not a "
           "bin, so aging is for the whole store.",
 ))

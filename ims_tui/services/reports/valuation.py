@@ -127,6 +127,10 @@ GROUP BY {key}"""
     return Query(query, {"cut": midnight(as_of + dt.timedelta(days=1)), "wh": wh, "category": params.category}, "key")
 
 
+def keyed_build(session: Session, params: ReportParams) -> Query:
+    return _keyed(build(session, params), params)
+
+
 def columns(params: ReportParams):  # type: ignore[no-untyped-def]
     return ((params.by, "text"), ("name", "text"), ("items", "int"), *VALUE_COLUMNS)
 
@@ -137,9 +141,9 @@ register(Report(
     description="value of stock on hand as of a date: ledger (book), FIFO, LIFO and average cost side by side",
     accepts=frozenset({"as_of", "warehouse", "category", "by"}),
     columns=columns,
-    build=lambda session, params: _keyed(build(session, params), params),
+    build=lambda session, params: keyed_build(session, params),
     chart=Chart("bar", "largest values on hand (book)", "by", "book_value"),
-    series=top_rows_series("by", "book_value"),
+    series=top_rows_series(lambda session, params: keyed_build(session, params), "by", "book_value"),
     notes="FIFO is perpetual; LIFO and average are periodic over the cost layers up to the date; "
           "a product's value is shared among warehouses by quantity.",
 ))
