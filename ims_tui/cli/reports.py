@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 from decimal import Decimal
@@ -103,8 +104,10 @@ def _cell(value: Any) -> str:
         return ""
     if isinstance(value, Decimal):
         return format(value, "f")
-    if hasattr(value, "isoformat"):
-        return value.isoformat(sep=" ", timespec="minutes") if hasattr(value, "hour") else value.isoformat()
+    if isinstance(value, dt.datetime):
+        return f"{value.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M}"
+    if isinstance(value, dt.date):
+        return value.isoformat()
     return str(value).replace("\n", " ").replace("\t", " ")
 
 
