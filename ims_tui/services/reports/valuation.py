@@ -59,10 +59,16 @@ g AS (
   WHERE m.created_at < {cut}
   GROUP BY m.product_id, t.warehouse_id, f.warehouse_id, (t.id IS NOT NULL), (f.id IS NOT NULL)
 ),
+wq AS (
+  SELECT pid, wh, SUM(q) AS qty FROM (
+    SELECT pid, twh AS wh, q FROM g WHERE tin
+    UNION ALL SELECT pid, fwh AS wh, -q AS q FROM g WHERE fin
+  ) f GROUP BY pid, wh HAVING SUM(q) <> 0
+),
+bk AS (SELECT pid, SUM(CASE WHEN tin THEN v ELSE -v END) AS v FROM g WHERE tin <> fin GROUP BY pid),
 s AS (
-  SELECT pid, 0 AS k, twh AS wh, q AS qty, 0 AS v, 0 AS lid, 0 AS q, 0 AS u FROM g WHERE tin
-  UNION ALL SELECT pid, 0, fwh, -q, 0, 0, 0, 0 FROM g WHERE fin
-  UNION ALL SELECT pid, 1, NULL, 0, CASE WHEN tin THEN v ELSE -v END, 0, 0, 0 FROM g WHERE tin <> fin
+  SELECT pid, 0 AS k, wh, qty, 0 AS v, 0 AS lid, 0 AS q, 0 AS u FROM wq
+  UNION ALL SELECT pid, 1, NULL, 0, v, 0, 0, 0 FROM bk
   UNION ALL SELECT product_id, 2, NULL, 0, 0, id, original_qty, unit_cost FROM cost_layers WHERE created_at < {cut}
 ),
 w AS (
