@@ -239,3 +239,25 @@ def test_textbook_costs_of_each_method_and_the_ledger_stays_clean(fixed):
     quantities = {r["product"]: r["qty"] for r in rows(fixed, "valuation", as_of=END)}
     assert quantities["FIFO-1"] == quantities["LIFO-1"] == quantities["AVG-1"] == 9
     assert run_check(fixed).clean
+
+
+def test_average_method_return_to_supplier_leaves_at_its_receipt_cost(store):
+    """10 @ 10 and 10 @ 20 (average 15); 5 of the second receipt go back at 20, leaving
+    15 units worth 200 (average 13.3333); the next unit out costs 13.3333."""
+    from ims_tui.services import catalogue, ledger
+    from ims_tui.services.ledger import StockMove
+
+    with store.write() as session:
+        catalogue.save_location(session, ADMIN, "B1", warehouse="WH1")
+        catalogue.save_product(session, ADMIN, "AVG-R", {"name": "Average with a return"}, create=True)
+    settings.set_valuation_method(store, ADMIN, "average")
+    ledger.post_moves(store, ADMIN, "receive", [StockMove("AVG-R", Decimal(10), "SUPPLIER", "B1", unit_cost=Decimal(10))])
+    second = ledger.post_moves(store, ADMIN, "receive",
+                               [StockMove("AVG-R", Decimal(10), "SUPPLIER", "B1", unit_cost=Decimal(20))])
+    ledger.post_moves(store, ADMIN, "return", [StockMove("AVG-R", Decimal(5), "B1", "SUPPLIER",
+                                                         cost_layers_of=second.movement_ids)])
+    ledger.post_moves(store, ADMIN, "issue", [StockMove("AVG-R", Decimal(1), "B1", "CUSTOMER")])
+    moves = reports.page(store, ADMIN, "moves", ReportParams(product="AVG-R")).rows
+    assert [row[9] for row in moves] == [money("10"), money("20"), money("20"), money("13.3333")]
+    valued = {row[0]: row for row in reports.page(store, ADMIN, "valuation", ReportParams()).rows}["AVG-R"]
+    assert (valued[3], valued[4]) == (14, money("186.67"))  # 200 - 13.3333
