@@ -27,7 +27,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, make_url, text
 
-from bench.bigstore import generate
+from bench._bigstore import generate
 from bench.transfer_import import peak_heap
 from ims_tui.db.engine import Store
 from ims_tui.services import reports

@@ -7,7 +7,7 @@ and written with bulk inserts - ``executemany`` on SQLite, ``COPY`` on PostgreSQ
 keeps the ledger's invariants (``ims check`` is clean): balances equal the movements, cost layers
 hold exactly the stock on hand, every movement has its posting.
 
-    python -m bench.bigstore --url sqlite:////tmp/reports/big.db [--products 100000] [--movements 1000000]
+    python -m bench._bigstore --url sqlite:////tmp/reports/big.db [--products 100000] [--movements 1000000]
 """
 
 from __future__ import annotations
