@@ -28,8 +28,10 @@ COMMAND_MODULES = (
     "ims_tui.cli.counts",
     "ims_tui.cli.moves",
     "ims_tui.cli.sales",
-    "ims_tui.cli.reference",
     "ims_tui.cli.serve",
+    "ims_tui.cli.settings",
+    "ims_tui.cli.reports",
+    "ims_tui.cli.reference",
 )
 
 

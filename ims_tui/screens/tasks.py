@@ -42,6 +42,7 @@ TASK_MODULES: tuple[str, ...] = (
     "ims_tui.screens.live",
     "ims_tui.screens.import_wizard",
     "ims_tui.screens.export_dialog",
+    "ims_tui.screens.reports",
 )
 
 _TASKS: dict[str, Task] = {}

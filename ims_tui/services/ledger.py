@@ -427,14 +427,16 @@ class _Posting:
         )
 
     def _apply_cost_layers(self, lines: list[_Line]) -> None:
-        """Receipts into stock open a layer; goods leaving stock consume layers (FIFO or LIFO)."""
+        """Receipts into stock open a layer; goods leaving stock consume layers (FIFO or LIFO)
+        and are costed by the store's valuation method as it is at this posting."""
         by_product: dict[int, list[_Line]] = defaultdict(list)
         for line in lines:
             if line.source.holds_stock != line.destination.holds_stock:
                 by_product[line.product.id].append(line)
         if not by_product:
             return
-        lifo = self.connection.execute(self.sql.valuation_method).scalar_one_or_none() == "lifo"
+        method = self.connection.execute(self.sql.valuation_method).scalar_one_or_none() or "fifo"
+        lifo = method == "lifo"
         for product_id in sorted(by_product):
             # Locking the product row serialises cost changes per product; the layer query after
             # it sees every layer committed before the lock was granted.
@@ -448,6 +450,17 @@ class _Posting:
                     line.unit_cost = line.new_layer_cost = cost
                     average = (average * stocked + cost * line.qty) / (stocked + line.qty)
                     stocked += line.qty
+                elif method == "average":
+                    # Layers still say which receipts the stock came from (aging, quantities);
+                    # the cost is the moving average, except a return to the supplier, which
+                    # leaves at its receipt's cost and moves the average of what stays.
+                    layer_cost = _consume(line, layers, False, touched)
+                    if line.cost_layers_of and stocked > line.qty:
+                        average = (average * stocked - layer_cost * line.qty) / (stocked - line.qty)
+                        line.unit_cost = layer_cost
+                    else:
+                        line.unit_cost = average.quantize(MONEY_QUANTUM)
+                    stocked -= line.qty
                 else:
                     line.unit_cost = _consume(line, layers, lifo, touched)
                     stocked -= line.qty

@@ -34,6 +34,7 @@ class Permission(StrEnum):
     VIEW_AUDIT = "view_audit"
     PRINT_LABELS = "print_labels"
     MANAGE_USERS = "manage_users"
+    MANAGE_SETTINGS = "manage_settings"
 
 
 # The roles: admin (everything, users); manager (products, suppliers, orders, adjustments,

@@ -51,7 +51,7 @@ FORMATS = ("csv", "xlsx")
 BATCH = 1000
 XLSX_MAX_TEXT = 32767
 
-# (column, type): text | money | qty | int | date | datetime | bool
+# (column, type): text | money | cost | number | qty | int | date | datetime | bool
 Columns = tuple[tuple[str, str], ...]
 
 COLUMNS: dict[str, Columns] = {
@@ -73,7 +73,7 @@ COLUMNS: dict[str, Columns] = {
     "audit": (("id", "int"), ("at", "datetime"), ("username", "text"), ("role", "text"), ("station", "text"),
               ("action", "text"), ("target", "text"), ("product", "text"), ("summary", "text"), ("outcome", "text")),
 }
-WIDTHS = {"text": 18, "money": 12, "qty": 10, "int": 8, "date": 11, "datetime": 19, "bool": 7}
+WIDTHS = {"text": 18, "money": 12, "cost": 12, "number": 10, "qty": 10, "int": 8, "date": 11, "datetime": 19, "bool": 7}
 WIDE = {"name": 32, "description": 40, "summary": 60, "barcodes": 30, "email": 28, "reason": 24, "reference": 24}
 
 
@@ -292,8 +292,16 @@ def write_csv(out: IO[str], columns: Columns, rows: Iterator[tuple], tick: Calla
     return count
 
 
-def write_xlsx(path: Path, sheet_name: str, columns: Columns, rows: Iterator[tuple], tick: Callable[[int], None]) -> tuple[int, int]:
-    """Rows as typed cells; returns (rows written, text cells cut to Excel's limit)."""
+def write_xlsx(
+    path: Path,
+    sheet_name: str,
+    columns: Columns,
+    rows: Iterator[tuple],
+    tick: Callable[[int], None],
+    extra: Callable[[Any], None] | None = None,
+) -> tuple[int, int]:
+    """Rows as typed cells; returns (rows written, text cells cut to Excel's limit).  ``extra``
+    gets the workbook after the rows, to add sheets of its own (a report's chart)."""
     workbook = xlsxwriter.Workbook(str(path), {
         "constant_memory": True, "strings_to_formulas": False, "strings_to_numbers": False, "strings_to_urls": False,
     })
@@ -303,6 +311,8 @@ def write_xlsx(path: Path, sheet_name: str, columns: Columns, rows: Iterator[tup
         quoted = workbook.add_format({"quote_prefix": True})
         formats = {
             "money": workbook.add_format({"num_format": "#,##0.00##"}),
+            "cost": workbook.add_format({"num_format": "#,##0.00##"}),
+            "number": workbook.add_format({"num_format": "#,##0.00"}),
             "qty": workbook.add_format({"num_format": "#,##0.###"}),
             "qty_whole": workbook.add_format({"num_format": "#,##0"}),
             "int": workbook.add_format({"num_format": "0"}),
@@ -321,7 +331,7 @@ def write_xlsx(path: Path, sheet_name: str, columns: Columns, rows: Iterator[tup
                     continue
                 if type_ == "bool":
                     sheet.write_boolean(count, index, bool(value))
-                elif type_ in ("money", "qty", "int"):
+                elif type_ in ("money", "cost", "number", "qty", "int"):
                     number = Decimal(value)
                     style = "qty_whole" if type_ == "qty" and number == number.to_integral_value() else type_
                     sheet.write_number(count, index, float(number), formats[style])
@@ -337,9 +347,42 @@ def write_xlsx(path: Path, sheet_name: str, columns: Columns, rows: Iterator[tup
             if count % BATCH == 0:
                 tick(count)
         sheet.autofilter(0, 0, max(count, 1), len(columns) - 1)
+        if extra is not None:
+            extra(workbook)
     finally:
         workbook.close()
     return count, cut
+
+
+def write_to(destination: str | Path | IO[bytes], fmt: str, write: Callable[[Any], tuple[int, int]]) -> tuple[int, int, Path | None]:
+    """Run ``write`` on a temporary file beside ``destination`` (a text stream for CSV, a path for
+    XLSX) and put it in place only when complete - or copy it to a binary stream.  Returns
+    (rows, cut cells, the final path or None)."""
+    to_path = not hasattr(destination, "write")
+    target = Path(destination).expanduser() if to_path else None  # type: ignore[arg-type]
+    directory = target.parent if target is not None else None
+    if directory is not None and not directory.is_dir():
+        raise BadInput(f"cannot write {target}: no such directory {directory}")
+    handle, temporary = tempfile.mkstemp(prefix=".ims-export-", suffix=f".{fmt}", dir=directory)
+    os.close(handle)
+    temp_path = Path(temporary)
+    try:
+        if fmt == "csv":
+            with temp_path.open("w", encoding="utf-8-sig", newline="") as out:
+                count, cut = write(out)
+        else:
+            count, cut = write(temp_path)
+        if target is not None:
+            os.replace(temp_path, target)
+        else:
+            with temp_path.open("rb") as finished:
+                shutil.copyfileobj(finished, destination)  # type: ignore[arg-type]
+            destination.flush()  # type: ignore[union-attr]
+    except OSError as exc:
+        raise BadInput(f"cannot write the export: {exc.strerror or exc}") from None
+    finally:
+        temp_path.unlink(missing_ok=True)
+    return count, cut, target
 
 
 def export(
@@ -373,31 +416,10 @@ def export(
         if progress is not None:
             progress("exporting", done, max(total, done))
 
-    to_path = not hasattr(destination, "write")
-    target = Path(destination).expanduser() if to_path else None
-    directory = target.parent if target is not None else None
-    if directory is not None and not directory.is_dir():
-        raise BadInput(f"cannot write {target}: no such directory {directory}")
-    handle, temporary = tempfile.mkstemp(prefix=".ims-export-", suffix=f".{fmt}", dir=directory)
-    os.close(handle)
-    temp_path = Path(temporary)
-    cut = 0
-    try:
-        if fmt == "csv":
-            with temp_path.open("w", encoding="utf-8-sig", newline="") as out:
-                count = write_csv(out, columns, source, tick)
-        else:
-            count, cut = write_xlsx(temp_path, kind, columns, source, tick)
-        if target is not None:
-            os.replace(temp_path, target)
-        else:
-            with temp_path.open("rb") as finished:
-                shutil.copyfileobj(finished, destination)  # type: ignore[arg-type]
-            destination.flush()  # type: ignore[union-attr]
-    except OSError as exc:
-        raise BadInput(f"cannot write the export: {exc.strerror or exc}") from None
-    finally:
-        temp_path.unlink(missing_ok=True)
+    if fmt == "csv":
+        count, cut, target = write_to(destination, fmt, lambda out: (write_csv(out, columns, source, tick), 0))
+    else:
+        count, cut, target = write_to(destination, fmt, lambda path: write_xlsx(path, kind, columns, source, tick))
     tick(count)
 
     def _work(session):

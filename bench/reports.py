@@ -1,0 +1,155 @@
+"""Reports on a generated store of 100,000 products and 1,000,000+ movements over two years.
+
+In the same run, on each backend:
+
+* valuation of all stock (quantity, ledger value, FIFO, LIFO and average per product, by
+  warehouse) as of today and as of a year back, against a plain ``SELECT SUM(qty)`` over the same
+  movements (goal: <= 3x);
+* the time of each report's first page (the whole aggregation runs for it) and its totals;
+* the peak Python heap of exporting the movement history to XLSX: every movement (1M+ rows)
+  against about 10,000 rows (the last week) - goal: within 1.2x.
+
+The store lives in a temporary directory (SQLite) or a database named ``ims_reports_bench_*``
+(PostgreSQL), dropped at the end.
+
+    python -m bench.reports [--products 100000] [--movements 1000000] [--backend sqlite|postgresql|both]
+                            [--no-export] [--only-valuation] [--store URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy import create_engine, make_url, text
+
+from bench._bigstore import generate
+from bench.transfer_import import peak_heap
+from ims_tui.db.engine import Store
+from ims_tui.services import reports
+from ims_tui.services.actor import Actor
+from ims_tui.services.reports import ReportParams
+from ims_tui.services.reports.core import midnight
+from ims_tui.services.reports.export import export_report
+
+PG_ADMIN_URL = os.environ.get("IMS_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+ACTOR = Actor("bench", "admin", "bench")
+
+
+def timed(fn) -> tuple[float, object]:  # type: ignore[no-untyped-def]
+    started = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - started, result
+
+
+def best(fn, runs: int = 2) -> float:  # type: ignore[no-untyped-def]
+    return min(timed(fn)[0] for _ in range(runs))
+
+
+def _pg_admin(statement: str) -> None:
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(statement))
+    admin.dispose()
+
+
+def run(backend: str, products: int, movements: int, workdir: Path, export: bool, store_url: str | None = None,
+        only_valuation: bool = False) -> None:
+    if store_url:
+        url = store_url
+    elif backend == "sqlite":
+        url = f"sqlite:///{workdir / 'big.db'}"
+    else:
+        database = f"ims_reports_bench_{os.getpid()}"
+        _pg_admin(f'DROP DATABASE IF EXISTS "{database}"')
+        _pg_admin(f'CREATE DATABASE "{database}"')
+        url = make_url(PG_ADMIN_URL).set(database=database).render_as_string(hide_password=False)
+    try:
+        if store_url:
+            print(f"{backend}: the store at {make_url(url).render_as_string(hide_password=True)}", flush=True)
+        else:
+            print(f"{backend}: generating {products:,} products, ~{movements:,} movements over two years", flush=True)
+            made = generate(url, products, movements, log=lambda line: None)
+            print(f"  generated {made['movements']:,} movements, {made['layers']:,} cost layers in "
+                  f"{made['seconds']:.0f} s", flush=True)
+        store = Store(url)
+        today = dt.datetime.now(dt.timezone.utc).date()
+        year_back = today - dt.timedelta(days=365)
+        for label, day in (("today", today), ("a year back", year_back)):
+            cut = midnight(day + dt.timedelta(days=1))
+
+            def plain_sum(cut=cut) -> None:
+                with store.read() as session:
+                    session.execute(text("SELECT SUM(qty) FROM movements WHERE created_at < :cut")
+                                    .bindparams(cut=cut)).scalar()
+
+            baseline = best(plain_sum)
+            params = ReportParams(as_of=day, by="warehouse")
+            valuation = best(lambda p=params: reports.page(store, ACTOR, "valuation", p))
+            by_product = best(lambda d=day: reports.page(store, ACTOR, "valuation", ReportParams(as_of=d)), runs=1)
+            print(f"  valuation as of {label:<12} {valuation:6.2f} s by warehouse, {by_product:6.2f} s by product "
+                  f"(first page); plain SUM {baseline:5.2f} s; ratio {valuation / baseline:4.1f}x", flush=True)
+        if only_valuation:
+            store.dispose()
+            return
+        period = {"date_from": today - dt.timedelta(days=364), "date_to": today}
+        cases = {
+            "stock": ReportParams(), "cogs": ReportParams(**period), "turnover": ReportParams(**period),
+            "abc": ReportParams(**period), "aging": ReportParams(), "expiring": ReportParams(days=30),
+            "performance": ReportParams(**period), "suppliers": ReportParams(**period),
+            "moves": ReportParams(**period), "trace": ReportParams(lot="L0000100"),
+        }
+        for name, params in cases.items():
+            first, _ = timed(lambda n=name, p=params: reports.page(store, ACTOR, n, p))
+            total, _ = timed(lambda n=name, p=params: reports.totals(store, ACTOR, n, p))
+            series, _ = timed(lambda n=name, p=params: reports.core.chart_series(store, ACTOR, n, p))
+            print(f"  report {name:<12} first page {first:6.2f} s   totals {total:6.2f} s   chart {series:6.2f} s", flush=True)
+        if export:
+            everything = ReportParams(date_from=today - dt.timedelta(days=800), date_to=today)
+            days, week = 7, None
+            while True:  # the last N days holding about 10,000 movements
+                week = ReportParams(date_from=today - dt.timedelta(days=days - 1), date_to=today)
+                small_rows = reports.count(store, ACTOR, "moves", week)
+                if small_rows >= 10_000 or days > 800:
+                    break
+                days = int(days * max(1.2, 10_000 / max(small_rows, 1)))
+            target = workdir / "moves.xlsx"
+            small = peak_heap(lambda: export_report(store, ACTOR, "moves", week, target, fmt="xlsx"))
+            started = time.perf_counter()
+            result = []
+            large = peak_heap(lambda: result.append(export_report(store, ACTOR, "moves", everything, target, fmt="xlsx")))
+            seconds = time.perf_counter() - started
+            print(f"  moves to XLSX: {result[0].rows:,} rows in {seconds:.0f} s under tracemalloc "
+                  f"({target.stat().st_size / 1e6:.0f} MB); peak heap {large / 1e6:.1f} MB vs {small / 1e6:.1f} MB "
+                  f"at {small_rows:,} rows: {large / small:.2f}x", flush=True)
+        store.dispose()
+    finally:
+        if backend == "postgresql" and not store_url:
+            _pg_admin(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--products", type=int, default=100_000)
+    parser.add_argument("--movements", type=int, default=1_000_000)
+    parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--no-export", action="store_true", help="skip the (long) XLSX memory measurement")
+    parser.add_argument("--store", metavar="URL", help="measure this already generated store (kept) instead of a new one")
+    parser.add_argument("--only-valuation", action="store_true", help="valuation against the plain SUM only")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="ims-reports-bench-") as workdir:
+        if args.store:
+            backend = "postgresql" if args.store.startswith("postgresql") else "sqlite"
+            run(backend, args.products, args.movements, Path(workdir), not args.no_export, args.store,
+                args.only_valuation)
+            return
+        for name in ("sqlite", "postgresql") if args.backend == "both" else (args.backend,):
+            run(name, args.products, args.movements, Path(workdir), not args.no_export, None, args.only_valuation)
+
+
+if __name__ == "__main__":
+    main()
