@@ -76,7 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted\n")
         return 130
-    except BrokenPipeError:
+    except BrokenPipeError:  # `ims export moves | head -1`: the reader has all it wanted
+        _silence_stdout()
         return 0
     except Exception as exc:  # noqa: BLE001 - the contract: never a traceback without --debug
         if args.debug:
@@ -85,3 +86,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     finally:
         ctx.close()
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's last flush cannot complain about the pipe."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
