@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from ims_tui.db import chain
 from ims_tui.services.errors import StoreError
 
 T = TypeVar("T")
@@ -81,6 +82,7 @@ class Store:
         else:
             raise StoreError(f"unsupported store backend {self.backend!r}: use sqlite:/// or postgresql+psycopg://")
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        event.listen(self._sessions, "before_commit", chain.seal)
         self._read_sessions = sessionmaker(self.engine.execution_options(**{READ_ONLY_OPTION: True}))
 
     @property

@@ -1,0 +1,122 @@
+"""The hash chain over the ledger and the audit log: tamper evidence beyond the triggers.
+
+Every posting, movement and audit row gets one link in ``chain_links``: the SHA-256 of the row's
+content and the hash of the link before it in its *stripe*.  Changing, deleting or slipping in a
+row - with the file open in another program, or as a PostgreSQL superuser with the triggers
+switched off (``session_replication_role = replica``) - breaks the chain, and ``ims check`` says
+where.
+
+Links are made at commit (a ``before_commit`` hook on the store's sessions), from the rows as
+the database returns them, so they hash exactly what ``ims check`` will read back.  The hook takes
+its stripe's head row as the last thing the transaction locks and holds it only through the
+commit, after every balance lock: it cannot deadlock with the ledger's fixed lock order.  SQLite
+serialises writers anyway and uses one stripe; PostgreSQL spreads writers over ``STRIPES`` heads
+so concurrent postings rarely wait on each other.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import random
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, bindparam, insert, select, update
+from sqlalchemy.orm import Session
+
+from ims_tui.db.models import AuditEntry, ChainHead, ChainLink, Movement, Posting
+
+STRIPES = 8
+GENESIS = "0" * 64
+PENDING = "ims_chain_pending"
+
+# The columns each link covers, fixed here (not "every column of the model") so a column added
+# by a later migration does not change the hash of rows written before it.
+_COVERED = {
+    Posting: ("id", "idempotency_key", "kind", "reason", "reference", "username", "station", "created_at",
+              "content_digest"),
+    Movement: ("id", "posting_id", "product_id", "qty", "from_location_id", "to_location_id", "lot_id", "serial_id",
+               "unit_cost", "reason", "reference", "username", "station", "created_at"),
+    AuditEntry: ("id", "at", "username", "role", "station", "action", "target", "product_id", "summary", "outcome"),
+}
+CHAINED: dict[str, tuple[ColumnElement, ...]] = {
+    model.__tablename__: tuple(getattr(model, name) for name in names) for model, names in _COVERED.items()
+}
+"""Chained table name -> the columns hashed, the id first."""
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    return value
+
+
+def row_hash(table: str, row: Iterable[Any]) -> str:
+    """The hash of a row's content: every column, in table order, in a canonical form."""
+    payload = json.dumps([table, *(_canonical(v) for v in row)], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def link_hash(previous: str, table: str, row_id: int, content: str) -> str:
+    return hashlib.sha256(f"{previous}|{table}|{row_id}|{content}".encode()).hexdigest()
+
+
+def remember(session: Session, table: str, row_ids: Iterable[int]) -> None:
+    """Note rows this transaction inserted into a chained table; they are linked at commit."""
+    session.info.setdefault(PENDING, []).extend((table, row_id) for row_id in row_ids)
+
+
+def rows_by_id(connection: Connection, table: str, ids: list[int]) -> Iterator[tuple]:
+    columns = CHAINED[table]
+    yield from connection.execute(select(*columns).where(columns[0].in_(ids)).order_by(columns[0]))
+
+
+def seal(session: Session) -> None:
+    """``before_commit``: link the rows this transaction inserted to the end of a stripe."""
+    pending = session.info.pop(PENDING, None)
+    if not pending:
+        return
+    connection = session.connection()
+    by_table: dict[str, list[int]] = {}
+    for table, row_id in pending:
+        by_table.setdefault(table, []).append(row_id)
+    hashed = [
+        (table, row[0], row_hash(table, row))
+        for table in CHAINED
+        if table in by_table
+        for row in rows_by_id(connection, table, by_table[table])
+    ]
+    append(connection, hashed, stripe=0 if connection.dialect.name == "sqlite" else random.randrange(STRIPES))
+
+
+_TAKE_HEAD = (
+    update(ChainHead)
+    .where(ChainHead.stripe == bindparam("head"))
+    .values(seq=ChainHead.seq + bindparam("count"))
+    .returning(ChainHead.seq, ChainHead.hash)
+)
+_SET_HEAD = update(ChainHead).where(ChainHead.stripe == bindparam("head")).values(hash=bindparam("new_hash"))
+_INSERT_LINK = insert(ChainLink)
+
+
+def append(connection: Connection, hashed: list[tuple[str, int, str]], *, stripe: int) -> None:
+    """Add links for ``(table, row id, row hash)`` at the end of ``stripe`` (locking its head)."""
+    if not hashed:
+        return
+    end, previous = connection.execute(_TAKE_HEAD, {"head": stripe, "count": len(hashed)}).one()
+    links = []
+    for seq, (table, row_id, content) in enumerate(hashed, start=end - len(hashed) + 1):
+        previous = link_hash(previous, table, row_id, content)
+        links.append({"stripe": stripe, "seq": seq, "tbl": table, "row_id": row_id, "row_hash": content,
+                      "hash": previous})
+    connection.execute(_INSERT_LINK, links)
+    connection.execute(_SET_HEAD, {"head": stripe, "new_hash": previous})
