@@ -37,7 +37,23 @@ from ims_tui.screens.tasks import Task, get_task, load_tasks, tasks_for
 from ims_tui.services.actor import Actor
 from ims_tui.services.errors import ImsError
 from ims_tui.services.permissions import allows
+from ims_tui.services.text import ESCAPES
 from ims_tui.widgets.scan import ScanDetector, Scanned
+
+
+def _show_control_characters() -> None:
+    """Text from the store is data, never terminal control: Rich and Textual drop only BEL, BS,
+    VT, FF and CR from the text they render and pass ESC and the C1 range through, so a stored
+    ``ESC ] 0 ; ... BEL`` would retitle the terminal.  Widen their tables to show every control
+    character as ``\\xNN`` instead (the CLI does the same with :func:`~ims_tui.services.text.visible`)."""
+    import rich.control
+    import textual.content
+
+    for table in (rich.control._CONTROL_STRIP_TRANSLATE, textual.content._CONTROL_STRIP_TRANSLATE):
+        table.update(ESCAPES)
+
+
+_show_control_characters()
 
 if TYPE_CHECKING:
     from ims_tui.db.engine import Store

@@ -132,6 +132,9 @@ def load_config(
             )
         )
     keys = raw.get("keys", {})
+    station_name = station or os.environ.get("IMS_STATION") or station_section.get("name") or socket.gethostname()
+    if not isinstance(station_name, str) or len(station_name) > 120 or not station_name.isprintable():
+        raise ConfigError(f"a station name is plain text of at most 120 characters, not {str(station_name)[:40]!r}")
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in keys.items()):
         raise ConfigError(f"{config_path}: [keys] maps binding ids to key names, both strings")
     return Config(
@@ -139,10 +142,7 @@ def load_config(
         or os.environ.get("IMS_DATABASE_URL")
         or store.get("url")
         or default_database_url(),
-        station=station
-        or os.environ.get("IMS_STATION")
-        or station_section.get("name")
-        or socket.gethostname(),
+        station=station_name,
         default_location=station_section.get("default_location"),
         idle_lock_minutes=_number(station_section, "idle_lock_minutes", 5.0, config_path),
         theme=station_section.get("theme"),

@@ -15,6 +15,7 @@ from ims_tui.config import Config, ConfigError, load_config
 from ims_tui.db.engine import Store
 from ims_tui.services.actor import Actor
 from ims_tui.services.errors import AuthError, BadInput
+from ims_tui.services.text import visible
 
 
 class CliContext:
@@ -70,7 +71,8 @@ class CliContext:
         if self.json:
             sys.stdout.write(json.dumps(data, default=_json_default, indent=2) + "\n")
         else:
-            sys.stdout.write((text if text is not None else str(data)).rstrip("\n") + "\n")
+            # Stored text is data: a control character in it is shown, never sent to the terminal.
+            sys.stdout.write(visible((text if text is not None else str(data)).rstrip("\n")) + "\n")
 
     def close(self) -> None:
         if self._store is not None:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from ims_tui import __version__
 from ims_tui.cli.context import CliContext
 from ims_tui.services.errors import ImsError
+from ims_tui.services.text import visible
 
 COMMAND_MODULES = (
     "ims_tui.cli.store",
@@ -71,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ImsError as exc:
         if args.debug:
             raise
-        sys.stderr.write(f"error: {exc}\n")
+        sys.stderr.write(f"error: {visible(str(exc), keep='')}\n")
         return exc.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted\n")

@@ -20,7 +20,7 @@ import datetime as dt
 import hashlib
 import json
 import random
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -46,6 +46,7 @@ CHAINED: dict[str, tuple[ColumnElement, ...]] = {
     model.__tablename__: tuple(getattr(model, name) for name in names) for model, names in _COVERED.items()
 }
 """Chained table name -> the columns hashed, the id first."""
+COLUMN_NAMES = {model.__tablename__: names for model, names in _COVERED.items()}
 
 
 def _canonical(value: Any) -> Any:
@@ -70,14 +71,12 @@ def link_hash(previous: str, table: str, row_id: int, content: str) -> str:
     return hashlib.sha256(f"{previous}|{table}|{row_id}|{content}".encode()).hexdigest()
 
 
-def remember(session: Session, table: str, row_ids: Iterable[int]) -> None:
-    """Note rows this transaction inserted into a chained table; they are linked at commit."""
-    session.info.setdefault(PENDING, []).extend((table, row_id) for row_id in row_ids)
-
-
-def rows_by_id(connection: Connection, table: str, ids: list[int]) -> Iterator[tuple]:
-    columns = CHAINED[table]
-    yield from connection.execute(select(*columns).where(columns[0].in_(ids)).order_by(columns[0]))
+def remember(session: Session, table: str, row_id: int, values: Mapping[str, Any]) -> None:
+    """Note a row this transaction inserted into a chained table, with the values it was given
+    (by column name); it is linked at commit.  The values are hashed as the database stores
+    them - exact decimals, UTC times - so ``ims check`` reading the row back gets the same hash."""
+    row = (row_id, *(values.get(name) for name in COLUMN_NAMES[table][1:]))
+    session.info.setdefault(PENDING, []).append((table, row_id, row_hash(table, row)))
 
 
 def seal(session: Session) -> None:
@@ -86,16 +85,7 @@ def seal(session: Session) -> None:
     if not pending:
         return
     connection = session.connection()
-    by_table: dict[str, list[int]] = {}
-    for table, row_id in pending:
-        by_table.setdefault(table, []).append(row_id)
-    hashed = [
-        (table, row[0], row_hash(table, row))
-        for table in CHAINED
-        if table in by_table
-        for row in rows_by_id(connection, table, by_table[table])
-    ]
-    append(connection, hashed, stripe=0 if connection.dialect.name == "sqlite" else random.randrange(STRIPES))
+    append(connection, pending, stripe=0 if connection.dialect.name == "sqlite" else random.randrange(STRIPES))
 
 
 _TAKE_HEAD = (

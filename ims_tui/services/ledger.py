@@ -41,6 +41,7 @@ from ims_tui.services import audit, changes
 from ims_tui.services.actor import Actor
 from ims_tui.services.catalogue import find_location, find_product
 from ims_tui.services.errors import BadInput, NotFound, RuleViolation
+from ims_tui.services.text import check_text
 
 MONEY_QUANTUM = Decimal(1).scaleb(-MONEY_SCALE)
 
@@ -118,6 +119,7 @@ def post(
     if not moves:
         raise BadInput("nothing to post")
     at = at or dt.datetime.now(dt.timezone.utc)
+    _check_text(key, reason, reference, moves)
     posting = _Posting(session, actor, reason, reference, at)
     digest = content_digest(kind, posting.normalised(moves), reason, reference)
     posting_id = _claim_key(session, actor, kind, key, reason, reference, at, digest)
@@ -131,9 +133,22 @@ def post(
                 "nothing changed; give this posting its own key"
             )
         return PostingResult(existing.id, key, already_posted=True)
-    chain.remember(session, "postings", (posting_id,))
     posting.posting_id = posting_id
     return posting.apply(moves, kind, key)
+
+
+def _check_text(key: str, reason: str, reference: str, moves: Sequence[StockMove]) -> None:
+    """Plain text within each field's length, before anything is written (issue 16: a stored
+    escape sequence drives the terminal of whoever reads it)."""
+    check_text("key", key)
+    check_text("reason", reason)
+    check_text("reference", reference)
+    for move in moves:
+        check_text("reference", move.reference)
+        if move.lot:
+            check_text("lot", move.lot.strip())
+        for serial in move.serials:
+            check_text("serial", serial.strip())
 
 
 def content_digest(kind: str, moves: Sequence[StockMove], reason: str = "", reference: str = "") -> str:
@@ -161,11 +176,16 @@ def _claim_key(
     sql = _statements(session)
     if sql.dialect == "sqlite" and session.connection().execute(sql.key_taken, {"key": key}).first() is not None:
         return None  # SQLite refuses an insert over an existing key outright (no REPLACE INTO)
-    return session.connection().execute(
+    posting_id = session.connection().execute(
         sql.claim_key,
-        {"key": key, "kind": kind, "reason": reason[:200], "reference": reference[:200],
+        {"key": key, "kind": kind, "reason": reason, "reference": reference,
          "username": actor.username, "station": actor.station, "at": at, "digest": digest},
     ).scalar_one_or_none()
+    if posting_id is not None:
+        chain.remember(session, "postings", posting_id, {
+            "idempotency_key": key, "kind": kind, "reason": reason, "reference": reference,
+            "username": actor.username, "station": actor.station, "created_at": at, "content_digest": digest})
+    return posting_id
 
 
 # --- pre-built statements ------------------------------------------------------------------
@@ -440,7 +460,6 @@ class _Posting:
         self._apply_cost_layers(lines)
         self._apply_serials(lines)
         movement_ids = self._insert_movements(lines)
-        chain.remember(self.session, "movements", movement_ids)
         self._audit(kind, lines)
         changes.announce(self.session, "posting", self.posting_id)
         return PostingResult(self.posting_id, key, already_posted=False, movement_ids=tuple(movement_ids))
@@ -547,17 +566,16 @@ class _Posting:
     def _insert_movements(self, lines: list[_Line]) -> list[int]:
         ids = []
         for line in lines:
-            movement_id = self.connection.execute(
-                self.sql.insert_movement,
-                {
-                    "posting_id": self.posting_id, "product_id": line.product.id, "qty": line.qty,
-                    "from_location_id": line.source.id, "to_location_id": line.destination.id,
-                    "lot_id": line.lot.id if line.lot else None, "serial_id": line.serial_id,
-                    "unit_cost": line.unit_cost or Decimal(0), "reason": self.reason[:200],
-                    "reference": (line.reference or self.reference)[:200], "username": self.actor.username,
-                    "station": self.actor.station, "created_at": self.at,
-                },
-            ).scalar_one()
+            values = {
+                "posting_id": self.posting_id, "product_id": line.product.id, "qty": line.qty,
+                "from_location_id": line.source.id, "to_location_id": line.destination.id,
+                "lot_id": line.lot.id if line.lot else None, "serial_id": line.serial_id,
+                "unit_cost": line.unit_cost or Decimal(0), "reason": self.reason,
+                "reference": line.reference or self.reference, "username": self.actor.username,
+                "station": self.actor.station, "created_at": self.at,
+            }
+            movement_id = self.connection.execute(self.sql.insert_movement, values).scalar_one()
+            chain.remember(self.session, "movements", movement_id, values)
             ids.append(movement_id)
             if line.new_layer_cost is not None:
                 self.connection.execute(
