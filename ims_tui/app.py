@@ -123,6 +123,8 @@ class ImsApp(App[int]):
         self._flush_timer = None
         self._last_activity = time.monotonic()
         self._locked = False
+        self.idle_lock_minutes = config.idle_lock_minutes
+        """The station's value until sign-in, then the store's policy made stricter by it."""
         self._feed_stop: threading.Event | None = None
         self._feed_thread: threading.Thread | None = None
         self._scanner_task: asyncio.Task | None = None
@@ -137,9 +139,9 @@ class ImsApp(App[int]):
     def on_mount(self) -> None:
         self._show_sign_in()
         self._check_size()
-        if self.config.idle_lock_minutes > 0:
-            interval = min(self.IDLE_CHECK_SECONDS, self.config.idle_lock_minutes * 60 / 4)
-            self.set_interval(interval, self._check_idle)
+        minutes = self.config.idle_lock_minutes
+        self.set_interval(min(self.IDLE_CHECK_SECONDS, minutes * 60 / 4) if minutes > 0 else self.IDLE_CHECK_SECONDS,
+                          self._check_idle)
         self._start_scanners()
         # Importing the task screens and opening the change feed took the GIL from the first
         # paint (about 200 ms of it); nobody needs either before they have signed in.
@@ -182,12 +184,21 @@ class ImsApp(App[int]):
 
         self._start_background_work()
         self._bind_tasks()
+        self._load_security_policy()
         self.actor = actor
         self._locked = False
         self._last_activity = time.monotonic()
         self.sub_title = f"{actor.username} ({actor.role}) @ {actor.station}"
         self._replace_stack(HomeScreen())
         self.refresh_bindings()
+
+    @work(thread=True, group="policy", exit_on_error=False)
+    def _load_security_policy(self) -> None:
+        """The idle lock follows the store's security policy; this station's file can only shorten it."""
+        from ims_tui.services.settings import effective_policy, read_security_policy
+
+        policy = effective_policy(read_security_policy(self.store), idle_lock_minutes=self.config.idle_lock_minutes)
+        self.idle_lock_minutes = policy.idle_lock_minutes
 
     def sign_out(self) -> None:
         """Audit the sign-out, forget the user and go back to the sign-in screen."""
@@ -240,7 +251,7 @@ class ImsApp(App[int]):
     def _check_idle(self) -> None:
         if self.actor is None or self._locked:
             return
-        if time.monotonic() - self._last_activity >= self.config.idle_lock_minutes * 60:
+        if self.idle_lock_minutes > 0 and time.monotonic() - self._last_activity >= self.idle_lock_minutes * 60:
             self.lock()
 
     @property

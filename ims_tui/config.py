@@ -79,6 +79,18 @@ def data_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 
+def secure_data_dir() -> None:
+    """The default store's folder is its owner's alone (0700) and its files 0600: the store holds
+    password hashes and the key that hides unknown user names.  Tightens a folder made before."""
+    folder = data_dir()
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for path in (folder, *folder.glob("ims.db*")):
+        mode = path.stat().st_mode & 0o777
+        private = 0o700 if path.is_dir() else 0o600
+        if mode & ~private:
+            path.chmod(mode & private)
+
+
 def default_database_url() -> str:
     return f"sqlite:///{data_dir() / 'ims.db'}"
 

@@ -108,7 +108,7 @@ def test_check_lists_violations_with_exit_1(capsys, url):
 
 
 def test_demo_loads_a_checkable_store_and_refuses_to_overwrite(capsys, sqlite_url):
-    code, out, _ = run(capsys, "--db", sqlite_url, "demo", "--password", "pw")
+    code, out, _ = run(capsys, "--db", sqlite_url, "demo")
     assert code == 0 and "products" in out and "receiver" in out
     assert run(capsys, "--db", sqlite_url, "check")[0] == 0
     code, _, err = run(capsys, "--db", sqlite_url, "demo")
@@ -121,4 +121,4 @@ def test_the_console_entry_point_runs(sqlite_url):
         [sys.executable, "-m", "ims_tui", "--db", sqlite_url, "info"], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0
-    assert "schema:  - (no schema)" in result.stdout
+    assert "schema:  - (no store at this path; 'ims db upgrade' creates one)" in result.stdout

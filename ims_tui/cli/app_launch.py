@@ -8,7 +8,7 @@ from ims_tui.db import schema
 
 def launch_app(ctx: CliContext) -> int:
     """Create the schema of an empty store (a store of another revision is refused), then run the app."""
-    store = ctx.open_store(check_schema=False)
+    store = ctx.open_store(check_schema=False, create=True)
     if schema.is_empty(store):
         schema.upgrade(store)
     else:

@@ -11,7 +11,7 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
-from ims_tui.config import Config, ConfigError, load_config
+from ims_tui.config import Config, ConfigError, default_database_url, load_config, secure_data_dir
 from ims_tui.db.engine import Store
 from ims_tui.services.actor import Actor
 from ims_tui.services.errors import AuthError, BadInput
@@ -30,12 +30,16 @@ class CliContext:
         except ConfigError as exc:
             raise BadInput(str(exc)) from None
 
-    def open_store(self, *, check_schema: bool = True) -> Store:
-        """The store named by --db / IMS_DATABASE_URL / config; refuses a schema of another revision."""
+    def open_store(self, *, check_schema: bool = True, create: bool = False) -> Store:
+        """The store named by --db / IMS_DATABASE_URL / config; refuses a schema of another revision.
+        Only commands that make a store (``db upgrade``, ``demo``, the app) pass ``create``: for
+        the others a SQLite path with nothing there is a mistake, said as such."""
         if self._store is None:
             from ims_tui.db import schema
 
-            store = Store(self.config.database_url)
+            if self.config.database_url == default_database_url():
+                secure_data_dir()
+            store = Store(self.config.database_url, create=create)
             self._store = store
             if check_schema:
                 schema.ensure_current(store)

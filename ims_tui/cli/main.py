@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "ims_tui.cli.transfer",
     "ims_tui.cli.purchasing",
     "ims_tui.cli.labels",
+    "ims_tui.cli.settings",
 )
 
 

@@ -9,6 +9,7 @@ safe because every posting carries an idempotency key.
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -51,18 +52,26 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
+_SECRET_PARAMETERS = ("password", "sslpassword")
+
+
 def redact(url: str) -> str:
-    """The URL with its password hidden, for printing."""
+    """The URL with its password hidden, for printing - in the user part or in the query
+    (``?password=...``, which libpq accepts too)."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
     except ArgumentError:
         return url
+    hidden = {key: "***" for key in parsed.query if key.lower() in _SECRET_PARAMETERS}
+    return parsed.update_query_dict(hidden).render_as_string(hide_password=True).replace("%2A%2A%2A", "***")
 
 
 class Store:
     """A handle on one store: an engine plus short-transaction helpers.  Thread-safe."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, create: bool = True) -> None:
+        """``create=False``: a SQLite file that does not exist is refused (a mistyped path for a
+        read-only command), instead of becoming a new empty store."""
         self.url = url
         try:
             parsed = make_url(url)
@@ -72,7 +81,7 @@ class Store:
         if self.backend == "sqlite":
             database = parsed.database
             if database and database != ":memory:" and not database.startswith("file:"):
-                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                _private_file(Path(database).expanduser(), create=create)
             self.engine = create_engine(url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
             _configure_sqlite(self.engine)
         elif self.backend == "postgresql":
@@ -131,6 +140,24 @@ class Store:
         raise AssertionError("unreachable")
 
 
+def _private_file(path: Path, *, create: bool) -> None:
+    """A new SQLite store is readable by its owner only (it holds password hashes): folders made
+    for it are 0700 and the file 0600 (SQLite gives its -wal and -shm files the file's mode)."""
+    if path.exists():
+        return
+    if not create:
+        raise StoreError(f"no store at {path}: check --db, or create one there with 'ims db upgrade'")
+    missing = [folder for folder in (path.parent, *path.parent.parents) if not folder.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700)
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        pass  # another process made it a moment ago
+    except OSError as exc:
+        raise StoreError(f"cannot create a store at {path}: {exc.strerror or exc}") from None
+
+
 class _Retry(Exception):
     """Internal: the transaction lost a race the database resolved by aborting it."""
 
@@ -146,6 +173,8 @@ def _translate_errors(store: Store) -> Iterator[None]:
     except DBAPIError as exc:
         if _sqlstate(exc) in RETRYABLE_SQLSTATES:
             raise _Retry() from exc
+        if store.backend == "sqlite" and "is not a database" in str(exc.orig):
+            raise StoreError(f"{store.display_url} is not an ims store (not a SQLite database)") from None
         if isinstance(exc, OperationalError) or exc.connection_invalidated:
             raise StoreError(f"cannot use store {store.display_url}: {_first_line(exc.orig)}") from None
         raise

@@ -123,6 +123,11 @@ class ImportReport:
             return 0
         return 1 if all(p.conflict for p in self.problems) else 2
 
+    def error_line(self) -> str:
+        """The one line for stderr when the import was refused (the report stays on stdout)."""
+        rows = f"{self.refused} row{'s' if self.refused != 1 else ''} refused" if self.refused else "the file was refused"
+        return f"{rows}; nothing was written" + (" (dry run)" if self.dry_run else "")
+
     def sorted_problems(self) -> list[Problem]:
         return sorted(self.problems, key=lambda p: p.row)
 

@@ -103,5 +103,5 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER IF EXISTS chain_links_append_only ON chain_links")
     op.drop_table("chain_heads")
     op.drop_table("chain_links")
-    with op.batch_alter_table("postings") as batch_op:
-        batch_op.drop_column("content_digest")
+    # Not batch mode: recreating postings on SQLite would drop a table its movements refer to.
+    op.execute("ALTER TABLE postings DROP COLUMN content_digest")
