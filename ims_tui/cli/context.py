@@ -40,6 +40,7 @@ class CliContext:
             if self.config.database_url == default_database_url():
                 secure_data_dir()
             store = Store(self.config.database_url, create=create)
+            store.on_wait = lambda note: sys.stderr.write(f"{note}\n")
             self._store = store
             if check_schema:
                 schema.ensure_current(store)

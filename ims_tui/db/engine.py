@@ -9,6 +9,7 @@ safe because every posting carries an idempotency key.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import time
@@ -26,7 +27,9 @@ from ims_tui.services.errors import StoreError
 
 T = TypeVar("T")
 
-SQLITE_BUSY_TIMEOUT_MS = 15_000
+SQLITE_BUSY_TIMEOUT_MS = int(os.environ.get("IMS_SQLITE_BUSY_TIMEOUT_MS", "15000"))
+"""How long a SQLite writer waits for the lock before it looks for a long import to wait for."""
+LONG_WRITE_PATIENCE_S = 4 * 3600
 RETRYABLE_SQLSTATES = {"40001", "40P01"}
 READ_ONLY_OPTION = "ims_read_only"
 MAX_ATTEMPTS = 8
@@ -78,10 +81,14 @@ class Store:
         except ArgumentError:
             raise StoreError(f"not a database URL: {url!r}") from None
         self.backend = parsed.get_backend_name()
+        self.on_wait: Callable[[str], None] | None = None
+        """Told, once, when a write waits for another station's long write (an import)."""
+        self._marker: Path | None = None
         if self.backend == "sqlite":
             database = parsed.database
             if database and database != ":memory:" and not database.startswith("file:"):
                 _private_file(Path(database).expanduser(), create=create)
+                self._marker = Path(database).expanduser().with_name(Path(database).name + "-long-write")
             self.engine = create_engine(url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
             _configure_sqlite(self.engine)
         elif self.backend == "postgresql":
@@ -127,9 +134,12 @@ class Store:
         """Run ``work`` in a write transaction, retrying serialization failures and deadlocks.
 
         ``work`` must be safe to run again from the start (it is, when it posts with an
-        idempotency key and reads what it needs inside the transaction).
+        idempotency key and reads what it needs inside the transaction).  On SQLite, a write that
+        finds the store locked by another station's long write (an import) says so through
+        :attr:`on_wait` and keeps waiting for it, rather than failing after the busy timeout.
         """
-        for attempt in range(1, MAX_ATTEMPTS + 1):
+        attempt, waited_since = 1, None
+        while True:
             try:
                 with self.write() as session:
                     return work(session)
@@ -137,7 +147,41 @@ class Store:
                 if attempt == MAX_ATTEMPTS:
                     raise StoreError("the store stayed too busy to commit; try again") from None
                 time.sleep(min(0.2, 0.005 * 2**attempt) * random.random())
-        raise AssertionError("unreachable")
+                attempt += 1
+            except StoreBusy:
+                holder = self.long_write_holder()
+                if holder is None:
+                    raise
+                if waited_since is None:
+                    waited_since = time.monotonic()
+                    if self.on_wait is not None:
+                        self.on_wait(f"waiting for {holder} to finish ...")
+                elif time.monotonic() - waited_since > LONG_WRITE_PATIENCE_S:
+                    raise
+
+    @contextmanager
+    def long_write(self, what: str) -> Iterator[None]:
+        """Around a write transaction that may hold SQLite's lock for long (an import): other
+        stations' writes that find the store locked wait for it and say why, instead of failing."""
+        if self._marker is None:
+            yield
+            return
+        self._marker.write_text(json.dumps({"pid": os.getpid(), "what": what}), encoding="utf-8")
+        try:
+            yield
+        finally:
+            self._marker.unlink(missing_ok=True)
+
+    def long_write_holder(self) -> str | None:
+        """What holds the store in a long write (``None`` when nothing does, or its process died)."""
+        if self._marker is None:
+            return None
+        try:
+            holder = json.loads(self._marker.read_text(encoding="utf-8"))
+            os.kill(int(holder["pid"]), 0)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return str(holder.get("what", "another station's long write"))
 
 
 def _private_file(path: Path, *, create: bool) -> None:
@@ -158,6 +202,10 @@ def _private_file(path: Path, *, create: bool) -> None:
         raise StoreError(f"cannot create a store at {path}: {exc.strerror or exc}") from None
 
 
+class StoreBusy(StoreError):
+    """SQLite stayed locked by another writer for the whole busy timeout."""
+
+
 class _Retry(Exception):
     """Internal: the transaction lost a race the database resolved by aborting it."""
 
@@ -175,6 +223,8 @@ def _translate_errors(store: Store) -> Iterator[None]:
             raise _Retry() from exc
         if store.backend == "sqlite" and "is not a database" in str(exc.orig):
             raise StoreError(f"{store.display_url} is not an ims store (not a SQLite database)") from None
+        if store.backend == "sqlite" and "database is locked" in str(exc.orig):
+            raise StoreBusy(f"cannot use store {store.display_url}: {_first_line(exc.orig)}") from None
         if isinstance(exc, OperationalError) or exc.connection_invalidated:
             raise StoreError(f"cannot use store {store.display_url}: {_first_line(exc.orig)}") from None
         raise
