@@ -32,6 +32,7 @@ def url(sqlite_url):
 
 
 def test_a_store_without_schema_is_exit_4_naming_the_fix(capsys, sqlite_url):
+    Store(sqlite_url).dispose()  # an empty store file (a missing one is "no store at ...")
     code, _, err = run(capsys, "--db", sqlite_url, "stock", "show", "X")
     assert code == 4
     assert err == f"error: store {sqlite_url} has no schema yet; run 'ims db upgrade'\n"
