@@ -15,20 +15,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
-from ims_tui.cli.main import main
 from ims_tui.db.engine import Store
 from ims_tui.db.models import Lot
 from ims_tui.services import stock
 from ims_tui.services.actor import Actor
 from ims_tui.services.integrity import run_check
 from tests.conftest import make_locations, make_product, open_store
-
-
-def ims(capsys, url: str, *argv: str) -> tuple[int, str, str]:
-    code = main(["--db", url, *argv])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err
-    return code, out, err
+from tests.conftest import run_cli as ims
 
 
 @pytest.fixture

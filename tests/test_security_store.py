@@ -17,21 +17,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from ims_tui.cli.main import main
 from ims_tui.db.engine import Store
 from ims_tui.services import users
 from ims_tui.services.actor import Actor
 from tests.conftest import make_locations, make_product, open_store
+from tests.conftest import run_cli as ims
 
 PASSWORD = "correct horse battery"
 ADMIN = Actor("setup", "admin", "test")
-
-
-def ims(capsys, url: str, *argv: str) -> tuple[int, str, str]:
-    code = main(["--db", url, *argv])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err
-    return code, out, err
 
 
 def _with_users(url: str) -> None:
@@ -231,3 +224,22 @@ def test_a_password_in_the_url_query_is_hidden(capsys):
     assert "password=***" in err
     code, out, _ = ims(capsys, url, "info")
     assert "hunter2secret" not in out
+
+
+@pytest.mark.slow
+def test_a_million_column_csv_is_refused_in_bounded_memory(sqlite_url, tmp_path):
+    open_store(sqlite_url).dispose()
+    wide = tmp_path / "wide.csv"
+    wide.write_text(",".join(f"c{n}" for n in range(1_000_000)) + "\n" + "x," * 999_999 + "x\n", encoding="utf-8")
+    probe = (
+        "import resource, sys; from ims_tui.cli.main import main; "
+        f"code = main(['--db', {sqlite_url!r}, 'import', 'products', {str(wide)!r}, '--dry-run']); "
+        "print(code, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300,
+                            cwd=Path(__file__).parent.parent)
+    code, peak_mb = result.stdout.split()[-2:]
+    assert code == "2"
+    assert "1000000 cells in one row; a file has at most 1000 columns" in result.stdout
+    assert result.stderr == "error: the file was refused; nothing was written (dry run)\n"
+    assert int(peak_mb) < 300, f"peak {peak_mb} MB (it was 633 MB)"

@@ -8,20 +8,13 @@ import datetime as dt
 import pytest
 from sqlalchemy import insert, select, text
 
-from ims_tui.cli.main import main
 from ims_tui.db.engine import Store
 from ims_tui.db.models import AuditEntry, Movement, Product
 from tests.conftest import make_locations, make_product, open_store
+from tests.conftest import run_cli as ims
 
 TITLE = "\x1b]0;PWNED\x07"  # sets the terminal's title
 CSI = "\x9b31m"  # a C1 control sequence introducer
-
-
-def ims(capsys, url: str, *argv: str) -> tuple[int, str, str]:
-    code = main(["--db", url, *argv])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err
-    return code, out, err
 
 
 @pytest.fixture

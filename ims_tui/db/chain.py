@@ -20,11 +20,11 @@ import datetime as dt
 import hashlib
 import json
 import random
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, bindparam, insert, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, insert, update
 from sqlalchemy.orm import Session
 
 from ims_tui.db.models import AuditEntry, ChainHead, ChainLink, Movement, Posting
