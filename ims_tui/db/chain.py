@@ -11,7 +11,8 @@ the database returns them, so they hash exactly what ``ims check`` will read bac
 its stripe's head row as the last thing the transaction locks and holds it only through the
 commit, after every balance lock: it cannot deadlock with the ledger's fixed lock order.  SQLite
 serialises writers anyway and uses one stripe; PostgreSQL spreads writers over ``STRIPES`` heads
-so concurrent postings rarely wait on each other.
+so concurrent postings rarely wait on each other, and writes a transaction's links and its new
+head in one statement.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from ims_tui.db.models import AuditEntry, ChainHead, ChainLink, Movement, Posting
 
-STRIPES = 8
+STRIPES = 32
 GENESIS = "0" * 64
 PENDING = "ims_chain_pending"
 
@@ -108,5 +109,10 @@ def append(connection: Connection, hashed: list[tuple[str, int, str]], *, stripe
         previous = link_hash(previous, table, row_id, content)
         links.append({"stripe": stripe, "seq": seq, "tbl": table, "row_id": row_id, "row_hash": content,
                       "hash": previous})
+    if connection.dialect.name == "postgresql":
+        # One round trip for the links and the head (a data-modifying CTE always runs).
+        links_cte = insert(ChainLink).values(links).returning(ChainLink.id).cte("new_links")
+        connection.execute(_SET_HEAD.add_cte(links_cte), {"head": stripe, "new_hash": previous})
+        return
     connection.execute(_INSERT_LINK, links)
     connection.execute(_SET_HEAD, {"head": stripe, "new_hash": previous})
