@@ -193,3 +193,18 @@ def test_rewriting_the_whole_chain_link_is_found(capsys, url):
     engine.dispose()
     code, out, _ = ims(capsys, url, "check")
     assert code == 1 and "does not follow the link before it" in out
+
+
+def test_rows_under_a_rolled_back_savepoint_get_no_link(store):
+    from ims_tui.services import audit
+
+    actor = Actor("tester", "admin", "test")
+    with store.write() as session:
+        audit.record(session, actor, "test.kept")
+        with pytest.raises(RuntimeError):
+            with session.begin_nested():
+                audit.record(session, actor, "test.rolled-back")
+                raise RuntimeError("the savepoint is rolled back")
+        audit.record(session, actor, "test.kept-too")
+    report = run_check(store)
+    assert report.clean, report.violations

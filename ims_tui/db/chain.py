@@ -26,13 +26,14 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, bindparam, insert, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from ims_tui.db.models import AuditEntry, ChainHead, ChainLink, Movement, Posting
 
 STRIPES = 32
 GENESIS = "0" * 64
 PENDING = "ims_chain_pending"
+_MARKS = "ims_chain_savepoints"
 
 # The columns each link covers, fixed here (not "every column of the model") so a column added
 # by a later migration does not change the hash of rows written before it.
@@ -78,6 +79,24 @@ def remember(session: Session, table: str, row_id: int, values: Mapping[str, Any
     them - exact decimals, UTC times - so ``ims check`` reading the row back gets the same hash."""
     row = (row_id, *(values.get(name) for name in COLUMN_NAMES[table][1:]))
     session.info.setdefault(PENDING, []).append((table, row_id, row_hash(table, row)))
+
+
+def mark(session: Session, transaction: SessionTransaction) -> None:
+    """``after_transaction_create``: remember where a savepoint began in the pending rows."""
+    if transaction.nested:
+        session.info.setdefault(_MARKS, {})[id(transaction)] = len(session.info.get(PENDING, ()))
+
+
+def forget(session: Session, previous: SessionTransaction) -> None:
+    """``after_soft_rollback``: rows inserted under a rolled-back savepoint (or transaction) are
+    gone, so they get no link."""
+    if previous.nested:
+        start = session.info.get(_MARKS, {}).pop(id(previous), None)
+        if start is not None and PENDING in session.info:
+            del session.info[PENDING][start:]
+    elif previous.parent is None:
+        session.info.pop(PENDING, None)
+        session.info.pop(_MARKS, None)
 
 
 def seal(session: Session) -> None:

@@ -99,6 +99,8 @@ class Store:
             raise StoreError(f"unsupported store backend {self.backend!r}: use sqlite:/// or postgresql+psycopg://")
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         event.listen(self._sessions, "before_commit", chain.seal)
+        event.listen(self._sessions, "after_transaction_create", chain.mark)
+        event.listen(self._sessions, "after_soft_rollback", chain.forget)
         self._read_sessions = sessionmaker(self.engine.execution_options(**{READ_ONLY_OPTION: True}))
 
     @property
