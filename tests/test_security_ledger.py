@@ -71,16 +71,17 @@ def _receive_same_new_lot(url: str, worker: int, barrier, results) -> None:
 
 @pytest.mark.slow
 def test_stations_receiving_the_same_new_lot_at_once_all_succeed(url):
+    racers = RACERS if url.startswith("postgresql") else RACERS // 2  # SQLite never failed: keep it light
     context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(RACERS)
+    barrier = context.Barrier(racers)
     results = context.Queue()
-    processes = [context.Process(target=_receive_same_new_lot, args=(url, n, barrier, results)) for n in range(RACERS)]
+    processes = [context.Process(target=_receive_same_new_lot, args=(url, n, barrier, results)) for n in range(racers)]
     for process in processes:
         process.start()
     outcomes = [results.get(timeout=120) for _ in processes]
     for process in processes:
         process.join(timeout=30)
-    assert outcomes == ["ok"] * RACERS
+    assert outcomes == ["ok"] * racers
     store = Store(url)
     try:
         with store.read() as session:
