@@ -15,10 +15,10 @@ from ims_tui.services.errors import BadInput
 
 # The longest text each field takes (the column sizes in db/models.py).
 LIMITS: dict[str, int] = {
-    "sku": 60, "name": 300, "description": 4000, "category": 120, "uom": 20, "lot": 80, "serial": 120,
+    "sku": 60, "name": 300, "description": 100_000, "category": 120, "uom": 20, "lot": 80, "serial": 120,
     "key": 200, "reference": 200, "reason": 200, "station": 120, "username": 120, "full name": 200,
     "location": 60, "location name": 200, "barcode": 80, "supplier": 200, "supplier code": 40, "supplier SKU": 80,
-    "email": 200, "phone": 60, "warehouse": 20, "note": 4000, "badge": 120, "customer": 200,
+    "email": 200, "phone": 60, "warehouse": 20, "note": 100_000, "badge": 120, "customer": 200,
 }
 
 _MULTILINE = {"description", "note"}
