@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import random
+import secrets
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -105,7 +105,9 @@ def seal(session: Session) -> None:
     if not pending:
         return
     connection = session.connection()
-    append(connection, pending, stripe=0 if connection.dialect.name == "sqlite" else random.randrange(STRIPES))
+    # secrets, not random: forked processes share the random module's state and would all pick
+    # the same stripe, queueing on one head row.
+    append(connection, pending, stripe=0 if connection.dialect.name == "sqlite" else secrets.randbelow(STRIPES))
 
 
 _TAKE_HEAD = (
