@@ -37,8 +37,24 @@ from ims_tui.screens.tasks import Task, get_task, load_tasks, tasks_for
 from ims_tui.services.actor import Actor
 from ims_tui.services.errors import ImsError
 from ims_tui.services.permissions import allows
+from ims_tui.services.text import ESCAPES
 from ims_tui.settings import use_site
 from ims_tui.widgets.scan import ScanDetector, Scanned
+
+
+def _show_control_characters() -> None:
+    """Text from the store is data, never terminal control: Rich and Textual drop only BEL, BS,
+    VT, FF and CR from the text they render and pass ESC and the C1 range through, so a stored
+    ``ESC ] 0 ; ... BEL`` would retitle the terminal.  Widen their tables to show every control
+    character as ``\\xNN`` instead (the CLI does the same with :func:`~ims_tui.services.text.visible`)."""
+    import rich.control
+    import textual.content
+
+    for table in (rich.control._CONTROL_STRIP_TRANSLATE, textual.content._CONTROL_STRIP_TRANSLATE):
+        table.update(ESCAPES)
+
+
+_show_control_characters()
 
 if TYPE_CHECKING:
     from ims_tui.db.engine import Store
@@ -122,6 +138,9 @@ class ImsApp(App[int]):
         self._flush_timer = None
         self._last_activity = time.monotonic()
         self._locked = False
+        self._idle_minutes = config.idle_lock_minutes
+        """The station's idle lock until sign-in, then the store's policy made stricter by it;
+        a kiosk caps it further (:attr:`idle_lock_minutes`)."""
         self._feed_stop: threading.Event | None = None
         self._feed_thread: threading.Thread | None = None
         self._scanner_task: asyncio.Task | None = None
@@ -135,7 +154,7 @@ class ImsApp(App[int]):
 
     @property
     def idle_lock_minutes(self) -> float:
-        minutes = self.config.idle_lock_minutes
+        minutes = self._idle_minutes
         if self.kiosk:
             return min(minutes, self.KIOSK_IDLE_LOCK_MINUTES) if minutes > 0 else self.KIOSK_IDLE_LOCK_MINUTES
         return minutes
@@ -146,9 +165,9 @@ class ImsApp(App[int]):
         else:
             self._show_sign_in()
         self._check_size()
-        if self.idle_lock_minutes > 0:
-            interval = min(self.IDLE_CHECK_SECONDS, self.idle_lock_minutes * 60 / 4)
-            self.set_interval(interval, self._check_idle)
+        minutes = self.idle_lock_minutes
+        self.set_interval(min(self.IDLE_CHECK_SECONDS, minutes * 60 / 4) if minutes > 0 else self.IDLE_CHECK_SECONDS,
+                          self._check_idle)
         self._start_scanners()
         # Importing the task screens and opening the change feed took the GIL from the first
         # paint (about 200 ms of it); nobody needs either before they have signed in.
@@ -191,6 +210,7 @@ class ImsApp(App[int]):
 
         self._start_background_work()
         self._bind_tasks()
+        self._load_security_policy()
         self.actor = actor
         self._locked = False
         self._last_activity = time.monotonic()
@@ -210,6 +230,14 @@ class ImsApp(App[int]):
             self.call_from_thread(self.say, f"station profile not read: {exc}", error=True)
             return
         self.call_from_thread(setattr, self, "station", profile)
+
+    @work(thread=True, group="policy", exit_on_error=False)
+    def _load_security_policy(self) -> None:
+        """The idle lock follows the store's security policy; this station's file can only shorten it."""
+        from ims_tui.services.settings import effective_policy, read_security_policy
+
+        policy = effective_policy(read_security_policy(self.store), idle_lock_minutes=self.config.idle_lock_minutes)
+        self._idle_minutes = policy.idle_lock_minutes
 
     def sign_out(self) -> None:
         """Audit the sign-out, forget the user and go back to the sign-in screen."""
@@ -267,7 +295,7 @@ class ImsApp(App[int]):
     def _check_idle(self) -> None:
         if self.actor is None or self._locked:
             return
-        if time.monotonic() - self._last_activity >= self.idle_lock_minutes * 60:
+        if self.idle_lock_minutes > 0 and time.monotonic() - self._last_activity >= self.idle_lock_minutes * 60:
             self.lock()
 
     @property

@@ -102,6 +102,18 @@ def data_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 
+def secure_data_dir() -> None:
+    """The default store's folder is its owner's alone (0700) and its files 0600: the store holds
+    password hashes and the key that hides unknown user names.  Tightens a folder made before."""
+    folder = data_dir()
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for path in (folder, *folder.glob("ims.db*")):
+        mode = path.stat().st_mode & 0o777
+        private = 0o700 if path.is_dir() else 0o600
+        if mode & ~private:
+            path.chmod(mode & private)
+
+
 def default_database_url() -> str:
     return f"sqlite:///{data_dir() / 'ims.db'}"
 
@@ -162,6 +174,9 @@ def load_config(
             )
         )
     keys = raw.get("keys", {})
+    station_name = station or os.environ.get("IMS_STATION") or station_section.get("name") or socket.gethostname()
+    if not isinstance(station_name, str) or len(station_name) > 120 or not station_name.isprintable():
+        raise ConfigError(f"a station name is plain text of at most 120 characters, not {str(station_name)[:40]!r}")
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in keys.items()):
         raise ConfigError(f"{config_path}: [keys] maps binding ids to key names, both strings")
     return Config(
@@ -169,10 +184,7 @@ def load_config(
         or os.environ.get("IMS_DATABASE_URL")
         or store.get("url")
         or default_database_url(),
-        station=station
-        or os.environ.get("IMS_STATION")
-        or station_section.get("name")
-        or socket.gethostname(),
+        station=station_name,
         default_location=station_section.get("default_location"),
         idle_lock_minutes=_number(station_section, "idle_lock_minutes", 5.0, config_path),
         theme=station_section.get("theme"),

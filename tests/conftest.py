@@ -154,3 +154,13 @@ def make_locations(store: Store, *codes: str) -> None:
     with store.write() as session:
         for code in codes:
             catalogue.save_location(session, actor, code, warehouse="WH1")
+
+
+def run_cli(capsys, url: str, *argv: str) -> tuple[int, str, str]:
+    """``ims --db URL ARGV...`` in this process: (exit code, stdout, stderr); never a traceback."""
+    from ims_tui.cli.main import main
+
+    code = main(["--db", url, *argv])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    return code, out, err

@@ -32,6 +32,7 @@ def url(sqlite_url):
 
 
 def test_a_store_without_schema_is_exit_4_naming_the_fix(capsys, sqlite_url):
+    Store(sqlite_url).dispose()  # an empty store file (a missing one is "no store at ...")
     code, _, err = run(capsys, "--db", sqlite_url, "stock", "show", "X")
     assert code == 4
     assert err == f"error: store {sqlite_url} has no schema yet; run 'ims db upgrade'\n"
@@ -108,7 +109,7 @@ def test_check_lists_violations_with_exit_1(capsys, url):
 
 
 def test_demo_loads_a_checkable_store_and_refuses_to_overwrite(capsys, sqlite_url):
-    code, out, _ = run(capsys, "--db", sqlite_url, "demo", "--password", "pw")
+    code, out, _ = run(capsys, "--db", sqlite_url, "demo")
     assert code == 0 and "products" in out and "receiver" in out
     assert run(capsys, "--db", sqlite_url, "check")[0] == 0
     code, _, err = run(capsys, "--db", sqlite_url, "demo")
@@ -121,4 +122,4 @@ def test_the_console_entry_point_runs(sqlite_url):
         [sys.executable, "-m", "ims_tui", "--db", sqlite_url, "info"], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0
-    assert "schema:  - (no schema)" in result.stdout
+    assert "schema:  - (no store at this path; 'ims db upgrade' creates one)" in result.stdout

@@ -220,7 +220,7 @@ def test_valuation_method_is_an_audited_admin_setting(fixed):
     with fixed.read() as session:
         changes = [e.summary for e in session.query(AuditEntry).filter(AuditEntry.action == "settings.change")]
     assert changes[-1] == "valuation_method: fifo -> lifo"
-    assert settings.show(fixed)["valuation_method"] == "lifo"
+    assert settings.show(fixed, ADMIN)["valuation_method"] == "lifo"
 
 
 def test_textbook_costs_of_each_method_and_the_ledger_stays_clean(fixed):

@@ -29,7 +29,7 @@ def launch_app(ctx: CliContext) -> int:
     from ims_tui.screens.keymap import check_keymap
 
     check_keymap(ctx.config.keys)  # a bad [keys] table stops here, in one line, before any screen
-    store = ctx.open_store(check_schema=False)
+    store = ctx.open_store(check_schema=False, create=True)
     if schema.is_empty(store):
         schema.upgrade(store)
     else:

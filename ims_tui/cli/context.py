@@ -11,11 +11,12 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
-from ims_tui.config import Config, ConfigError, load_config
+from ims_tui.config import Config, ConfigError, default_database_url, load_config, secure_data_dir
 from ims_tui.settings import use_site
 from ims_tui.db.engine import Store
 from ims_tui.services.actor import Actor
 from ims_tui.services.errors import AuthError, BadInput
+from ims_tui.services.text import visible
 
 
 class CliContext:
@@ -35,12 +36,17 @@ class CliContext:
         use_site(config.site)
         return config
 
-    def open_store(self, *, check_schema: bool = True) -> Store:
-        """The store named by --db / IMS_DATABASE_URL / config; refuses a schema of another revision."""
+    def open_store(self, *, check_schema: bool = True, create: bool = False) -> Store:
+        """The store named by --db / IMS_DATABASE_URL / config; refuses a schema of another revision.
+        Only commands that make a store (``db upgrade``, ``demo``, the app) pass ``create``: for
+        the others a SQLite path with nothing there is a mistake, said as such."""
         if self._store is None:
             from ims_tui.db import schema
 
-            store = Store(self.config.database_url)
+            if self.config.database_url == default_database_url():
+                secure_data_dir()
+            store = Store(self.config.database_url, create=create)
+            store.on_wait = lambda note: sys.stderr.write(f"{note}\n")
             self._store = store
             if check_schema:
                 schema.ensure_current(store)
@@ -75,7 +81,8 @@ class CliContext:
         if self.json:
             sys.stdout.write(json.dumps(data, default=_json_default, indent=2) + "\n")
         else:
-            sys.stdout.write((text if text is not None else str(data)).rstrip("\n") + "\n")
+            # Stored text is data: a control character in it is shown, never sent to the terminal.
+            sys.stdout.write(visible((text if text is not None else str(data)).rstrip("\n")) + "\n")
 
     def close(self) -> None:
         if self._store is not None:

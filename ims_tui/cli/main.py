@@ -16,6 +16,7 @@ from ims_tui import __version__
 from ims_tui.cli.context import CliContext
 from ims_tui.services.actor import Actor
 from ims_tui.services.errors import ImsError
+from ims_tui.services.text import visible
 
 COMMAND_MODULES = (
     "ims_tui.cli.store",
@@ -85,12 +86,13 @@ def main(argv: Sequence[str] | None = None, *, actor: Actor | None = None) -> in
     except ImsError as exc:
         if args.debug:
             raise
-        sys.stderr.write(f"error: {exc}\n")
+        sys.stderr.write(f"error: {visible(str(exc), keep='')}\n")
         return exc.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted\n")
         return 130
-    except BrokenPipeError:
+    except BrokenPipeError:  # `ims export moves | head -1`: the reader has all it wanted
+        _silence_stdout()
         return 0
     except Exception as exc:  # noqa: BLE001 - the contract: never a traceback without --debug
         if args.debug:
@@ -99,3 +101,15 @@ def main(argv: Sequence[str] | None = None, *, actor: Actor | None = None) -> in
         return 1
     finally:
         ctx.close()
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's last flush cannot complain about the pipe."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass

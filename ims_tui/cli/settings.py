@@ -1,4 +1,8 @@
-"""``ims settings``: the store's own settings (site policy), changed by administrators."""
+"""``ims settings``: the store's own settings (site policy), changed by administrators.
+
+Each setting is a subcommand of ``ims settings``; add one with its own ``add_parser`` in
+:func:`register` and its handler below.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from ims_tui.services import settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("settings", help="the store's settings: valuation method, report classes")
+    parser = subparsers.add_parser("settings", help="the store's settings: valuation method, report classes, security policy")
     actions = parser.add_subparsers(dest="settings_action", metavar="ACTION")
 
     show = actions.add_parser("show", help="every setting with its value")
@@ -31,6 +35,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_json_flag(classes)
     classes.set_defaults(handler=cmd_classes)
 
+    security = actions.add_parser(
+        "security", help="sign-in lockout and station idle lock (administrators; a station file cannot weaken them)"
+    )
+    security.add_argument("--max-failed-logins", type=int, metavar="N", help="failed sign-ins in a row that lock an account (1-100)")
+    security.add_argument("--lockout-minutes", type=float, metavar="M", help="how long a locked account stays locked")
+    security.add_argument("--idle-lock-minutes", type=float, metavar="M", help="idle minutes before a station locks (0: never)")
+    add_json_flag(security)
+    security.set_defaults(handler=cmd_security)
+
 
 def _changed(ctx: CliContext, changed: dict[str, tuple[str, str]]) -> int:
     text = "\n".join(f"{key}: {before} -> {after}" for key, (before, after) in changed.items()) or "nothing changed"
@@ -39,10 +52,12 @@ def _changed(ctx: CliContext, changed: dict[str, tuple[str, str]]) -> int:
 
 
 def cmd_show(ctx: CliContext, args: argparse.Namespace) -> int:
-    values = settings.show(ctx.store)
-    width = max(len(key) for key in values)
-    ctx.emit(values, "\n".join(f"{key:<{width}}  {value:<8}  {settings.SETTINGS[key].description}"
-                               for key, value in values.items()))
+    values = settings.show(ctx.store, ctx.actor)
+    plain = {key: value for key, value in values.items() if key in settings.SETTINGS}
+    width = max(len(key) for key in plain)
+    lines = [f"{key:<{width}}  {value:<8}  {settings.SETTINGS[key].description}" for key, value in plain.items()]
+    lines.append(f"security: {settings.SecurityPolicy(**values['security']).describe()}")
+    ctx.emit(values, "\n".join(lines))
     return 0
 
 
@@ -56,3 +71,12 @@ def cmd_classes(ctx: CliContext, args: argparse.Namespace) -> int:
     if not values:
         return cmd_show(ctx, args)
     return _changed(ctx, settings.change(ctx.store, ctx.actor, values))
+
+
+def cmd_security(ctx: CliContext, args: argparse.Namespace) -> int:
+    policy = settings.set_security(
+        ctx.store, ctx.actor, max_failed_logins=args.max_failed_logins, lockout_minutes=args.lockout_minutes,
+        idle_lock_minutes=args.idle_lock_minutes,
+    )
+    ctx.emit({"security": policy.to_dict()}, f"security: {policy.describe()}")
+    return 0

@@ -109,6 +109,8 @@ def cmd_import(ctx: CliContext, args: argparse.Namespace) -> int:
     finally:
         progress.close()
     ctx.emit(report.to_dict(), report.render())
+    if report.exit_code:
+        sys.stderr.write(f"error: {report.error_line()}\n")
     return report.exit_code
 
 

@@ -15,7 +15,9 @@ from ims_tui.cli.context import CliContext
 from ims_tui.cli.parsing import add_json_flag
 from ims_tui.db.models import ROLES
 from ims_tui.services import ssh_keys, users
+from ims_tui.services.actor import Actor
 from ims_tui.services.errors import BadInput
+from ims_tui.services.permissions import Permission, check
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -100,10 +102,18 @@ class _Secrets:
         return first
 
 
+def _may_set_secrets(ctx: CliContext, actor: Actor, name: str, *, own_ok: bool = False) -> None:
+    """Refuse before a secret is read: someone who may not manage users is never asked for one."""
+    if own_ok and actor.user_id is not None and actor.username == name.strip():
+        return
+    check(ctx.store, actor, Permission.MANAGE_USERS, name)
+
+
 def cmd_add(ctx: CliContext, args: argparse.Namespace) -> int:
     if args.pin_stdin and not args.badge:
         raise BadInput("--pin-stdin needs --badge CODE: a PIN is for badge sign-in")
     actor = ctx.actor  # sign in (and be refused) before asking for the new secrets
+    _may_set_secrets(ctx, actor, args.name)
     secrets = _Secrets()
     password = secrets.read("password", from_stdin=args.password_stdin, user=args.name)
     pin = secrets.read("PIN", from_stdin=args.pin_stdin, user=args.name) if args.badge else None
@@ -132,6 +142,7 @@ def cmd_list(ctx: CliContext, args: argparse.Namespace) -> int:
 
 def cmd_passwd(ctx: CliContext, args: argparse.Namespace) -> int:
     actor = ctx.actor  # sign in (and be refused) before asking for the new password
+    _may_set_secrets(ctx, actor, args.name, own_ok=True)
     password = _Secrets().read("password", from_stdin=args.password_stdin, user=args.name)
     users.set_password(ctx.store, actor, args.name, password)
     ctx.emit({"username": args.name, "password": "changed"}, f"password of {args.name} changed")
@@ -146,6 +157,7 @@ def cmd_badge(ctx: CliContext, args: argparse.Namespace) -> int:
         ctx.emit({"username": args.name, "badge": None}, f"badge sign-in removed from {args.name}")
         return 0
     actor = ctx.actor
+    _may_set_secrets(ctx, actor, args.name)
     pin = _Secrets().read("PIN", from_stdin=args.pin_stdin, user=args.name)
     users.set_badge_pin(ctx.store, actor, args.name, args.code, pin)
     ctx.emit({"username": args.name, "badge": args.code.strip()}, f"{args.name} now signs in with badge {args.code.strip()} and a PIN")

@@ -9,6 +9,8 @@ safe because every posting carries an idempotency key.
 
 from __future__ import annotations
 
+import json
+import os
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -20,11 +22,14 @@ from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from ims_tui.db import chain
 from ims_tui.errors import StoreError
 
 T = TypeVar("T")
 
-SQLITE_BUSY_TIMEOUT_MS = 15_000
+SQLITE_BUSY_TIMEOUT_MS = int(os.environ.get("IMS_SQLITE_BUSY_TIMEOUT_MS", "15000"))
+"""How long a SQLite writer waits for the lock before it looks for a long import to wait for."""
+LONG_WRITE_PATIENCE_S = 4 * 3600
 RETRYABLE_SQLSTATES = {"40001", "40P01"}
 READ_ONLY_OPTION = "ims_read_only"
 MAX_ATTEMPTS = 8
@@ -50,28 +55,40 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
+_SECRET_PARAMETERS = ("password", "sslpassword")
+
+
 def redact(url: str) -> str:
-    """The URL with its password hidden, for printing."""
+    """The URL with its password hidden, for printing - in the user part or in the query
+    (``?password=...``, which libpq accepts too)."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
     except ArgumentError:
         return url
+    hidden = {key: "***" for key in parsed.query if key.lower() in _SECRET_PARAMETERS}
+    return parsed.update_query_dict(hidden).render_as_string(hide_password=True).replace("%2A%2A%2A", "***")
 
 
 class Store:
     """A handle on one store: an engine plus short-transaction helpers.  Thread-safe."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, create: bool = True) -> None:
+        """``create=False``: a SQLite file that does not exist is refused (a mistyped path for a
+        read-only command), instead of becoming a new empty store."""
         self.url = url
         try:
             parsed = make_url(url)
         except ArgumentError:
             raise StoreError(f"not a database URL: {url!r}") from None
         self.backend = parsed.get_backend_name()
+        self.on_wait: Callable[[str], None] | None = None
+        """Told, once, when a write waits for another station's long write (an import)."""
+        self._marker: Path | None = None
         if self.backend == "sqlite":
             database = parsed.database
             if database and database != ":memory:" and not database.startswith("file:"):
-                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                _private_file(Path(database).expanduser(), create=create)
+                self._marker = Path(database).expanduser().with_name(Path(database).name + "-long-write")
             self.engine = create_engine(url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
             _configure_sqlite(self.engine)
         elif self.backend == "postgresql":
@@ -81,6 +98,9 @@ class Store:
         else:
             raise StoreError(f"unsupported store backend {self.backend!r}: use sqlite:/// or postgresql+psycopg://")
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        event.listen(self._sessions, "before_commit", chain.seal)
+        event.listen(self._sessions, "after_transaction_create", chain.mark)
+        event.listen(self._sessions, "after_soft_rollback", chain.forget)
         self._read_sessions = sessionmaker(self.engine.execution_options(**{READ_ONLY_OPTION: True}))
 
     @property
@@ -128,9 +148,12 @@ class Store:
         """Run ``work`` in a write transaction, retrying serialization failures and deadlocks.
 
         ``work`` must be safe to run again from the start (it is, when it posts with an
-        idempotency key and reads what it needs inside the transaction).
+        idempotency key and reads what it needs inside the transaction).  On SQLite, a write that
+        finds the store locked by another station's long write (an import) says so through
+        :attr:`on_wait` and keeps waiting for it, rather than failing after the busy timeout.
         """
-        for attempt in range(1, MAX_ATTEMPTS + 1):
+        attempt, waited_since = 1, None
+        while True:
             try:
                 with self._attempt() as session:
                     return work(session)
@@ -138,7 +161,63 @@ class Store:
                 if attempt == MAX_ATTEMPTS:
                     raise StoreError("the store stayed too busy to commit; try again") from None
                 time.sleep(min(0.2, 0.005 * 2**attempt) * random.random())
-        raise AssertionError("unreachable")
+                attempt += 1
+            except StoreBusy:
+                holder = self.long_write_holder()
+                if holder is None:
+                    raise
+                if waited_since is None:
+                    waited_since = time.monotonic()
+                    if self.on_wait is not None:
+                        self.on_wait(f"waiting for {holder} to finish ...")
+                elif time.monotonic() - waited_since > LONG_WRITE_PATIENCE_S:
+                    raise
+
+    @contextmanager
+    def long_write(self, what: str) -> Iterator[None]:
+        """Around a write transaction that may hold SQLite's lock for long (an import): other
+        stations' writes that find the store locked wait for it and say why, instead of failing."""
+        if self._marker is None:
+            yield
+            return
+        self._marker.write_text(json.dumps({"pid": os.getpid(), "what": what}), encoding="utf-8")
+        try:
+            yield
+        finally:
+            self._marker.unlink(missing_ok=True)
+
+    def long_write_holder(self) -> str | None:
+        """What holds the store in a long write (``None`` when nothing does, or its process died)."""
+        if self._marker is None:
+            return None
+        try:
+            holder = json.loads(self._marker.read_text(encoding="utf-8"))
+            os.kill(int(holder["pid"]), 0)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return str(holder.get("what", "another station's long write"))
+
+
+def _private_file(path: Path, *, create: bool) -> None:
+    """A new SQLite store is readable by its owner only (it holds password hashes): folders made
+    for it are 0700 and the file 0600 (SQLite gives its -wal and -shm files the file's mode)."""
+    if path.exists():
+        return
+    if not create:
+        raise StoreError(f"no store at {path}: check --db, or create one there with 'ims db upgrade'")
+    missing = [folder for folder in (path.parent, *path.parent.parents) if not folder.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700)
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        pass  # another process made it a moment ago
+    except OSError as exc:
+        raise StoreError(f"cannot create a store at {path}: {exc.strerror or exc}") from None
+
+
+class StoreBusy(StoreError):
+    """SQLite stayed locked by another writer for the whole busy timeout."""
 
 
 class _Retry(Exception):
@@ -156,6 +235,10 @@ def _translate_errors(store: Store) -> Iterator[None]:
     except DBAPIError as exc:
         if _sqlstate(exc) in RETRYABLE_SQLSTATES:
             raise _Retry() from exc
+        if store.backend == "sqlite" and "is not a database" in str(exc.orig):
+            raise StoreError(f"{store.display_url} is not an ims store (not a SQLite database)") from None
+        if store.backend == "sqlite" and "database is locked" in str(exc.orig):
+            raise StoreBusy(f"cannot use store {store.display_url}: {_first_line(exc.orig)}") from None
         if isinstance(exc, OperationalError) or exc.connection_invalidated:
             raise StoreError(f"cannot use store {store.display_url}: {_first_line(exc.orig)}") from None
         raise

@@ -231,6 +231,8 @@ class Posting(Base):
     username: Mapped[str] = mapped_column(String(120))
     station: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[dt.datetime] = _created()
+    content_digest: Mapped[str | None] = mapped_column(String(64))
+    """SHA-256 of what was posted: the same key with other content is refused, not swallowed."""
 
     movements: Mapped[list[Movement]] = relationship(back_populates="posting", order_by="Movement.id")
 
@@ -701,3 +703,36 @@ class AuditEntry(Base):
     product_id: Mapped[int | None] = mapped_column(Integer, index=True)
     summary: Mapped[str] = mapped_column(Text, default="")
     outcome: Mapped[str] = mapped_column(String(20), default="ok")
+
+
+# --- tamper evidence ------------------------------------------------------------------------
+
+
+class ChainLink(Base):
+    """One row of the hash chain over postings, movements and the audit log (:mod:`ims_tui.db.chain`).
+
+    Append-only like the rows it covers; ``hash`` covers ``row_hash`` and the previous link's hash
+    in the same stripe.
+    """
+
+    __tablename__ = "chain_links"
+    __table_args__ = (
+        UniqueConstraint("stripe", "seq", name="uq_chain_links_stripe_seq"),
+        UniqueConstraint("tbl", "row_id", name="uq_chain_links_row"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stripe: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(Integer)
+    tbl: Mapped[str] = mapped_column(String(20))
+    row_id: Mapped[int] = mapped_column(Integer)
+    row_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class ChainHead(Base):
+    """The end of one stripe of the chain: its last sequence number and hash."""
+
+    __tablename__ = "chain_heads"
+    stripe: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    hash: Mapped[str] = mapped_column(String(64))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from ims_tui.db import chain
 from ims_tui.db.models import AuditEntry, utcnow
 from ims_tui.services.actor import Actor
 
@@ -20,14 +21,13 @@ def record(
     product_id: int | None = None,
 ) -> None:
     """Add an audit row in the caller's transaction, so it commits or rolls back with the change."""
-    session.connection().execute(
-        _INSERT,
-        {
-            "at": utcnow(), "username": actor.username, "role": actor.role, "station": actor.station,
-            "action": action, "target": target[:200], "summary": summary, "outcome": outcome,
-            "product_id": product_id,
-        },
-    )
+    values = {
+        "at": utcnow(), "username": actor.username, "role": actor.role, "station": actor.station,
+        "action": action, "target": target[:200], "summary": summary, "outcome": outcome,
+        "product_id": product_id,
+    }
+    row_id = session.connection().execute(_INSERT, values).scalar_one()
+    chain.remember(session, "audit_log", row_id, values)
 
 
-_INSERT = insert(AuditEntry)
+_INSERT = insert(AuditEntry).returning(AuditEntry.id)

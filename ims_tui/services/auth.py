@@ -31,6 +31,7 @@ from ims_tui.db.models import AuditEntry, StoreMeta, User
 from ims_tui.services import audit, passwords
 from ims_tui.services.actor import Actor
 from ims_tui.services.errors import AuthError, RuleViolation
+from ims_tui.services.settings import effective_policy, security_policy
 from ims_tui.services.users import as_utc, utcnow, validate_password, validate_username
 from ims_tui.settings import site
 
@@ -187,11 +188,14 @@ def _attempt(
     max_failed = policy.max_failed_logins if max_failed is None else max_failed
     lockout_minutes = policy.lockout_minutes if lockout_minutes is None else lockout_minutes
     now = utcnow()
-    window = dt.timedelta(minutes=lockout_minutes)
 
     def work(session: Session) -> _Outcome:
+        # The store's policy rules; the station's own values may only make it stricter.
+        policy = effective_policy(security_policy(session), max_failed_logins=max_failed, lockout_minutes=lockout_minutes)
+        max_failed_here, lockout_here = policy.max_failed_logins, policy.lockout_minutes
+        window = dt.timedelta(minutes=lockout_here)
         if account is None:
-            return _unknown_attempt(session, station, unknown_target, failure_message, now, window, max_failed, method)
+            return _unknown_attempt(session, station, unknown_target, failure_message, now, window, max_failed_here, method)
         user = session.scalars(select(User).where(User.id == account.id).with_for_update()).one()
         actor = Actor(user.username, user.role, station, user.id)
         locked_until = as_utc(user.locked_until)
@@ -204,9 +208,9 @@ def _attempt(
             user.failed_attempts += 1
             why = "wrong secret" if user.active else "account disabled"
             audit.record(session, actor, "signin.failed", user.username, f"{method}: {why} ({user.failed_attempts} in a row)", outcome="failed")
-            if user.failed_attempts >= max_failed:
+            if user.failed_attempts >= max_failed_here:
                 user.locked_until = now + window
-                audit.record(session, actor, "signin.lockout", user.username, f"locked for {lockout_minutes:g} minutes after {user.failed_attempts} failures", outcome="locked")
+                audit.record(session, actor, "signin.lockout", user.username, f"locked for {lockout_here:g} minutes after {user.failed_attempts} failures", outcome="locked")
                 return _Outcome(error=AccountLocked(user.locked_until))
             return _Outcome(error=AuthError(failure_message))
         previous = as_utc(user.last_login_at)

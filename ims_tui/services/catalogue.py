@@ -14,6 +14,7 @@ from ims_tui.services import audit
 from ims_tui.services.changes import emit
 from ims_tui.services.actor import Actor
 from ims_tui.services.errors import BadInput, NotFound, RuleViolation
+from ims_tui.services.text import check_text
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ PRODUCT_FIELDS = (
 
 def validate_barcode(code: str) -> str:
     """A barcode as stored: stripped; an all-digit GTIN length must carry a valid check digit."""
-    code = code.strip()
+    code = check_text("barcode", code.strip())
     if not code:
         raise BadInput("a barcode cannot be empty")
     if code.isdigit() and len(code) in (8, 12, 13, 14):
@@ -133,6 +134,8 @@ def _product_changes(session: Session, product: Product, fields: dict[str, Any])
             value = _days(value)
         if name == "name" and not str(value).strip():
             raise BadInput("a product needs a name")
+        if name in _PRODUCT_TEXT and isinstance(value, str):
+            check_text(name, value)
         old_value = getattr(product, name)
         if old_value != value:
             if name == "tracking" and product.id is not None and _has_stock(session, product.id):
@@ -140,6 +143,9 @@ def _product_changes(session: Session, product: Product, fields: dict[str, Any])
             setattr(product, name, value)
             changes.append(f"{name}: {old_value} -> {value}")
     return changes
+
+
+_PRODUCT_TEXT = ("name", "description", "category", "uom")
 
 
 def _non_negative(name: str, value: Any) -> Decimal:
@@ -161,7 +167,7 @@ def save_product(session: Session, actor: Actor, sku: str, fields: dict[str, Any
 
     ``create=True`` refuses an existing SKU, ``False`` a missing one, ``None`` upserts.
     """
-    sku = sku.strip()
+    sku = check_text("sku", sku.strip())
     if not sku:
         raise BadInput("a product needs a SKU")
     product = session.scalars(select(Product).where(Product.sku == sku)).one_or_none()
@@ -219,9 +225,12 @@ def remove_barcode(session: Session, actor: Actor, product: Product, code: str) 
 
 def save_supplier(session: Session, actor: Actor, name: str, fields: dict[str, Any]) -> Supplier:
     """Create or update a supplier by name (code defaults to a slug of the name)."""
-    name = name.strip()
+    name = check_text("supplier", name.strip())
     if not name:
         raise BadInput("a supplier needs a name")
+    for key, field in (("code", "supplier code"), ("email", "email"), ("phone", "phone")):
+        if isinstance(fields.get(key), str):
+            check_text(field, fields[key])
     supplier = session.scalars(select(Supplier).where(Supplier.name == name)).one_or_none()
     created = supplier is None
     if created:
@@ -250,7 +259,7 @@ def set_supplier_item(
         item = SupplierItem(supplier_id=supplier.id, product_id=product.id, supplier_sku=supplier_sku.strip(),
                             cost=Decimal(0), min_order_qty=Decimal(1))
         session.add(item)
-    item.supplier_sku = supplier_sku.strip() or product.sku
+    item.supplier_sku = check_text("supplier SKU", supplier_sku.strip()) or product.sku
     if cost is not None:
         item.cost = _non_negative("cost", cost)
     if lead_time_days is not None:
@@ -267,9 +276,12 @@ def save_location(
     warehouse: str | None = None, barcode: str | None = None, kind: str = "internal",
 ) -> Location:
     """Create or update a location by code; a named warehouse is created if it does not exist."""
-    code = code.strip()
+    code = check_text("location", code.strip())
     if not code:
         raise BadInput("a location needs a code")
+    check_text("location name", name)
+    check_text("barcode", (barcode or "").strip())
+    check_text("warehouse", warehouse or "")
     if kind not in LOCATION_KINDS:
         raise BadInput(f"location kind must be one of {', '.join(LOCATION_KINDS)}")
     location = session.scalars(select(Location).where(Location.code == code)).one_or_none()

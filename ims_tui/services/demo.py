@@ -10,10 +10,11 @@ import datetime as dt
 import random
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 
 from alembic import command
 from biip.checksums import gs1_standard_check_digit
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, inspect, make_url, select
 from sqlalchemy.orm import Session
 
 from ims_tui.db import schema
@@ -23,6 +24,7 @@ from ims_tui.db.models import (
     Barcode,
     Customer,
     Location,
+    Posting,
     Product,
     PurchaseOrder,
     PurchaseOrderLine,
@@ -37,8 +39,9 @@ from ims_tui.db.models import (
 from ims_tui.services import audit, ledger, reservations
 from ims_tui.services.actor import Actor
 from ims_tui.services.auth import DEMO_PIN
-from ims_tui.services.errors import RuleViolation
+from ims_tui.services.errors import BadInput, PermissionDenied, RuleViolation
 from ims_tui.services.passwords import hash_secret
+from ims_tui.services.permissions import Permission, check
 from ims_tui.values import SUPPLIER
 
 DEMO_USERS = (
@@ -176,11 +179,27 @@ def store_is_empty(store: Store) -> bool:
         return not any(session.scalar(select(func.count()).select_from(t)) for t in (Product, User))
 
 
-def load_demo(store: Store, *, password: str = "demo", reset: bool = False, seed: int = 7, station: str = "demo") -> DemoSummary:
-    """Load the demo store; refuses a store that holds data unless ``reset``."""
+def store_name(store: Store) -> str:
+    """What an administrator types to confirm a reset: the SQLite file's name or the database's."""
+    database = make_url(store.url).database or ""
+    return Path(database).name if store.backend == "sqlite" else database
+
+
+def load_demo(
+    store: Store, *, password: str = "demo", reset: bool = False, seed: int = 7, station: str = "demo",
+    actor: Actor | None = None, confirm: str | None = None, force: bool = False,
+) -> DemoSummary:
+    """Load the demo store; refuses a store that holds data unless ``reset``.
+
+    Resetting drops every table, the ledger and the audit log included, so it takes an
+    administrator (``actor``) who names the store (``confirm``), and ``force`` as well when
+    the store holds stock postings.  The refusal of anyone else is audited.
+    """
     if not store_is_empty(store):
         if not reset:
             raise RuleViolation("the store already holds data; use 'ims demo --reset' to replace it")
+        schema.refuse_newer(store)
+        _may_reset(store, actor, confirm, force)
         _wipe(store)
     schema.upgrade(store)
     hashes = {name: hash_secret(password) for name, _, _ in DEMO_USERS}
@@ -216,6 +235,20 @@ def _floor_work(store: Store, actor: Actor) -> None:
     if rows:
         transfer = stock_transfers.create_transfer(store, actor, "WH1", "WH2", [LineInput(sku, Decimal(6)) for sku, _ in rows])
         stock_transfers.ship(store, actor, transfer.number, sorted({code for _, code in rows}))
+
+
+def _may_reset(store: Store, actor: Actor | None, confirm: str | None, force: bool) -> None:
+    if actor is None:
+        raise PermissionDenied("permission denied: only an administrator may reset a store")
+    check(store, actor, Permission.MANAGE_USERS, "demo --reset")  # administrators only
+    name = store_name(store)
+    if confirm != name:
+        raise BadInput(f"type the store's name to confirm the reset: --confirm {name}")
+    schema.ensure_current(store)
+    with store.read() as session:
+        postings = session.scalar(select(func.count()).select_from(Posting)) or 0
+    if postings and not force:
+        raise RuleViolation(f"the store holds {postings} stock postings: add --force to wipe them with everything else")
 
 
 def _wipe(store: Store) -> None:

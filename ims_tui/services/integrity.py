@@ -8,8 +8,19 @@ from decimal import Decimal
 from sqlalchemy import func, literal, select, union_all
 from sqlalchemy.orm import Session
 
+from ims_tui.db import chain
 from ims_tui.db.engine import Store
-from ims_tui.db.models import Balance, CostLayer, Location, Lot, Movement, Product, SerialNumber
+from ims_tui.db.models import (
+    Balance,
+    ChainHead,
+    ChainLink,
+    CostLayer,
+    Location,
+    Lot,
+    Movement,
+    Product,
+    SerialNumber,
+)
 
 
 @dataclass(frozen=True)
@@ -36,6 +47,7 @@ def run_check(store: Store) -> CheckReport:
             *_serials_in_one_place(session),
             *_layers_match_stock(session),
             *_reservations_match(session),
+            *_chain_intact(session),
         ]
         return CheckReport(
             products=session.scalar(select(func.count()).select_from(Product)) or 0,
@@ -203,4 +215,52 @@ def _reservations_match(session: Session) -> list[str]:
                             f"picked + shipped = {(waiting + reserved + picked + shipped).normalize():f}")
         if status not in OPEN_STATUSES and waiting + reserved + picked:
             problems.append(f"order line of a {status} order still holds or waits: {where}")
+
+
+def _chain_intact(session: Session) -> list[str]:
+    """Every posting, movement and audit row has its link, hashes what it holds now, and the links
+    of each stripe follow one another up to the stripe's head (see :mod:`ims_tui.db.chain`)."""
+    problems: list[str] = []
+    labels = {"postings": "posting", "movements": "movement", "audit_log": "audit row"}
+    for table, columns in chain.CHAINED.items():
+        links = session.execute(
+            select(ChainLink.row_id, ChainLink.row_hash).where(ChainLink.tbl == table).order_by(ChainLink.row_id)
+        ).yield_per(5000)
+        rows = session.execute(select(*columns).order_by(columns[0])).yield_per(5000)
+        problems += _compare_rows(labels[table], table, iter(rows), iter(links))
+    heads = {head.stripe: head for head in session.scalars(select(ChainHead))}
+    previous: dict[int, tuple[int, str]] = {}
+    for stripe, seq, table, row_id, content, stored in session.execute(
+        select(ChainLink.stripe, ChainLink.seq, ChainLink.tbl, ChainLink.row_id, ChainLink.row_hash, ChainLink.hash)
+        .order_by(ChainLink.stripe, ChainLink.seq)
+    ).yield_per(5000):
+        last_seq, last_hash = previous.get(stripe, (0, chain.GENESIS))
+        if seq != last_seq + 1:
+            problems.append(f"hash chain {stripe}: links {last_seq + 1}..{seq - 1} are missing")
+        expected = chain.link_hash(last_hash, table, row_id, content)
+        if stored != expected:
+            problems.append(f"hash chain {stripe}: link {seq} ({labels.get(table, table)} {row_id}) does not follow the link before it")
+        previous[stripe] = (seq, stored)
+    for stripe, head in heads.items():
+        last_seq, last_hash = previous.get(stripe, (0, chain.GENESIS))
+        if (head.seq, head.hash) != (last_seq, last_hash):
+            problems.append(f"hash chain {stripe}: ends at link {last_seq}, its head says {head.seq}: links were removed or rewritten")
+    return problems
+
+
+def _compare_rows(label: str, table: str, rows, links) -> list[str]:  # type: ignore[no-untyped-def]
+    """Merge rows and links (both ordered by id) and name every row that differs from its link."""
+    problems = []
+    row, link = next(rows, None), next(links, None)
+    while row is not None or link is not None:
+        if link is None or (row is not None and row[0] < link.row_id):
+            problems.append(f"{label} {row[0]} has no link in the hash chain: written outside ims")
+            row = next(rows, None)
+        elif row is None or link.row_id < row[0]:
+            problems.append(f"{label} {link.row_id} is in the hash chain but no longer in the store: deleted")
+            link = next(links, None)
+        else:
+            if chain.row_hash(table, row) != link.row_hash:
+                problems.append(f"{label} {row[0]} was changed after it was written")
+            row, link = next(rows, None), next(links, None)
     return problems

@@ -40,6 +40,7 @@ from ims_tui.services.actor import Actor
 from ims_tui.services.catalogue import find_location, find_product
 from ims_tui.services.errors import BadInput, ImsError, NotFound, RuleViolation
 from ims_tui.services.permissions import Permission, check
+from ims_tui.services.outputs import write_output
 
 if TYPE_CHECKING:
     from ims_tui.db.engine import Store
@@ -294,12 +295,7 @@ def print_labels(
 
 
 def _write_file(path: Path, payload: bytes) -> None:
-    if not path.parent.is_dir():
-        raise BadInput(f"cannot write {path}: no such directory {path.parent}")
-    try:
-        path.write_bytes(payload)
-    except OSError as exc:
-        raise BadInput(f"cannot write {path}: {exc.strerror or exc}") from None
+    write_output(path, lambda scratch: scratch.write_bytes(payload))
 
 
 def _audit(store: Store, actor: Actor, target: str, summary: str, outcome: str) -> None:

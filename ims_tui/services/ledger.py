@@ -10,10 +10,12 @@ are conditional (``on_hand >= n``) so they never oversell.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from sqlalchemy import bindparam, insert, select, update
@@ -21,6 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ims_tui.db import chain
 from ims_tui.db.engine import Store
 from ims_tui.db.models import (
     Balance,
@@ -38,6 +41,7 @@ from ims_tui.services import audit, changes, reservations
 from ims_tui.services.actor import Actor
 from ims_tui.services.catalogue import find_location, find_product
 from ims_tui.services.errors import BadInput, NotFound, RuleViolation
+from ims_tui.services.text import check_text
 from ims_tui.values import whole_unit_refusal
 
 MONEY_QUANTUM = Decimal(1).scaleb(-MONEY_SCALE)
@@ -116,22 +120,73 @@ def post(
     if not moves:
         raise BadInput("nothing to post")
     at = at or dt.datetime.now(dt.timezone.utc)
-    posting_id = _claim_key(session, actor, kind, key, reason, reference, at)
+    _check_text(key, reason, reference, moves)
+    posting = _Posting(session, actor, reason, reference, at)
+    digest = content_digest(kind, posting.normalised(moves), reason, reference)
+    posting_id = _claim_key(session, actor, kind, key, reason, reference, at, digest)
     if posting_id is None:
-        existing = session.scalar(select(Posting.id).where(Posting.idempotency_key == key))
-        return PostingResult(existing, key, already_posted=True)
-    return _Posting(session, actor, posting_id, reason, reference, at).apply(moves, kind, key)
+        existing = session.execute(
+            select(Posting.id, Posting.kind, Posting.username, Posting.content_digest).where(Posting.idempotency_key == key)
+        ).one()
+        if existing.content_digest not in (None, digest):
+            raise RuleViolation(
+                f"key {key} was already used for another posting ({existing.kind} by {existing.username}): "
+                "nothing changed; give this posting its own key"
+            )
+        return PostingResult(existing.id, key, already_posted=True)
+    posting.posting_id = posting_id
+    return posting.apply(moves, kind, key)
+
+
+def _check_text(key: str, reason: str, reference: str, moves: Sequence[StockMove]) -> None:
+    """Plain text within each field's length, before anything is written (issue 16: a stored
+    escape sequence drives the terminal of whoever reads it)."""
+    check_text("key", key)
+    check_text("reason", reason)
+    check_text("reference", reference)
+    for move in moves:
+        check_text("reference", move.reference)
+        if move.lot:
+            check_text("lot", move.lot.strip())
+        for serial in move.serials:
+            check_text("serial", serial.strip())
+
+
+def content_digest(kind: str, moves: Sequence[StockMove], reason: str = "", reference: str = "") -> str:
+    """SHA-256 of what a posting asks for, stored with its key: a retry carries the same content,
+    a different posting that reuses the key does not."""
+    def text(value: object) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, Decimal):
+            return format(value.normalize(), "f")
+        return str(value)
+
+    content = [kind, reason, reference, [
+        [m.sku, text(Decimal(m.qty)), m.from_location, m.to_location, m.lot or None, text(m.expiry), list(m.serials),
+         text(m.unit_cost), m.reference, list(m.cost_layers_of)]
+        for m in moves
+    ]]
+    return hashlib.sha256(json.dumps(content, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
 def _claim_key(
-    session: Session, actor: Actor, kind: str, key: str, reason: str, reference: str, at: dt.datetime
+    session: Session, actor: Actor, kind: str, key: str, reason: str, reference: str, at: dt.datetime, digest: str
 ) -> int | None:
     """Insert the posting row; None when the key was already posted (by anyone, ever)."""
-    return session.connection().execute(
-        _statements(session).claim_key,
-        {"key": key, "kind": kind, "reason": reason[:200], "reference": reference[:200],
-         "username": actor.username, "station": actor.station, "at": at},
+    sql = _statements(session)
+    if sql.dialect == "sqlite" and session.connection().execute(sql.key_taken, {"key": key}).first() is not None:
+        return None  # SQLite refuses an insert over an existing key outright (no REPLACE INTO)
+    posting_id = session.connection().execute(
+        sql.claim_key,
+        {"key": key, "kind": kind, "reason": reason, "reference": reference,
+         "username": actor.username, "station": actor.station, "at": at, "digest": digest},
     ).scalar_one_or_none()
+    if posting_id is not None:
+        chain.remember(session, "postings", posting_id, {
+            "idempotency_key": key, "kind": kind, "reason": reason, "reference": reference,
+            "username": actor.username, "station": actor.station, "created_at": at, "content_digest": digest})
+    return posting_id
 
 
 # --- pre-built statements ------------------------------------------------------------------
@@ -144,12 +199,14 @@ def _qty(name: str):  # type: ignore[no-untyped-def]
 
 class _Statements:
     def __init__(self, dialect: str) -> None:
+        self.dialect = dialect
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        self.key_taken = select(Posting.id).where(Posting.idempotency_key == bindparam("key"))
         self.claim_key = (
             insert(Posting)
             .values(idempotency_key=bindparam("key"), kind=bindparam("kind"), reason=bindparam("reason"),
                     reference=bindparam("reference"), username=bindparam("username"),
-                    station=bindparam("station"), created_at=bindparam("at"))
+                    station=bindparam("station"), created_at=bindparam("at"), content_digest=bindparam("digest"))
             .on_conflict_do_nothing(index_elements=["idempotency_key"])
             .returning(Posting.id)
         )
@@ -203,6 +260,12 @@ class _Statements:
         self.product_by_sku = select(*_PRODUCT_COLUMNS).where(Product.sku == bindparam("code"))
         self.product_by_id = select(*_PRODUCT_COLUMNS).where(Product.id == bindparam("id"))
         self.locations_by_code = select(*_LOCATION_COLUMNS).where(Location.code.in_(bindparam("codes", expanding=True)))
+        self.insert_lot = (
+            insert(Lot)
+            .values(product_id=bindparam("product"), code=bindparam("code"), expiry=bindparam("expiry"),
+                    created_at=bindparam("at"))
+            .on_conflict_do_nothing(index_elements=["product_id", "code"])
+        )
         self.lot_by_code = select(Lot.id, Lot.code, Lot.expiry).where(
             Lot.product_id == bindparam("product"), Lot.code == bindparam("code")
         )
@@ -270,14 +333,12 @@ class _Line:
 
 
 class _Posting:
-    def __init__(
-        self, session: Session, actor: Actor, posting_id: int, reason: str, reference: str, at: dt.datetime
-    ) -> None:
+    def __init__(self, session: Session, actor: Actor, reason: str, reference: str, at: dt.datetime) -> None:
         self.session = session
         self.connection = session.connection()
         self.sql = _statements(session)
         self.actor = actor
-        self.posting_id = posting_id
+        self.posting_id = 0  # set once the key is claimed
         self.reason = reason
         self.reference = reference
         self.at = at
@@ -306,9 +367,21 @@ class _Posting:
             self._products[code] = product
         return self._products[code]
 
+    def normalised(self, moves: Sequence[StockMove]) -> list[StockMove]:
+        """``moves`` naming products by SKU and locations by code however they were typed or
+        scanned (a case barcode, a location barcode), for the content digest."""
+        self.prefetch_locations(moves)
+        return [
+            replace(move, sku=self.product(move.sku).sku, from_location=self.location(move.from_location).code,
+                    to_location=self.location(move.to_location).code, lot=(move.lot or "").strip() or None)
+            for move in moves
+        ]
+
     def prefetch_locations(self, moves: Sequence[StockMove]) -> None:
         """One round trip for every location code the posting names (most postings name two)."""
-        codes = {code for move in moves for code in (move.from_location, move.to_location)}
+        codes = {code for move in moves for code in (move.from_location, move.to_location)} - set(self._locations)
+        if not codes:
+            return
         for row in self.connection.execute(self.sql.locations_by_code, {"codes": sorted(codes)}):
             self._locations.setdefault(row.code, _Location(*row))
 
@@ -330,11 +403,9 @@ class _Posting:
         if row is None:
             if not create:
                 raise RuleViolation(f"no lot {code} of {product.sku}")
-            try:
-                with self.session.begin_nested():
-                    self.connection.execute(insert(Lot).values(product_id=product.id, code=code, expiry=expiry, created_at=self.at))
-            except IntegrityError:  # another station created the same lot a moment ago
-                pass
+            # Another station may create the same lot at the same moment: its insert then does
+            # nothing and the read-back finds the other's row (no savepoint, no aborted transaction).
+            self.connection.execute(self.sql.insert_lot, {"product": product.id, "code": code, "expiry": expiry, "at": self.at})
             return self.lot(product, code, expiry, create=False)
         lot = _Lot(*row)
         if expiry is not None and lot.expiry is None:
@@ -530,6 +601,8 @@ class _Posting:
             ids = [self.connection.execute(self.sql.insert_movement, rows[0]).scalar_one()]
         else:
             ids = list(self.connection.execute(self.sql.insert_movements, rows).scalars())
+        for movement_id, values in zip(ids, rows, strict=True):
+            chain.remember(self.session, "movements", movement_id, values)
         layers = [
             {"product_id": line.product.id, "movement_id": movement_id, "unit_cost": line.new_layer_cost,
              "original_qty": line.qty, "remaining_qty": line.qty, "created_at": self.at}

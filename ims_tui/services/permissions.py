@@ -40,7 +40,8 @@ class Permission(StrEnum):
 # The roles: admin (everything, users); manager (products, suppliers, orders, adjustments,
 # counts approval, reports, replenishment, and the audit log); receiver (receive, putaway, move,
 # lookup); picker (pick, ship, move, lookup); auditor (read-only: lookup, reports, audit log).
-# Floor roles also count stock and print labels; nobody but admin manages users.
+# Floor roles also count stock and print labels; nobody but admin manages users or the store's
+# settings (security policy).
 _FLOOR = {Permission.LOOKUP, Permission.MOVE, Permission.COUNT, Permission.PRINT_LABELS}
 
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {

@@ -21,6 +21,7 @@ from ims_tui.services.actor import Actor
 from ims_tui.services.errors import BadInput, NotFound, RuleViolation
 from ims_tui.services.passwords import hash_secret
 from ims_tui.services.permissions import Permission, check
+from ims_tui.services.text import check_text
 
 MIN_PASSWORD_LENGTH = 8
 MAX_SECRET_LENGTH = 1024
@@ -189,6 +190,7 @@ def add_user(
         raise BadInput("a badge and its PIN go together: give both or neither")
     badge = validate_badge(badge) if badge is not None else None
     pin = validate_pin(pin) if pin is not None else None
+    check_text("full name", full_name.strip())
     password_hash = hash_secret(password)
     pin_hash = hash_secret(pin) if pin is not None else None
 

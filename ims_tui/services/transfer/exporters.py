@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import os
-import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -22,6 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import xlsxwriter
+import xlsxwriter.exceptions
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
@@ -43,6 +41,7 @@ from ims_tui.db.models import (
 from ims_tui.services import audit, audit_log
 from ims_tui.services.actor import Actor
 from ims_tui.services.errors import BadInput
+from ims_tui.services.outputs import write_output, write_output_to_stream
 from ims_tui.services.permissions import Permission, check
 from ims_tui.services.transfer.columns import EXPORT_KINDS, LIST_SEPARATOR, PACK_SEPARATOR
 from ims_tui.services.transfer.reading import FORMULA_TRIGGERS, neutralise
@@ -302,7 +301,8 @@ def write_xlsx(
 ) -> tuple[int, int]:
     """Rows as typed cells; returns (rows written, text cells cut to Excel's limit).  ``extra``
     gets the workbook after the rows, to add sheets of its own (a report's chart)."""
-    workbook = xlsxwriter.Workbook(str(path), {
+    out = _StopsAtFirstError(path)
+    workbook = xlsxwriter.Workbook(out, {
         "constant_memory": True, "strings_to_formulas": False, "strings_to_numbers": False, "strings_to_urls": False,
     })
     try:
@@ -350,38 +350,89 @@ def write_xlsx(
         if extra is not None:
             extra(workbook)
     finally:
-        workbook.close()
+        try:
+            _close(workbook)
+        finally:
+            out.close()
     return count, cut
 
 
-def write_to(destination: str | Path | IO[bytes], fmt: str, write: Callable[[Any], tuple[int, int]]) -> tuple[int, int, Path | None]:
-    """Run ``write`` on a temporary file beside ``destination`` (a text stream for CSV, a path for
-    XLSX) and put it in place only when complete - or copy it to a binary stream.  Returns
-    (rows, cut cells, the final path or None)."""
-    to_path = not hasattr(destination, "write")
-    target = Path(destination).expanduser() if to_path else None  # type: ignore[arg-type]
-    directory = target.parent if target is not None else None
-    if directory is not None and not directory.is_dir():
-        raise BadInput(f"cannot write {target}: no such directory {directory}")
-    handle, temporary = tempfile.mkstemp(prefix=".ims-export-", suffix=f".{fmt}", dir=directory)
-    os.close(handle)
-    temp_path = Path(temporary)
+class _StopsAtFirstError:
+    """The file xlsxwriter's zip is written to.  After the first failed write (a full disk) every
+    later operation is a no-op, so the zip's own clean-up at garbage collection cannot print a
+    second error long after the first one was reported."""
+
+    def __init__(self, path: Path) -> None:
+        self._file = path.open("wb")
+        self._failed = False
+        self._position = 0
+
+    def _guard(self, operation: Callable[..., Any], *args: Any, default: Any = None) -> Any:
+        if self._failed:
+            return default
+        try:
+            return operation(*args)
+        except OSError:
+            self._failed = True
+            raise
+
+    def write(self, data: bytes) -> int:
+        written = self._guard(self._file.write, data, default=len(data))
+        self._position += written
+        return written
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self._position = self._guard(self._file.seek, offset, whence, default=offset if whence == 0 else self._position)
+        return self._position
+
+    def tell(self) -> int:
+        return self._position
+
+    def flush(self) -> None:
+        self._guard(self._file.flush)
+
+    def seekable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        if self._file.closed:
+            return
+        try:
+            self._guard(self._file.close)
+        finally:
+            if not self._file.closed:
+                try:
+                    self._file.close()
+                except OSError:
+                    pass
+
+
+def _close(workbook: xlsxwriter.Workbook) -> None:
+    """Close (write out) the workbook; xlsxwriter wraps a failed file write (a full disk) in its
+    own exception, given back here as the OSError it was, so it reads like the CSV's."""
     try:
+        workbook.close()
+    except xlsxwriter.exceptions.FileCreateError as exc:
+        cause = exc.args[0] if exc.args and isinstance(exc.args[0], OSError) else OSError(str(exc))
+        raise cause from None
+
+
+def write_to(destination: str | Path | IO[bytes], fmt: str, write: Callable[[Any], tuple[int, int]]) -> tuple[int, int, Path | None]:
+    """Run ``write`` on a scratch file (a text stream for CSV, a path for XLSX) and put the result
+    in place through :mod:`ims_tui.services.outputs` - renamed over a regular file, written through
+    a device, FIFO or symlink, copied to a stream.  Returns (rows, cut cells, the final path or None)."""
+    target = None if hasattr(destination, "write") else Path(destination).expanduser()  # type: ignore[arg-type]
+
+    def produce(scratch: Path) -> tuple[int, int]:
         if fmt == "csv":
-            with temp_path.open("w", encoding="utf-8-sig", newline="") as out:
-                count, cut = write(out)
-        else:
-            count, cut = write(temp_path)
-        if target is not None:
-            os.replace(temp_path, target)
-        else:
-            with temp_path.open("rb") as finished:
-                shutil.copyfileobj(finished, destination)  # type: ignore[arg-type]
-            destination.flush()  # type: ignore[union-attr]
-    except OSError as exc:
-        raise BadInput(f"cannot write the export: {exc.strerror or exc}") from None
-    finally:
-        temp_path.unlink(missing_ok=True)
+            with scratch.open("w", encoding="utf-8-sig", newline="") as out:
+                return write(out)
+        return write(scratch)
+
+    if target is not None:
+        count, cut = write_output(target, produce, suffix=f".{fmt}")
+    else:
+        count, cut = write_output_to_stream(destination, produce, suffix=f".{fmt}")  # type: ignore[arg-type]
     return count, cut, target
 
 

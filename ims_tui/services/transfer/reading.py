@@ -191,6 +191,11 @@ def _sniff_date_order(sample: str, decimal: str) -> str:
     return "dmy"
 
 
+MAX_COLUMNS = 1000
+"""More columns than any kind has, many times over: a wider row is refused before it is used
+(a million-column header once took 633 MB to report)."""
+
+
 class RowReader:
     """Records of a CSV file as lists of strings, numbered like spreadsheet rows (header = 1)."""
 
@@ -211,6 +216,8 @@ class RowReader:
             number = 0
             try:
                 for number, cells in enumerate(reader, start=1):
+                    if len(cells) > MAX_COLUMNS:
+                        raise FileProblem(number, f"{len(cells)} cells in one row; a file has at most {MAX_COLUMNS} columns")
                     yield number, cells
             except csv.Error as exc:
                 message = str(exc)

@@ -6,6 +6,7 @@ import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ims_tui.services.outputs import write_output
 from ims_tui.services.transfer.columns import HeaderMapping
 from ims_tui.services.transfer.reading import FileFormat, RowReader, neutralise
 
@@ -122,6 +123,11 @@ class ImportReport:
             return 0
         return 1 if all(p.conflict for p in self.problems) else 2
 
+    def error_line(self) -> str:
+        """The one line for stderr when the import was refused (the report stays on stdout)."""
+        rows = f"{self.refused} row{'s' if self.refused != 1 else ''} refused" if self.refused else "the file was refused"
+        return f"{rows}; nothing was written" + (" (dry run)" if self.dry_run else "")
+
     def sorted_problems(self) -> list[Problem]:
         return sorted(self.problems, key=lambda p: p.row)
 
@@ -211,25 +217,26 @@ def write_error_file(report: ImportReport, reader: RowReader | None, destination
         where = f"{problem.column}: " if problem.column else ""
         by_row.setdefault(problem.row, []).append(where + problem.message)
     delimiter = report.format.delimiter if report.format else ","
-    temporary = destination.with_name(destination.name + ".part")
-    with temporary.open("w", encoding="utf-8-sig", newline="") as out:
-        writer = csv.writer(out, delimiter=delimiter)
-        dropped: set[int] = set()
-        if reader is None:
-            writer.writerow(["import_row", "import_errors"])
-            for row, messages in sorted(by_row.items()):
-                writer.writerow([row, neutralise("; ".join(messages))])
-        else:
-            for number, cells in reader:
-                if number == 1:
-                    dropped = {i for i, h in enumerate(cells) if h.strip().lower() in ("import_row", "import_errors")}
-                    writer.writerow(["import_row", "import_errors", *(c for i, c in enumerate(cells) if i not in dropped)])
-                    continue
-                if not any(cell.strip() for i, cell in enumerate(cells) if i not in dropped):
-                    continue
-                writer.writerow([number, neutralise("; ".join(by_row.get(number, []))),
-                                 *(neutralise(c) for i, c in enumerate(cells) if i not in dropped)])
-            for row in sorted(r for r in by_row if r in (0, 1)):
-                writer.writerow([row, neutralise("; ".join(by_row[row]))])
-    temporary.replace(destination)
+
+    def produce(scratch: Path) -> None:
+        with scratch.open("w", encoding="utf-8-sig", newline="") as out:
+            writer = csv.writer(out, delimiter=delimiter)
+            dropped: set[int] = set()
+            if reader is None:
+                writer.writerow(["import_row", "import_errors"])
+                for row, messages in sorted(by_row.items()):
+                    writer.writerow([row, neutralise("; ".join(messages))])
+            else:
+                for number, cells in reader:
+                    if number == 1:
+                        dropped = {i for i, h in enumerate(cells) if h.strip().lower() in ("import_row", "import_errors")}
+                        writer.writerow(["import_row", "import_errors", *(c for i, c in enumerate(cells) if i not in dropped)])
+                        continue
+                    if not any(cell.strip() for i, cell in enumerate(cells) if i not in dropped):
+                        continue
+                    writer.writerow([number, neutralise("; ".join(by_row.get(number, []))),
+                                     *(neutralise(c) for i, c in enumerate(cells) if i not in dropped)])
+                for row in sorted(r for r in by_row if r in (0, 1)):
+                    writer.writerow([row, neutralise("; ".join(by_row[row]))])
+    write_output(destination, produce, suffix=".csv")
     report.errors_file = str(destination)

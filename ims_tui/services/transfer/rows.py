@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ims_tui.db.types import MONEY_SCALE, QTY_SCALE
+from ims_tui.services.text import is_control
 from ims_tui.services.transfer.columns import LIST_SEPARATOR, HeaderMapping, KindSpec
 from ims_tui.services.transfer.reading import (
     FileFormat,
@@ -17,6 +18,9 @@ from ims_tui.services.transfer.reading import (
     unneutralise,
 )
 from ims_tui.services.transfer.report import Problem
+
+
+MULTILINE = ("description",)
 
 
 @dataclass
@@ -63,6 +67,11 @@ class RowParser:
                 row.values[column.name] = None
                 if column.required:
                     row.problem(column.name, f"{column.name} is required")
+                continue
+            control = next((char for char in text if is_control(char) and not (column.name in MULTILINE and char in "\n\t")), None)
+            if control is not None:
+                row.values[column.name] = None
+                row.problem(column.name, f"contains a control character (U+{ord(control):04X}): type plain text")
                 continue
             try:
                 row.values[column.name] = self._value(column.type, column.choices, text, column.name)

@@ -173,7 +173,8 @@ def _write(store: Store, actor: Actor, kind_spec: KindSpec, path: Path, report: 
                      f"{report.format.size} bytes; rows are not audited one by one)")
 
     try:
-        store.transact(work)
+        with store.long_write(f"an import of {report.total} {kind_spec.kind} rows by {actor.username} on {actor.station}"):
+            store.transact(work)
         report.committed = True
     except WriteAborted as exc:
         report._actions, report._keys = checked
