@@ -215,6 +215,7 @@ def _reservations_match(session: Session) -> list[str]:
                             f"picked + shipped = {(waiting + reserved + picked + shipped).normalize():f}")
         if status not in OPEN_STATUSES and waiting + reserved + picked:
             problems.append(f"order line of a {status} order still holds or waits: {where}")
+    return problems
 
 
 def _chain_intact(session: Session) -> list[str]:

@@ -33,6 +33,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("products") as batch:
-        batch.drop_column("min_shelf_life_days")
+    # A plain DROP COLUMN (SQLite 3.35+), not a batch copy: copying products would drop the old
+    # table, which SQLite refuses while other tables' rows point at it.
+    op.drop_column("products", "min_shelf_life_days")
     op.drop_table("change_events")
