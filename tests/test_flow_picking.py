@@ -92,11 +92,12 @@ def test_enter_takes_what_is_left_and_a_typed_number_sets_it(wh):
     f.scan("A-02-1")
     assert f.typed("").error  # Enter before the item is scanned: refused
     f.scan("TAPE")
-    assert "6 to pick, 1 scanned - Enter takes 1" in f.prompt
-    f.typed("6")
-    assert "Enter takes 6" in f.prompt
+    assert "6 to pick, 1 scanned - Enter takes 6" in f.prompt
+    f.typed("4")  # only four in the bin after all
+    assert "Enter takes 4" in f.prompt
     out = f.typed("")
-    assert "picked 6 TAPE" in out.message and pick_postings(wh) == 1
+    assert "picked 4 TAPE" in out.message and pick_postings(wh) == 1
+    assert f.step == "bin" and f.line.remaining == 2  # the rest stays on the line
 
 
 def test_wrong_bin_and_wrong_item_ring_and_change_nothing(wh):

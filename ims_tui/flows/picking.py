@@ -9,8 +9,8 @@ Steps, one prompt at a time:
 3. **item** - scan the item: a product code, a case code (counts its pack) or a GS1 label (its
    lot must be the allocated one or an equally good one in the same bin - the picking service
    decides; a later, sooner or expired lot rings and says why).  The quantity defaults to what
-   is left (Enter or F10 takes it); each scan adds, and the line posts itself when the scans
-   reach what is left; a typed number sets the quantity.  Serial items: scan each serial.
+   is left (Enter or F10 takes it, or a typed number); each scan adds, and the line posts itself
+   when the scans reach what is left.  Serial items: scan each serial.
 
 F8 twice is a short pick: what was counted is posted, the rest is released and re-allocated
 from the next bin (new lines, the list re-routes), else backordered or the order held (the
@@ -99,7 +99,7 @@ class PickingFlow(Flow):
             "lot": f" lot {self.state.get('lot') or line.lot}" if line.lot else "",
             "left": qty_text(line.remaining),
             "counted": f", {qty_text(counted)} scanned" if counted else "",
-            "take": qty_text(counted or line.remaining),
+            "take": qty_text(Decimal(self.state.get("typed") or line.remaining)),
         }
 
     def view_body(self) -> FlowView:
@@ -162,7 +162,7 @@ class PickingFlow(Flow):
             return Outcome(f"scan the bin {line.location} first", error=True)
         if not self.state.get("item_ok"):
             return Outcome(f"scan {line.sku} first", error=True)
-        return self._post(self._counted() or line.remaining)
+        return self._post(Decimal(self.state.get("typed") or line.remaining))
 
     def short(self) -> Outcome:
         """F8 twice: post what was counted, the rest of the line is short (re-routed or backordered)."""
@@ -189,7 +189,7 @@ class PickingFlow(Flow):
 
     def cancel_step(self) -> Outcome:
         if self.step == "item" and (self._counted() or self.state.get("item_ok")):
-            self.state.update(counted="0", item_ok=False, lot=None, serials=[])
+            self.state.update(counted="0", typed=None, item_ok=False, lot=None, serials=[])
             return Outcome("scans of this line dropped", next="item")
         if self.step == "item":
             self.state["bin_ok"] = False
@@ -273,7 +273,7 @@ class PickingFlow(Flow):
             return Outcome(f"{line.sku} is serial-tracked: scan each serial", error=True)
         if qty <= 0 or qty > line.remaining:
             return Outcome(f"give 1 to {qty_text(line.remaining)}", error=True)
-        self.state["counted"] = str(qty)
+        self.state["typed"] = str(qty)
         return Outcome(f"{qty_text(qty)} {line.sku}: Enter posts it")
 
     # -- changes ------------------------------------------------------------------------------
@@ -311,7 +311,7 @@ class PickingFlow(Flow):
         if following is None:
             return self._leave(f"{said}; {self.pick.number} is {self.pick.status}" if said else
                                f"{self.pick.number} is {self.pick.status}")
-        self.state = {"line": following.line_no, "bin_ok": False, "item_ok": False, "counted": "0", "lot": None,
+        self.state = {"line": following.line_no, "bin_ok": False, "item_ok": False, "counted": "0", "typed": None, "lot": None,
                       "serials": [], "key": ledger.new_key()}
         where = f"next: {following.location} {following.sku} x {qty_text(following.remaining)}"
         return Outcome(f"{said}; {where}" if said else where, next="bin")
