@@ -29,11 +29,11 @@ PAGE = 50
 CSS = Path(__file__).with_name("purchase_orders.tcss")
 
 
-class _StationScreen(ImsScreen):
+class StationScreen(ImsScreen):
     """Shared: the prompt line and the message line (``po-message``) above the footer."""
 
     FOCUS_AFTER_ASKING: str = ""
-    """The list that gets the focus back when the prompt closes."""
+    """The list that gets the focus back when the prompt closes (a DataTable or a PagedList)."""
 
     MESSAGE_LINE = "po-message"
 
@@ -56,10 +56,10 @@ class _StationScreen(ImsScreen):
         self.mode = None
         self.query_one("#po-prompt", Label).update("")
         self.query_one("#po-input", Input).display = False
-        self.query_one(self.FOCUS_AFTER_ASKING, DataTable).focus()
+        self.query_one(self.FOCUS_AFTER_ASKING).focus()
 
 
-class PurchaseOrdersScreen(_StationScreen):
+class PurchaseOrdersScreen(StationScreen):
     """Newest first, a page at a time; Enter opens one, a PO scan opens it from anywhere."""
 
     TITLE = "Purchase orders"
@@ -175,7 +175,7 @@ class PurchaseOrdersScreen(_StationScreen):
                       then=lambda view: self.app.push_screen(PurchaseOrderScreen(view.number)))
 
 
-class PurchaseOrderScreen(_StationScreen):
+class PurchaseOrderScreen(StationScreen):
     """One PO: its lines with ordered, received and remaining; managers edit it here."""
 
     TITLE = "Purchase order"
@@ -349,7 +349,7 @@ def _typed_line(text: str) -> LineInput:
     return LineInput.parse(text, qty_required=False)
 
 
-class ReceiptDraftsScreen(_StationScreen):
+class ReceiptDraftsScreen(StationScreen):
     """Receipts in progress on every station; a manager discards a forgotten one (nothing is posted)."""
 
     TITLE = "Receipts in progress"

@@ -14,9 +14,10 @@ from pathlib import Path
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header, Input, Label, Static
+from textual.widgets import DataTable, Header, Input, Static
 
-from ims_tui.screens.base import ImsScreen, StoreChanged
+from ims_tui.screens.base import StoreChanged
+from ims_tui.screens.purchase_orders import StationScreen
 from ims_tui.screens.tasks import Task, register_task
 from ims_tui.services import picking, sales
 from ims_tui.services.errors import BadInput
@@ -30,6 +31,7 @@ from ims_tui.widgets.scan import Scanned
 
 PAGE = 50
 CSS = Path(__file__).with_name("purchase_orders.tcss")
+"""The purchase-order screens' layout: the same head, list, prompt and message lines."""
 
 ACTION_PERMISSIONS = {
     "new": Permission.MANAGE_ORDERS, "add": Permission.MANAGE_ORDERS, "confirm": Permission.MANAGE_ORDERS,
@@ -37,18 +39,11 @@ ACTION_PERMISSIONS = {
 }
 
 
-class _OrdersScreen(ImsScreen):
-    """Shared: the input line, the message line, and keys hidden from roles that may not use them."""
+class _OrdersScreen(StationScreen):
+    """The purchase-order screens' prompt and message lines; keys a role may not use are hidden."""
 
-    MESSAGE_LINE = "so-message"
     SCAN_STEPS = True
     CSS_PATH = CSS
-
-    def compose_prompt(self) -> ComposeResult:
-        yield Label("", id="so-prompt")
-        yield Input(id="so-input")
-        yield Static("", id="so-message", classes="status-line")
-        yield Footer(compact=True)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         permission = ACTION_PERMISSIONS.get(action)
@@ -57,26 +52,9 @@ class _OrdersScreen(ImsScreen):
             return False
         return True
 
-    def ask(self, mode: str, prompt: str) -> None:
-        self.mode = mode
-        self.query_one("#so-prompt", Label).update(prompt)
-        field = self.query_one("#so-input", Input)
-        field.display = True
-        field.value = ""
-        field.focus()
-
-    def done_asking(self) -> None:
-        self.mode = None
-        self.query_one("#so-prompt", Label).update("")
-        self.query_one("#so-input", Input).display = False
-        self.focus_list()
-
-    def focus_list(self) -> None:
-        raise NotImplementedError
-
     def action_escape(self) -> None:
         if self.mode is not None:
-            self.done_asking()
+            self._done_asking()
         else:
             self.app.action_back()
 
@@ -98,6 +76,7 @@ class SalesOrdersScreen(_OrdersScreen):
     """Newest first, paged from the store; follows other stations live."""
 
     TITLE = "Sales orders"
+    FOCUS_AFTER_ASKING = "#so-list"
     HELP = ("Enter opens the order under the cursor. / searches by number or customer, o shows only open orders "
             "or all, n starts a new order for a customer (managers). The list follows other stations.")
     BINDINGS = [
@@ -123,12 +102,9 @@ class SalesOrdersScreen(_OrdersScreen):
     def orders(self) -> PagedList[SOSummary]:
         return self.query_one("#so-list", PagedList)
 
-    def focus_list(self) -> None:
-        self.orders.focus()
-
     def on_mount(self) -> None:
-        self.query_one("#so-input", Input).display = False
-        self.focus_list()
+        self.query_one("#po-input", Input).display = False
+        self.query_one(self.FOCUS_AFTER_ASKING).focus()
         self.load()
 
     def load(self) -> None:
@@ -169,10 +145,10 @@ class SalesOrdersScreen(_OrdersScreen):
             self.say(f"{message.text.strip()}: scan a sales order here", error=True)
 
     def action_new(self) -> None:
-        self.ask("new", "Customer of the new order (name or code), Enter")
+        self._ask("new", "Customer of the new order (name or code), Enter")
 
     def action_search(self) -> None:
-        self.ask("search", "Search order number or customer (Enter; empty shows all)")
+        self._ask("search", "Search order number or customer (Enter; empty shows all)")
 
     def action_toggle_open(self) -> None:
         self.open_only = not self.open_only
@@ -181,7 +157,7 @@ class SalesOrdersScreen(_OrdersScreen):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         mode, text = self.mode, event.value.strip()
-        self.done_asking()
+        self._done_asking()
         if mode == "search":
             self.search = text
             self.load()
@@ -194,6 +170,7 @@ class SalesOrderScreen(_OrdersScreen):
     """One order: its lines (ordered, waiting, reserved, picked, shipped); what the role may do."""
 
     TITLE = "Sales order"
+    FOCUS_AFTER_ASKING = "#so-lines"
     HELP = ("Managers: scan a product to add one pack of it, a adds CODE QTY [PRICE], c confirms (stock is reserved), "
             "x cancels (press twice). Pick it on the Pick task (F4) with the order's number. "
             "s ships what is picked (press twice): the packing slip and SSCC label print on the station's label "
@@ -222,12 +199,9 @@ class SalesOrderScreen(_OrdersScreen):
         yield table
         yield from self.compose_prompt()
 
-    def focus_list(self) -> None:
-        self.query_one("#so-lines", DataTable).focus()
-
     def on_mount(self) -> None:
-        self.query_one("#so-input", Input).display = False
-        self.focus_list()
+        self.query_one("#po-input", Input).display = False
+        self.query_one(self.FOCUS_AFTER_ASKING).focus()
         self.reload()
 
     def reload(self) -> None:
@@ -281,7 +255,7 @@ class SalesOrderScreen(_OrdersScreen):
 
     def action_add(self) -> None:
         self.disarm()
-        self.ask("add", "Add: CODE QTY [PRICE] (SKU or barcode), Enter")
+        self._ask("add", "Add: CODE QTY [PRICE] (SKU or barcode), Enter")
 
     def action_confirm(self) -> None:
         self.disarm()
@@ -297,7 +271,7 @@ class SalesOrderScreen(_OrdersScreen):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         mode, text = self.mode, event.value.strip()
-        self.done_asking()
+        self._done_asking()
         if mode == "add" and text:
             try:
                 line = typed_line(text)
