@@ -62,6 +62,8 @@ def test_right_bin_and_item_posts_the_line_and_walks_on(wh):
     so = order(wh, "Acme", ("BOLT", 5), ("NUT", 1))
     f = flow(wh)
     assert f.step == "pick"
+    out = f.typed("BOLT")
+    assert out.error and "not a pick list (PK-...) or a sales order (SO-...)" in out.message
     assert not f.typed(so).error  # a sales order's number makes its pick list
     # walking order: aisle A before aisle B
     assert f.step == "bin" and f.line.location == "A-01-1" and "A-01-1" in f.prompt
@@ -100,6 +102,15 @@ def test_enter_takes_what_is_left_and_a_typed_number_sets_it(wh):
     assert f.step == "bin" and f.line.remaining == 2  # the rest stays on the line
 
 
+def test_an_order_whose_list_exists_opens_that_list(wh):
+    make_product(wh, "CORD")
+    stock.receive(wh, ADMIN, "CORD", D(4), to="A-01-1")
+    so = order(wh, "Acme", ("CORD", 2))
+    listed = picking.create_pick(wh, ADMIN, [so])  # printed at the office first
+    f = flow(wh)
+    assert not f.typed(so.lower()).error and f.pick.number == listed.number and f.step == "bin"
+
+
 def test_wrong_bin_and_wrong_item_ring_and_change_nothing(wh):
     make_product(wh, "GLUE")
     make_product(wh, "PAINT")
@@ -121,6 +132,7 @@ def test_a_later_lot_is_refused_an_expired_one_too_and_the_allocated_lot_is_take
     make_product(wh, "MILK", tracking="lot", barcodes=(("05012345678900", 1),))
     stock.receive(wh, ADMIN, "MILK", D(5), to="A-01-1", lot="SOON", expiry=days(10))
     stock.receive(wh, ADMIN, "MILK", D(5), to="A-01-1", lot="LATE", expiry=days(90))
+    stock.receive(wh, ADMIN, "MILK", D(5), to="A-01-1", lot="GONE", expiry=days(-2))
     so = order(wh, "Acme", ("MILK", 2))
     f = flow(wh)
     f.typed(so)
@@ -129,6 +141,8 @@ def test_a_later_lot_is_refused_an_expired_one_too_and_the_allocated_lot_is_take
     out = f.scan(gs1("05012345678900", "LATE"))
     assert out.error and "lot LATE expires later" in out.message and "take lot SOON" in out.message
     assert pick_postings(wh) == 0 and f.payload()["counted"] == "0"
+    out = f.scan(gs1("05012345678900", "GONE"))
+    assert out.error and "lot GONE expired on" in out.message and pick_postings(wh) == 0
     f.scan(gs1("05012345678900", "SOON"))
     out = f.scan(gs1("05012345678900", "SOON"))
     assert "picked 2 MILK" in out.message

@@ -206,7 +206,12 @@ class PickingFlow(Flow):
         if not code:
             return Outcome(self.prompt, error=True)
         if code.startswith(SO_PREFIX):
-            self.pick = picking.create_pick(self.store, self.actor, [code])
+            listed = [p for p in picking.list_picks(self.store, self.actor, open_only=True)
+                      if code in p.orders.split(", ")]
+            if listed:  # its list exists already (printed, or begun on another station)
+                self.pick = picking.get_pick(self.store, self.actor, listed[0].number)
+            else:
+                self.pick = picking.create_pick(self.store, self.actor, [code])
         elif code.startswith(PICK_PREFIX):
             self.pick = picking.get_pick(self.store, self.actor, code)
         else:
