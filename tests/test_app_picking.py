@@ -217,3 +217,40 @@ async def test_a_manager_makes_an_order_by_scans_and_a_picker_sees_only_what_the
         await wait_flow(pilot)
         assert "only a manager" in said(screen)
         assert sales.get_so(shop, ADMIN, screen.key).lines[0].qty_ordered == 2
+
+
+async def test_another_station_short_picks_and_confirms_and_both_screens_follow(store):
+    """Live through the change feed (``picks`` and ``sales_orders`` topics), on both backends."""
+    from tests.test_app_live import other_station
+    from tests.app_helpers import wait_until
+
+    warehouse(store)
+    make_product(store, "GLOVE", name="Work glove")
+    stock.receive(store, ADMIN, "GLOVE", D(2), to="B-01-1")
+    stock.receive(store, ADMIN, "GLOVE", D(5), to="B-02-1")
+    number = order(store, "Corner Shop", ("GLOVE", 2))
+    second = order(store, "Corner Shop", ("GLOVE", 1), confirm=False)
+    app = make_app(store, idle_lock_minutes=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.sign_in_complete(actor("picker", "pat"))
+        await wait_flow(pilot)
+        await pilot.press("f4")
+        await wait_flow(pilot)
+        screen = app.screen
+        scan_burst(app, number)
+        await wait_flow(pilot)
+        flow = screen.flow
+        assert flow.line.location == "B-01-1"
+        other_station(store.url, "pick", "short", flow.pick.number, str(flow.line.line_no))
+        await wait_until(pilot, lambda: flow.line is not None and flow.line.location == "B-02-1", timeout=10)
+        await wait_flow(pilot)
+        assert "another station took this line" in said(screen) and "B-02-1" in str(screen.query_one("#flow-prompt").content)
+        await pilot.press("escape")
+        await wait_flow(pilot)
+        await pilot.press("s")
+        await wait_flow(pilot)
+        orders = app.screen.orders
+        status = lambda: {row.number: row.status for row in orders.rows}.get(second)  # noqa: E731
+        assert status() == "draft"
+        other_station(store.url, "so", "confirm", second)
+        await wait_until(pilot, lambda: status() == "confirmed", timeout=10)
