@@ -149,6 +149,24 @@ def test_a_later_lot_is_refused_an_expired_one_too_and_the_allocated_lot_is_take
     assert at(wh, "MILK")[(PACKING, "SOON")] == 2 and at(wh, "MILK")[("A-01-1", "LATE")] == 5
 
 
+def test_a_serial_line_takes_serials_in_its_bin_only(wh):
+    make_product(wh, "DRILL", tracking="serial")
+    stock.receive(wh, ADMIN, "DRILL", D(2), to="A-01-1", serials=("D1", "D2"))
+    stock.receive(wh, ADMIN, "DRILL", D(1), to="B-01-1", serials=("D3",))
+    so = order(wh, "Acme", ("DRILL", 2))
+    f = flow(wh)
+    f.typed(so)
+    f.scan("A-01-1")
+    assert "not its product code" in f.scan("DRILL").message
+    out = f.scan("D3")
+    assert out.error and "serial D3 is not in A-01-1" in out.message
+    assert not f.scan("D2").error
+    assert "scanned already" in f.scan("D2").message
+    assert "scan 1 more serial" in f.typed("").message
+    out = f.scan("D1")
+    assert "picked 2 DRILL" in out.message and pick_postings(wh) == 1
+
+
 def test_short_pick_reallocates_from_a_second_bin_and_the_list_reroutes(wh):
     make_product(wh, "GLOVE")
     stock.receive(wh, ADMIN, "GLOVE", D(3), to="A-01-1")

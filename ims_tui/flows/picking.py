@@ -240,6 +240,8 @@ class PickingFlow(Flow):
                 return Outcome(f"already at {line.location}: scan {line.sku}")
             return Outcome(f"wrong bin: {resolution.location_code} - line {line.line_no} is in {line.location}",
                            error=True)
+        if line.tracking == "serial" and resolution.kind == "unknown" and not resolution.problems:
+            return self._add_serial(printable(text.strip()))  # a serial label: the serial alone
         if resolution.kind != "product":
             return Outcome(f"{resolution.message}: scan {line.sku}", error=True)
         if resolution.sku != line.sku:
@@ -257,10 +259,7 @@ class PickingFlow(Flow):
         if line.tracking == "serial":
             if not resolution.serial:
                 return Outcome(f"scan the serial of {line.sku}, not its product code", error=True)
-            if resolution.serial in self.state["serials"]:
-                return Outcome(f"serial {resolution.serial} scanned already", error=True)
-            self.state["serials"] = [*self.state["serials"], resolution.serial]
-            return self._add(Decimal(1), f" serial {resolution.serial}")
+            return self._add_serial(resolution.serial)
         self.state["item_ok"] = True
         qty = resolution.quantity or resolution.pack_qty
         return self._add(qty, said)
@@ -296,6 +295,18 @@ class PickingFlow(Flow):
         if counted == line.remaining:
             return self._post(counted)
         return Outcome(f"{line.sku}{said}: {qty_text(counted)} of {qty_text(line.remaining)}")
+
+    def _add_serial(self, serial: str) -> Outcome:
+        line = self.line
+        if serial in self.state["serials"]:
+            return Outcome(f"serial {serial} scanned already", error=True)
+        every = len(line.serials) < int(line.remaining) + 3  # the view lists that many at most
+        if line.serials and every and serial not in line.serials:
+            return Outcome(f"serial {serial} is not in {line.location}: take one of {', '.join(line.serials[:3])}",
+                           error=True)
+        self.state["serials"] = [*self.state["serials"], serial]
+        self.state["item_ok"] = True
+        return self._add(Decimal(1), f" serial {serial}")
 
     def _post(self, qty: Decimal) -> Outcome:
         line = self.line
