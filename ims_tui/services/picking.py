@@ -45,6 +45,7 @@ from ims_tui.db.models import (
     SerialNumber,
     Shipment,
     StoreMeta,
+    TaskDraft,
 )
 from ims_tui.devices.documents import make_sscc, sscc_label_zpl, text_pages_zpl
 from ims_tui.services import audit, changes, drafts, ledger, reservations
@@ -886,8 +887,16 @@ def resume_pick_draft(store: Store, actor: Actor) -> drafts.Draft | None:
 
 
 def close_pick_draft(store: Store, actor: Actor, draft_id: int) -> None:
-    """The pick list is done (or left): its draft goes."""
-    drafts.discard(store, actor, DRAFT_KIND, draft_id)
+    """The picker's list is done (every line picked or short, all posted): its draft goes."""
+    check(store, actor, Permission.PICK, f"draft {draft_id}")
+
+    def work(session: Session) -> None:
+        owner = session.scalar(select(TaskDraft.username).where(TaskDraft.id == draft_id, TaskDraft.kind == DRAFT_KIND))
+        if owner is not None and owner != actor.username:
+            raise RuleViolation(f"pick draft {draft_id} is {owner}'s")
+        drafts.close(session, DRAFT_KIND, draft_id)
+
+    store.transact(work)
 
 
 def check_pick_lot(store: Store, actor: Actor, number: str, line_no: int, lot: str | None) -> str | None:
