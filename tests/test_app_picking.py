@@ -82,6 +82,14 @@ async def wait_flow(pilot) -> None:
     raise AssertionError("the station never settled")
 
 
+async def open_task(pilot, role: str, username: str, key: str) -> None:
+    """Sign ``username`` in on the station and press the Home key of a task."""
+    pilot.app.sign_in_complete(actor(role, username))
+    await wait_flow(pilot)
+    await pilot.press(key)
+    await wait_flow(pilot)
+
+
 def said(screen) -> str:
     return str(screen.query_one(f"#{screen.MESSAGE_LINE}").content)
 
@@ -90,10 +98,7 @@ async def test_pick_a_plain_a_lot_and_a_short_line_then_ship_to_the_printer(shop
     number = order(shop, "Corner Shop", ("BOLT", 2), ("MILK", 2), ("GLOVE", 2))
     app = make_app(shop, idle_lock_minutes=0)
     async with app.run_test(size=(80, 24)) as pilot:
-        app.sign_in_complete(actor("picker", "pat"))
-        await wait_flow(pilot)
-        await pilot.press("f4")
-        await wait_flow(pilot)
+        await open_task(pilot, "picker", "pat", "f4")
         screen = app.screen
         assert isinstance(screen, PickingScreen)
         do = Counter(pilot)
@@ -141,10 +146,7 @@ async def test_pick_a_plain_a_lot_and_a_short_line_then_ship_to_the_printer(shop
         app = make_app(shop, label_printer=printer.address, idle_lock_minutes=0)
         async with app.run_test(size=(80, 24)) as pilot:
             # ship it from the order's screen
-            app.sign_in_complete(actor("picker", "pat"))
-            await wait_flow(pilot)
-            await pilot.press("s")
-            await wait_flow(pilot)
+            await open_task(pilot, "picker", "pat", "s")
             assert isinstance(app.screen, SalesOrdersScreen)
             assert app.screen.orders.highlighted.number == number
             await pilot.press("enter")
@@ -177,10 +179,7 @@ def stock_at_packing(store) -> Decimal:
 async def test_a_manager_makes_an_order_by_scans_and_a_picker_sees_only_what_they_may_do(shop):
     app = make_app(shop, idle_lock_minutes=0)
     async with app.run_test(size=(80, 24)) as pilot:
-        app.sign_in_complete(actor("manager", "mia"))
-        await wait_flow(pilot)
-        await pilot.press("s")
-        await wait_flow(pilot)
+        await open_task(pilot, "manager", "mia", "s")
         assert isinstance(app.screen, SalesOrdersScreen)
         await pilot.press("n")
         await type_slowly(pilot, "Corner Shop")
@@ -204,10 +203,7 @@ async def test_a_manager_makes_an_order_by_scans_and_a_picker_sees_only_what_the
         assert screen.check_action("ship", ()) is False  # managers do not ship
     picker = make_app(shop, idle_lock_minutes=0)
     async with picker.run_test(size=(80, 24)) as pilot:
-        picker.sign_in_complete(actor("picker", "pat"))
-        await wait_flow(pilot)
-        await pilot.press("s")
-        await wait_flow(pilot)
+        await open_task(pilot, "picker", "pat", "s")
         await pilot.press("enter")
         await wait_flow(pilot)
         screen = picker.screen
@@ -232,10 +228,7 @@ async def test_another_station_short_picks_and_confirms_and_both_screens_follow(
     second = order(store, "Corner Shop", ("GLOVE", 1), confirm=False)
     app = make_app(store, idle_lock_minutes=0)
     async with app.run_test(size=(80, 24)) as pilot:
-        app.sign_in_complete(actor("picker", "pat"))
-        await wait_flow(pilot)
-        await pilot.press("f4")
-        await wait_flow(pilot)
+        await open_task(pilot, "picker", "pat", "f4")
         screen = app.screen
         scan_burst(app, number)
         await wait_flow(pilot)
