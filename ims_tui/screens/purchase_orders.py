@@ -36,6 +36,8 @@ class StationScreen(ImsScreen):
     """The list that gets the focus back when the prompt closes (a DataTable or a PagedList)."""
 
     MESSAGE_LINE = "po-message"
+    mode: str | None = None
+    """What the input line is asking for (None: it is closed)."""
 
     def compose_prompt(self) -> ComposeResult:
         """The prompt line, its input (hidden until asked) and the message line, above the footer."""
@@ -57,6 +59,13 @@ class StationScreen(ImsScreen):
         self.query_one("#po-prompt", Label).update("")
         self.query_one("#po-input", Input).display = False
         self.query_one(self.FOCUS_AFTER_ASKING).focus()
+
+    def action_escape(self) -> None:
+        """Esc closes the input line first, then goes back."""
+        if self.mode is not None:
+            self._done_asking()
+        else:
+            self.app.action_back()
 
 
 class PurchaseOrdersScreen(StationScreen):
@@ -156,12 +165,6 @@ class PurchaseOrdersScreen(StationScreen):
 
     def action_drafts(self) -> None:
         self.app.push_screen(ReceiptDraftsScreen())
-
-    def action_escape(self) -> None:
-        if self.mode is not None:
-            self._done_asking()
-        else:
-            self.app.action_back()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -311,12 +314,6 @@ class PurchaseOrderScreen(StationScreen):
             return
         self.call(purchasing.cancel_po, self.app.store, self.app.actor, self.key,
                   then=lambda view: self._changed(view, f"{view.number} cancelled"))
-
-    def action_escape(self) -> None:
-        if self.mode is not None:
-            self._done_asking()
-        else:
-            self.app.action_back()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

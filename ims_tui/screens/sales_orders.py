@@ -52,12 +52,6 @@ class _OrdersScreen(StationScreen):
             return False
         return True
 
-    def action_escape(self) -> None:
-        if self.mode is not None:
-            self._done_asking()
-        else:
-            self.app.action_back()
-
 
 def render_order(row: SOSummary, width: int) -> Text:
     """``SO-000012  picking   Acme Ltd   3 lines  2/5 shipped  1 waiting  [held]``."""
