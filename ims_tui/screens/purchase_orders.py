@@ -29,13 +29,15 @@ PAGE = 50
 CSS = Path(__file__).with_name("purchase_orders.tcss")
 
 
-class _StationScreen(ImsScreen):
+class StationScreen(ImsScreen):
     """Shared: the prompt line and the message line (``po-message``) above the footer."""
 
     FOCUS_AFTER_ASKING: str = ""
-    """The list that gets the focus back when the prompt closes."""
+    """The list that gets the focus back when the prompt closes (a DataTable or a PagedList)."""
 
     MESSAGE_LINE = "po-message"
+    mode: str | None = None
+    """What the input line is asking for (None: it is closed)."""
 
     def compose_prompt(self) -> ComposeResult:
         """The prompt line, its input (hidden until asked) and the message line, above the footer."""
@@ -56,10 +58,17 @@ class _StationScreen(ImsScreen):
         self.mode = None
         self.query_one("#po-prompt", Label).update("")
         self.query_one("#po-input", Input).display = False
-        self.query_one(self.FOCUS_AFTER_ASKING, DataTable).focus()
+        self.query_one(self.FOCUS_AFTER_ASKING).focus()
+
+    def action_escape(self) -> None:
+        """Esc closes the input line first, then goes back."""
+        if self.mode is not None:
+            self._done_asking()
+        else:
+            self.app.action_back()
 
 
-class PurchaseOrdersScreen(_StationScreen):
+class PurchaseOrdersScreen(StationScreen):
     """Newest first, a page at a time; Enter opens one, a PO scan opens it from anywhere."""
 
     TITLE = "Purchase orders"
@@ -157,12 +166,6 @@ class PurchaseOrdersScreen(_StationScreen):
     def action_drafts(self) -> None:
         self.app.push_screen(ReceiptDraftsScreen())
 
-    def action_escape(self) -> None:
-        if self.mode is not None:
-            self._done_asking()
-        else:
-            self.app.action_back()
-
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         mode, text = self.mode, event.value.strip()
@@ -175,7 +178,7 @@ class PurchaseOrdersScreen(_StationScreen):
                       then=lambda view: self.app.push_screen(PurchaseOrderScreen(view.number)))
 
 
-class PurchaseOrderScreen(_StationScreen):
+class PurchaseOrderScreen(StationScreen):
     """One PO: its lines with ordered, received and remaining; managers edit it here."""
 
     TITLE = "Purchase order"
@@ -312,12 +315,6 @@ class PurchaseOrderScreen(_StationScreen):
         self.call(purchasing.cancel_po, self.app.store, self.app.actor, self.key,
                   then=lambda view: self._changed(view, f"{view.number} cancelled"))
 
-    def action_escape(self) -> None:
-        if self.mode is not None:
-            self._done_asking()
-        else:
-            self.app.action_back()
-
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         mode, text = self.mode or "", event.value.strip()
@@ -349,7 +346,7 @@ def _typed_line(text: str) -> LineInput:
     return LineInput.parse(text, qty_required=False)
 
 
-class ReceiptDraftsScreen(_StationScreen):
+class ReceiptDraftsScreen(StationScreen):
     """Receipts in progress on every station; a manager discards a forgotten one (nothing is posted)."""
 
     TITLE = "Receipts in progress"

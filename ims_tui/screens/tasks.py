@@ -7,7 +7,7 @@ there are never placeholder screens.
 
 Keys (remappable by task id in the station config's ``[keys]`` table):
 F2 Lookup, F3 Receive, F4 Pick, F5 Move, F6 Count, F7 Orders, F8 Replenish, F9 Reports,
-F10 Admin, F11 Live.
+F10 Admin, F11 Live; S Sales orders.
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ class Task:
 TASK_MODULES: tuple[str, ...] = (
     "ims_tui.screens.lookup",
     "ims_tui.screens.receiving",
+    "ims_tui.screens.picking",
+    "ims_tui.screens.sales_orders",
     "ims_tui.screens.purchase_orders",
     "ims_tui.screens.audit",
     "ims_tui.screens.live",

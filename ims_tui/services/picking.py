@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from ims_tui.db.engine import Store
 from ims_tui.db.models import (
     Allocation,
+    Balance,
     Customer,
     Location,
     Lot,
@@ -44,9 +45,10 @@ from ims_tui.db.models import (
     SerialNumber,
     Shipment,
     StoreMeta,
+    TaskDraft,
 )
 from ims_tui.devices.documents import make_sscc, sscc_label_zpl, text_pages_zpl
-from ims_tui.services import audit, changes, ledger, reservations
+from ims_tui.services import audit, changes, drafts, ledger, reservations
 from ims_tui.services.actor import Actor
 from ims_tui.services.catalogue import find_location, find_product
 from ims_tui.services.errors import BadInput, ImsError, NotFound, RuleViolation
@@ -857,3 +859,61 @@ def return_from_customer(
         with store.read() as session:
             view = view_so(session, load_so(session, number).id)
         return ReturnResult(view, code, qty, to, Decimal(0), done.result.posting_id, posting_key, True)
+
+
+# --- the picking station's draft --------------------------------------------------------------
+
+DRAFT_KIND = "pick"
+drafts.register_kind(DRAFT_KIND, Permission.PICK, "pick")
+
+
+def open_pick_draft(store: Store, actor: Actor, number: str) -> drafts.Draft:
+    """The picker's draft for an open pick list: their own one when there is one, else a new one."""
+    check(store, actor, Permission.PICK, number)
+
+    def work(session: Session) -> drafts.Draft:
+        pick = _load_pick(session, number)
+        if pick.status != "open":
+            raise RuleViolation(f"{pick.number} is {pick.status}: nothing left to pick")
+        existing = drafts.find_own(session, actor, DRAFT_KIND, pick.number)
+        return existing or drafts.create(session, actor, DRAFT_KIND, pick.number, {"pick": pick.number})
+
+    return store.transact(work)
+
+
+def resume_pick_draft(store: Store, actor: Actor) -> drafts.Draft | None:
+    """The picker's most recent pick draft, if any."""
+    return drafts.resume(store, actor, DRAFT_KIND)
+
+
+def close_pick_draft(store: Store, actor: Actor, draft_id: int) -> None:
+    """The picker's list is done (every line picked or short, all posted): its draft goes."""
+    check(store, actor, Permission.PICK, f"draft {draft_id}")
+
+    def work(session: Session) -> None:
+        owner = session.scalar(select(TaskDraft.username).where(TaskDraft.id == draft_id, TaskDraft.kind == DRAFT_KIND))
+        if owner is not None and owner != actor.username:
+            raise RuleViolation(f"pick draft {draft_id} is {owner}'s")
+        drafts.close(session, DRAFT_KIND, draft_id)
+
+    store.transact(work)
+
+
+def check_pick_lot(store: Store, actor: Actor, number: str, line_no: int, lot: str | None) -> str | None:
+    """Refuse (RuleViolation) a scanned lot the line may not take; returns the lot taken instead of
+    the allocated one (an equally good lot in the same bin), or None when it is the allocated one."""
+    check(store, actor, Permission.PICK, f"{number} line {line_no}")
+    with store.read() as session:
+        pick = _load_pick(session, number)
+        line = session.scalars(select(PickLine).where(PickLine.pick_id == pick.id, PickLine.line_no == line_no)).one_or_none()
+        if line is None:
+            raise NotFound(f"{pick.number} has no line {line_no}")
+        product = session.get(Product, line.product_id)
+        taken = _lot_to_take(session, product, line, lot, 0)
+        if taken is not None and taken.id != line.lot_id:
+            free = session.scalar(select(Balance.on_hand - Balance.reserved).where(
+                Balance.lot_id == taken.id, Balance.location_id == line.location_id))
+            if not free or free <= 0:
+                raise RuleViolation(f"lot {taken.code} is not in {session.get(Location, line.location_id).code}")
+            return taken.code
+        return None

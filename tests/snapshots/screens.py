@@ -63,6 +63,8 @@ SCREENS: dict[str, Shot] = {
     "lookup": Shot("manager", keys=("f2",), typed="bolt"),
     "product": Shot("manager", then=_open_product),
     "receiving": Shot("receiver", keys=("f3",)),
+    "picking": Shot("picker", keys=("f4",)),
+    "sales-orders": Shot("manager", keys=("s",)),
     "purchase-orders": Shot("manager", keys=("f7",)),
     "live": Shot("manager", keys=("f11",)),
     "audit": Shot("manager", keys=("f12",)),
