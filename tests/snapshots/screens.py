@@ -26,7 +26,7 @@ from ims_tui.app import ImsApp
 from ims_tui.config import Config
 from ims_tui.db.engine import Store
 from ims_tui.services.demo import load_demo
-from tests.app_helpers import settle, sign_in, type_slowly
+from tests.app_helpers import settle, sign_in, type_slowly, wait_until
 from tests.conftest import open_store
 
 SIZE = (80, 24)
@@ -43,6 +43,13 @@ class Shot:
     keys: tuple[str, ...] = ()
     typed: str = ""
     then: Steps | None = field(default=None)
+
+
+async def _live_followed(pilot) -> None:
+    """Live fills its table from a worker and then follows the newest row: wait until it has."""
+    table = pilot.app.screen.query_one("#live-table")
+    await wait_until(pilot, lambda: table.row_count > 0 and table.cursor_row == table.row_count - 1
+                     and table.scroll_y == table.max_scroll_y, timeout=20)
 
 
 async def _open_product(pilot) -> None:
@@ -66,7 +73,7 @@ SCREENS: dict[str, Shot] = {
     "picking": Shot("picker", keys=("f4",)),
     "sales-orders": Shot("manager", keys=("s",)),
     "purchase-orders": Shot("manager", keys=("f7",)),
-    "live": Shot("manager", keys=("f11",)),
+    "live": Shot("manager", keys=("f11",), then=_live_followed),
     "audit": Shot("manager", keys=("f12",)),
     "import": Shot("manager", keys=("i",)),
 }
