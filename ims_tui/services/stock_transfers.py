@@ -286,7 +286,7 @@ def create_transfer(store: Store, actor: Actor, source: str, destination: str, l
                 session.add(by_product[product.id])
         session.flush()
         audit.record(session, actor, "transfer.create", transfer.number, f"{from_wh.code} -> {to_wh.code}; {len(by_product)} lines")
-        changes.announce(session, "transfer", transfer.id)
+        changes.emit(session, "transfers", transfer.number)
         return _view(session, transfer)
 
     return store.transact(work)
@@ -336,7 +336,7 @@ def ship(store: Store, actor: Actor, number: str, sources: Sequence[str], *, key
         transfer.shipped_at = dt.datetime.now(dt.timezone.utc)
         session.flush()
         audit.record(session, actor, "transfer.ship", transfer.number, f"{len(moves)} moves into {transit.code}")
-        changes.announce(session, "transfer", transfer.id)
+        changes.emit(session, "transfers", transfer.number)
         return _view(session, transfer)
 
     return store.transact(work)
@@ -417,7 +417,7 @@ def receive(store: Store, actor: Actor, number: str, code: str, qty: Decimal | N
         transfer.status = "received" if not left else "partial"
         audit.record(session, actor, "transfer.receive", transfer.number,
                      f"{qty_text(units)} {product.sku} -> {destination.code}", product_id=product.id)
-        changes.announce(session, "transfer", transfer.id)
+        changes.emit(session, "transfers", transfer.number)
         return _view(session, transfer)
 
     return store.transact(work)
@@ -489,7 +489,7 @@ def close(store: Store, actor: Actor, number: str, *, key: str | None = None) ->
         session.flush()
         view = _view(session, transfer)
         audit.record(session, actor, "transfer.close", transfer.number, "; ".join(view.differences()) or "complete")
-        changes.announce(session, "transfer", transfer.id)
+        changes.emit(session, "transfers", transfer.number)
         return view
 
     return store.transact(work)
