@@ -37,6 +37,7 @@ class Task:
 TASK_MODULES: tuple[str, ...] = (
     "ims_tui.screens.lookup",
     "ims_tui.screens.receiving",
+    "ims_tui.screens.moving",
     "ims_tui.screens.counting",
     "ims_tui.screens.purchase_orders",
     "ims_tui.screens.audit",

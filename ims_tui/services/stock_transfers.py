@@ -29,7 +29,7 @@ from ims_tui.db.models import (
     StockTransferLine,
     Warehouse,
 )
-from ims_tui.services import audit, changes, ledger
+from ims_tui.services import audit, changes, drafts, ledger
 from ims_tui.services.actor import Actor
 from ims_tui.services.catalogue import find_location
 from ims_tui.services.errors import BadInput, NotFound, RuleViolation
@@ -56,15 +56,63 @@ class BinItem:
     serials: tuple[str, ...] = ()
 
 
+MOVE_DRAFT = "move"
+drafts.register_kind(MOVE_DRAFT, Permission.MOVE, "move in progress")
+
+
+def _stock_bin(session: Session, code: str) -> Location:
+    location = find_location(session, code)
+    if location is None:
+        raise NotFound(f"unknown location {code.strip()!r}")
+    if location.kind == "view":
+        raise RuleViolation(f"{location.code} is an area, not a bin: scan the bin")
+    if not location.holds_stock:
+        raise RuleViolation(f"{location.code} is a {location.kind} location, not a bin: scan a bin")
+    if not location.active:
+        raise RuleViolation(f"{location.code} is inactive: scan another bin")
+    return location
+
+
+def stock_bin(store: Store, actor: Actor, code: str) -> str:
+    """The code of a bin stock can be moved from or to; an area or a virtual location is refused."""
+    check(store, actor, Permission.MOVE, code)
+    with store.read() as session:
+        return _stock_bin(session, code).code
+
+
+def open_move_draft(store: Store, actor: Actor, source: str, payload: dict) -> drafts.Draft:
+    """A new bin-to-bin move from ``source`` (the mover's draft, saved after every scan)."""
+    check(store, actor, Permission.MOVE, source)
+
+    def work(session: Session) -> drafts.Draft:
+        code = _stock_bin(session, source).code
+        return drafts.create(session, actor, MOVE_DRAFT, code, {**payload, "source": code, "key": ledger.new_key()})
+
+    return store.transact(work)
+
+
+def resume_move_draft(store: Store, actor: Actor) -> drafts.Draft | None:
+    return drafts.resume(store, actor, MOVE_DRAFT)
+
+
+def discard_move_draft(store: Store, actor: Actor, draft_id: int) -> None:
+    drafts.discard(store, actor, MOVE_DRAFT, draft_id)
+
+
 def move_bin_to_bin(store: Store, actor: Actor, source: str, destination: str, items: Sequence[BinItem],
-                    *, key: str | None = None) -> PostingResult:
-    """Everything scanned at ``source`` goes to ``destination`` in one posting (the flow's confirm)."""
+                    *, key: str | None = None, draft_id: int | None = None) -> PostingResult:
+    """Everything scanned at ``source`` goes to ``destination`` in one posting (the flow's confirm);
+    ``draft_id``: the move flow's draft, closed in the same transaction."""
     if not items:
         raise BadInput("scan the items to move")
     check(store, actor, Permission.MOVE, source)
     posting_key = key or ledger.new_key()
 
     def work(session: Session) -> PostingResult:
+        if draft_id is not None:
+            if _stock_bin(session, destination).id == _stock_bin(session, source).id:
+                raise RuleViolation("the destination is the source bin: scan another bin")
+            drafts.close(session, MOVE_DRAFT, draft_id)
         moves = []
         for item in items:
             scan = resolve_product_in(session, item.code)
