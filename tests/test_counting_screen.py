@@ -103,3 +103,42 @@ async def test_a_bin_with_three_products_is_counted_by_scans_and_nothing_expecte
     for screen_text in before_counted:
         for figure in EXPECTED.values():
             assert not re.search(rf"(?<![\w.:-]){figure}(?![\w.:-])", screen_text), screen_text
+
+
+async def test_a_manager_creates_reviews_sees_the_variance_and_approves_through_the_app(shelf):
+    from ims_tui.screens.counts_review import CountsScreen
+    from ims_tui.services.stock_settings import change_settings
+    from tests.test_flow_counting import ANNA
+
+    change_settings(shelf, MANAGER, {"count.tolerance_pct": "1", "count.tolerance_value": "0.5"})
+    app = make_app(shelf, idle_lock_minutes=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.sign_in_complete(actor("manager", "mgr"))
+        await settle(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, CountsScreen)
+        await pilot.press("ctrl+n")
+        await type_slowly(pilot, "bins B-01")
+        await pilot.press("enter")
+        await settle(pilot)
+        number = counts.list_counts(shelf, MANAGER)[0].number
+        assert f"{number} created" in " ".join(app.messages)
+        # a counter counts 5 PLAIN (7 expected) and submits; another recounts 5: the manager reviews
+        counts.record(shelf, ANNA, number, "B-01", "PLAIN", D(5))
+        counts.record(shelf, ANNA, number, "B-01", "CASEY", D(137))
+        counts.record(shelf, ANNA, number, "B-01", "MILK", D(59), lot="L7")
+        counts.bin_done(shelf, ANNA, number, "B-01")
+        counts.submit(shelf, ANNA, number)
+        counts.record(shelf, actor("picker", "bob"), number, "B-01", "PLAIN", D(5))
+        counts.bin_done(shelf, actor("picker", "bob"), number, "B-01")
+        await settle(pilot)
+        await pilot.press("enter")                               # open the newest count
+        await settle(pilot)
+        text = rendered(app)
+        assert "exp      7" in text and "var     -2" in text and "-4.00" in text, text   # quantity and value
+        await pilot.press("f10", "f10")
+        await settle(pilot)
+        assert f"{number} approved" in " ".join(app.messages), list(app.messages)[-3:]
+    assert counts.get_count(shelf, MANAGER, number).status == "approved"

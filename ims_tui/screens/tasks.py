@@ -39,6 +39,7 @@ TASK_MODULES: tuple[str, ...] = (
     "ims_tui.screens.receiving",
     "ims_tui.screens.moving",
     "ims_tui.screens.counting",
+    "ims_tui.screens.counts_review",
     "ims_tui.screens.purchase_orders",
     "ims_tui.screens.audit",
     "ims_tui.screens.live",
