@@ -63,6 +63,7 @@ SCREENS: dict[str, Shot] = {
     "lookup": Shot("manager", keys=("f2",), typed="bolt"),
     "product": Shot("manager", then=_open_product),
     "receiving": Shot("receiver", keys=("f3",)),
+    "counting": Shot("picker", keys=("f6",)),
     "purchase-orders": Shot("manager", keys=("f7",)),
     "live": Shot("manager", keys=("f11",)),
     "audit": Shot("manager", keys=("f12",)),
