@@ -31,7 +31,7 @@ from ims_tui.db.models import (
 )
 from ims_tui.services import audit, changes, drafts, ledger
 from ims_tui.services.actor import Actor
-from ims_tui.services.catalogue import find_location
+from ims_tui.services.catalogue import find_location, resolve_bin
 from ims_tui.services.errors import BadInput, NotFound, RuleViolation
 from ims_tui.services.ledger import PostingResult, StockMove
 from ims_tui.services.permissions import Permission, check
@@ -61,16 +61,7 @@ drafts.register_kind(MOVE_DRAFT, Permission.MOVE, "move in progress")
 
 
 def _stock_bin(session: Session, code: str) -> Location:
-    location = find_location(session, code)
-    if location is None:
-        raise NotFound(f"unknown location {code.strip()!r}")
-    if location.kind == "view":
-        raise RuleViolation(f"{location.code} is an area, not a bin: scan the bin")
-    if not location.holds_stock:
-        raise RuleViolation(f"{location.code} is a {location.kind} location, not a bin: scan a bin")
-    if not location.active:
-        raise RuleViolation(f"{location.code} is inactive: scan another bin")
-    return location
+    return resolve_bin(session, code)
 
 
 def stock_bin(store: Store, actor: Actor, code: str) -> str:
