@@ -41,6 +41,7 @@ TASK_MODULES: tuple[str, ...] = (
     "ims_tui.screens.counting",
     "ims_tui.screens.counts_review",
     "ims_tui.screens.scrapping",
+    "ims_tui.screens.transfers",
     "ims_tui.screens.purchase_orders",
     "ims_tui.screens.audit",
     "ims_tui.screens.live",
