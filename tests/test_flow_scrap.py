@@ -47,3 +47,24 @@ def test_scrap_by_scans_and_a_reason_code_refused_above_the_value_until_a_manage
     assert not approved.error and "approved by mona" in approved.message, approved.message
     assert where(shelf, "CASEY")[("B-02", None)] == 50
     assert run_check(shelf).clean
+
+
+def test_the_expired_lot_sweep_lists_then_scraps_on_the_second_key_for_managers_only(shelf):
+    import datetime as dt
+
+    from tests.test_transfers_scrap import MANAGER
+
+    stock.receive(shelf, Actor("setup", "admin", "t"), "MILK", D(4), to="B-02", lot="OLD", expiry=dt.date(2020, 1, 1))
+    picker = ScrapFlow(shelf, MOVER)
+    picker.start()
+    picker.command("sweep")
+    assert [row[1] for row in picker.view().rows] == ["OLD"]
+    assert picker.command("sweep").error                           # managers only (the service says so)
+    flow = ScrapFlow(shelf, MANAGER)
+    flow.start()
+    listed = flow.command("sweep")
+    assert "1 expired lot(s)" in listed.message and where(shelf, "MILK")[("B-02", "OLD")] == 4
+    swept = flow.command("sweep")
+    assert not swept.error and "scrapped 4 (expired)" in swept.message, swept.message
+    assert ("B-02", "OLD") not in where(shelf, "MILK")
+    assert run_check(shelf).clean

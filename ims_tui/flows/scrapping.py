@@ -33,13 +33,15 @@ class ScrapFlow(Flow):
         "item": "Scan the item to scrap from {bin}",
         "reason": "{what}: type a quantity, or the reason (" + ", ".join(scrap.REASONS) + ") to scrap",
     }
-    ACTIONS = (FlowAction("escape", "cancel", "Back"),)
+    ACTIONS = (FlowAction("f9", "sweep", "Expired sweep"), FlowAction("escape", "cancel", "Back"))
 
     def __init__(self, store, actor, *, station=None) -> None:
         super().__init__(store, actor, station=station)
         self.bin: str | None = None
         self.item: dict | None = None
         self.done: list[str] = []
+        self.expired: list[scrap.ExpiredLot] = []
+        self.sweep_key = ledger.new_key()
 
     def lines(self) -> list[str]:
         return list(self.done)
@@ -53,7 +55,26 @@ class ScrapFlow(Flow):
     def view_body(self) -> FlowView:
         head = f"Scrap from {self.bin}" if self.bin else "Scrap"
         pending = f"Now: {self.prompt_fields()['what']} {self.item['name']}" if self.item else ""
-        return FlowView(head=head, pending=pending)
+        rows = tuple((row.sku, row.lot, row.expiry.isoformat(), row.location, qty_text(row.on_hand), str(row.value))
+                     for row in self.expired)
+        columns = ("SKU", "Lot", "Expired", "Bin", "Qty", "Value") if rows else ()
+        return FlowView(head=head, columns=columns, rows=rows, pending=pending)
+
+    def sweep(self) -> Outcome:
+        """F9: list the expired lots in bins; F9 again scraps them all in one posting (managers)."""
+        if not self.armed("sweep"):
+            self.expired = scrap.expired_lots(self.store, self.actor)
+            if not self.expired:
+                self.armed("other")  # nothing to confirm
+                return Outcome("no expired lots in bins")
+            value = sum((row.value for row in self.expired), Decimal(0))
+            return Outcome(f"{len(self.expired)} expired lot(s) worth about {value}: press F9 again to scrap them all",
+                           warning=True)
+        result = scrap.scrap_expired(self.store, self.actor, [(r.sku, r.lot, r.location) for r in self.expired],
+                                     key=self.sweep_key)
+        self.sweep_key, self.expired = ledger.new_key(), []
+        self.done.append(f"expired-lot sweep: {result.describe()}")
+        return Outcome(f"expired-lot sweep: {result.describe()}")
 
     def cancel_step(self) -> Outcome:
         if self.item is not None:
