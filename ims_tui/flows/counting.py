@@ -23,12 +23,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from ims_tui.flows.engine import Flow, FlowAction, FlowView, Outcome
+from ims_tui.flows.engine import Flow, FlowAction, FlowView, Outcome, typed_quantity
 from ims_tui.services import counts
 from ims_tui.services.changes import Change
 from ims_tui.services.errors import RuleViolation
 from ims_tui.services.scans import ScanResolution, printable
-from ims_tui.values import format_quantity, is_quantity, parse_quantity
+from ims_tui.values import format_quantity, is_quantity
 
 qty_text = format_quantity
 LISTED = 12
@@ -251,13 +251,13 @@ class CountingFlow(Flow):
     def typed_item(self, text: str) -> Outcome | None:
         if not text:
             return Outcome(self.prompt, error=True)
-        if not is_quantity(text) or len(text) > 7:
+        qty = Decimal(0) if text.strip() == "0" else typed_quantity(text)  # 0: scanned by mistake, none here
+        if qty is None:
             return None  # a code typed by hand (or an unknown barcode of digits): resolved like a scan
         if self.last is None:
             return Outcome("scan the item first, then type how many there are", error=True)
         if self.last.get("serial"):
             return Outcome(f"{self.last['sku']} is counted by serial: scan each one", error=True)
-        qty = parse_quantity(text)
         result = counts.record(self.store, self.actor, self.number, self.bin, self.last["sku"], qty,
                                lot=self.last.get("lot"), replace=True)
         return self._recorded(result, typed=True)

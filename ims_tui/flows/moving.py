@@ -18,11 +18,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from ims_tui.flows.engine import Flow, FlowAction, FlowView, Outcome
+from ims_tui.flows.engine import Flow, FlowAction, FlowView, Outcome, typed_quantity
 from ims_tui.services import stock_transfers
 from ims_tui.services.scans import ScanResolution, printable
 from ims_tui.services.stock_transfers import BinItem
-from ims_tui.values import format_quantity, is_quantity, parse_quantity
+from ims_tui.values import format_quantity
 
 qty_text = format_quantity
 
@@ -157,16 +157,14 @@ class MovingFlow(Flow):
     def typed_item(self, text: str) -> Outcome | None:
         if not text:
             return Outcome(self.prompt, error=True)
-        if not is_quantity(text) or len(text) > 7:
+        qty = typed_quantity(text)
+        if qty is None:
             return None  # a code typed by hand: resolved like a scan
         if not self.items:
             return Outcome("scan the item first, then type how many", error=True)
         entry = self.items[-1]
         if entry["serials"]:
             return Outcome(f"{entry['sku']} moves by serial: scan each one", error=True)
-        qty = parse_quantity(text)
-        if qty <= 0:
-            return Outcome("a quantity must be more than zero", error=True)
         entry.update(code=entry["sku"], qty=qty_text(qty), units=qty_text(qty))  # units of the product now
         return Outcome(f"{entry['sku']}: {qty_text(qty)}")
 

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from ims_tui.flows.engine import Flow, FlowAction, FlowView, Outcome
+from ims_tui.flows.engine import Flow, FlowAction, FlowView, Outcome, typed_quantity
 from ims_tui.services import ledger, scrap, stock_transfers
 from ims_tui.services.errors import RuleViolation
 from ims_tui.services.scans import ScanResolution, printable
-from ims_tui.values import format_quantity, is_quantity, parse_quantity
+from ims_tui.values import format_quantity
 
 qty_text = format_quantity
 
@@ -105,10 +105,8 @@ class ScrapFlow(Flow):
     def typed_reason(self, text: str) -> Outcome | None:
         if not text:
             return Outcome(self.prompt, error=True)
-        if is_quantity(text) and len(text) <= 7:
-            qty = parse_quantity(text)
-            if qty <= 0:
-                return Outcome("a quantity must be more than zero", error=True)
+        qty = typed_quantity(text)
+        if qty is not None:
             self.item.update(code=self.item["sku"], qty=str(qty), units=qty_text(qty))
             return Outcome(f"{self.item['sku']}: {qty_text(qty)}")
         if text.lower() not in scrap.REASONS:

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from ims_tui.flows.engine import Flow, FlowAction, FlowView, Outcome
+from ims_tui.flows.engine import Flow, FlowAction, FlowView, Outcome, typed_quantity
 from ims_tui.services import ledger, stock_transfers
 from ims_tui.services.changes import Change
 from ims_tui.services.scans import ScanResolution, printable
 from ims_tui.services.stock_transfers import TRANSFER_PREFIX, TransferSummary, TransferView
-from ims_tui.values import format_quantity, is_quantity, parse_quantity
+from ims_tui.values import format_quantity
 
 qty_text = format_quantity
 
@@ -168,10 +168,8 @@ class TransfersFlow(Flow):
         return Outcome(f"received {item['units']} {item['sku']} into {resolution.location_code}", next="item")
 
     def typed_bin(self, text: str) -> Outcome | None:
-        if text and is_quantity(text) and len(text) <= 7:
-            qty = parse_quantity(text)
-            if qty <= 0:
-                return Outcome("a quantity must be more than zero", error=True)
+        qty = typed_quantity(text) if text else None
+        if qty is not None:
             self.item.update(code=self.item["sku"], qty=str(qty), units=qty_text(qty))
             return Outcome(f"{self.item['sku']}: {qty_text(qty)}")
         return None
