@@ -49,3 +49,27 @@ def test_ship_receive_by_scans_and_close_through_the_flow(two_sites):
     assert stock_transfers.get_transfer(store, MANAGER, made.number).status == "closed"
     assert where(store, "BOLT") == [("N-01", None, 52), ("S-01", None, 24)]
     assert run_check(store).clean
+
+
+async def test_the_transfers_screen_offers_ship_to_movers_and_close_to_managers_only(sqlite_url):
+    from ims_tui.screens.transfers import TransfersScreen
+    from tests.app_helpers import make_app
+    from tests.conftest import open_store
+    from tests.test_counting_screen import rendered
+    from tests.test_receiving_screen import settle
+
+    store = open_store(sqlite_url)
+    for who, offered in ((PICKER, False), (MANAGER, True)):
+        app = make_app(store, idle_lock_minutes=0)
+        async with app.run_test(size=(80, 24)) as pilot:
+            app.sign_in_complete(who)
+            await settle(pilot)
+            await pilot.press("t")
+            await settle(pilot)
+            assert isinstance(app.screen, TransfersScreen)
+            shown = rendered(app)
+            assert ("f12 Close" in shown) is offered and ("f10 Ship" in shown) is not offered, shown
+            await pilot.press("f12")
+            await settle(pilot)
+            assert ("pick a transfer first" in " ".join(app.messages)) is offered
+    store.dispose()

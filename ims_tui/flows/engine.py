@@ -75,6 +75,8 @@ class FlowAction:
     command: str
     description: str
     show: bool = True
+    permission: str | None = None
+    """Offered only to roles with this permission (the service checks it again)."""
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from decimal import Decimal
 from ims_tui.flows.engine import Flow, FlowAction, FlowView, Outcome, typed_quantity
 from ims_tui.services import ledger, scrap, stock_transfers
 from ims_tui.services.errors import RuleViolation
+from ims_tui.services.permissions import Permission
 from ims_tui.services.scans import ScanResolution, printable
 from ims_tui.values import format_quantity
 
@@ -33,7 +34,7 @@ class ScrapFlow(Flow):
         "item": "Scan the item to scrap from {bin}",
         "reason": "{what}: type a quantity, or the reason (" + ", ".join(scrap.REASONS) + ") to scrap",
     }
-    ACTIONS = (FlowAction("f9", "sweep", "Expired sweep"), FlowAction("escape", "cancel", "Back"))
+    ACTIONS = (FlowAction("f9", "sweep", "Expired sweep", permission=Permission.ADJUST), FlowAction("escape", "cancel", "Back"))
 
     def __init__(self, store, actor, *, station=None) -> None:
         super().__init__(store, actor, station=station)

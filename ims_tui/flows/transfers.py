@@ -21,6 +21,7 @@ from decimal import Decimal
 from ims_tui.flows.engine import Flow, FlowAction, FlowView, Outcome, typed_quantity
 from ims_tui.services import ledger, stock_transfers
 from ims_tui.services.changes import Change
+from ims_tui.services.permissions import Permission
 from ims_tui.services.scans import ScanResolution, printable
 from ims_tui.services.stock_transfers import TRANSFER_PREFIX, TransferSummary, TransferView
 from ims_tui.values import format_quantity
@@ -40,8 +41,8 @@ class TransfersFlow(Flow):
         "bin": "{what}: scan the bin it goes to, or type a quantity",
     }
     ACTIONS = (
-        FlowAction("f10", "ship", "Ship"),
-        FlowAction("f12", "close", "Close"),
+        FlowAction("f10", "ship", "Ship", permission=Permission.MOVE),
+        FlowAction("f12", "close", "Close", permission=Permission.ADJUST),
         FlowAction("escape", "cancel", "Back"),
     )
 

@@ -21,5 +21,5 @@ class TransfersScreen(FlowScreen):
     )
 
 
-register_task(Task("transfers", "Transfers", "t", Permission.MOVE, TransfersScreen,
+register_task(Task("transfers", "Transfers", "t", Permission.LOOKUP, TransfersScreen,
                    "between warehouses: ship, receive by scans, close"))
