@@ -36,6 +36,7 @@ and is driven without a screen: ``flow.start(); flow.scan("PO-000001"); flow.com
 from __future__ import annotations
 
 import copy
+from decimal import Decimal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -44,10 +45,10 @@ from ims_tui.services import drafts
 from ims_tui.services.actor import Actor
 from ims_tui.services.auth import approve_override
 from ims_tui.services.changes import Change
-from ims_tui.services.errors import AuthError, ImsError
+from ims_tui.services.errors import AuthError, BadInput, ImsError
 from ims_tui.services.scans import ScanResolution, resolve_scan
 from ims_tui.settings import StationProfile
-from ims_tui.values import is_quantity
+from ims_tui.values import is_quantity, parse_quantity
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,8 @@ class FlowAction:
     command: str
     description: str
     show: bool = True
+    permission: str | None = None
+    """Offered only to roles with this permission (the service checks it again)."""
 
 
 @dataclass(frozen=True)
@@ -392,5 +395,21 @@ def typed_number(text: str) -> bool:
     return is_quantity(text)
 
 
+QUANTITY_DIGITS = 7
+"""A typed quantity is short; a longer run of digits is a barcode typed or scanned unknown."""
+
+
+def typed_quantity(text: str) -> Decimal | None:
+    """The quantity a person typed at an item step, or None when the text is a code (resolve it
+    like a scan); zero or less is refused at the step."""
+    text = text.strip()
+    if not is_quantity(text) or len(text) > QUANTITY_DIGITS:
+        return None
+    qty = parse_quantity(text)
+    if qty <= 0:
+        raise BadInput("a quantity must be more than zero")
+    return qty
+
+
 __all__ = ["APPROVE_BADGE", "APPROVE_PIN", "PICK_LINE", "Flow", "FlowAction", "FlowView", "Outcome", "ScanResolution",
-           "typed_number"]
+           "typed_number", "typed_quantity"]

@@ -21,6 +21,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Label, Static
 from ims_tui.flows.engine import Flow, Outcome
 from ims_tui.screens.base import ImsScreen, StoreChanged
 from ims_tui.services.errors import ImsError
+from ims_tui.services.permissions import allows
 from ims_tui.widgets.scan import Scanned
 
 FLOW_WORKERS = "flow"
@@ -94,6 +95,15 @@ class FlowScreen(ImsScreen):
 
     def action_flow(self, command: str) -> None:
         self.run_flow("command", command)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """A flow key whose permission the signed-in role lacks is neither shown nor run."""
+        if action == "flow" and parameters:
+            needed = next((a.permission for a in self.FLOW.ACTIONS if a.command == parameters[0]), None)
+            actor = getattr(self.app, "actor", None)
+            if needed and (actor is None or not allows(actor.role, needed)):
+                return False
+        return super().check_action(action, parameters)
 
     # -- the one worker that runs the flow ------------------------------------------------------
 

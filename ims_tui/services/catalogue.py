@@ -82,6 +82,18 @@ def resolve_location(session: Session, code: str) -> Location:
     return location
 
 
+def resolve_bin(session: Session, code: str, *, what: str = "the bin") -> Location:
+    """A bin that holds stock: an area, a virtual or an inactive location is refused, in one line."""
+    location = resolve_location(session, code)
+    if location.kind == "view":
+        raise RuleViolation(f"{location.code} is an area, not a bin: scan {what}")
+    if not location.holds_stock:
+        raise RuleViolation(f"{location.code} is a {location.kind} location, not a bin: scan a bin")
+    if not location.active:
+        raise RuleViolation(f"{location.code} is inactive: scan another bin")
+    return location
+
+
 # --- changing the catalogue -------------------------------------------------------------------
 
 PRODUCT_FIELDS = (

@@ -43,7 +43,7 @@ from ims_tui.db.models import (
     StockCountBin,
     StockCountLine,
 )
-from ims_tui.services import audit, changes, ledger
+from ims_tui.services import audit, changes, drafts, ledger
 from ims_tui.services.actor import Actor
 from ims_tui.services.catalogue import find_location
 from ims_tui.services.errors import BadInput, NotFound, RuleViolation
@@ -420,7 +420,7 @@ def create_count(
             # would reveal nothing, but lines need a bin, so the scope is kept on the bins' balances
             _scope_products(session, count, product_ids, chosen)
         audit.record(session, actor, "count.create", count.number, f"{kind}: {scope[:300]}; {len(chosen)} bins")
-        changes.emit(session, "counts", count.id)
+        changes.emit(session, "counts", count.number)
         return _view(session, count, blind=False)
 
     return store.transact(work)
@@ -732,7 +732,7 @@ def record_many(store: Store, actor: Actor, number: str, entries: Sequence[Count
         else:
             summary = f"{len(results)} records in {len({r.location for r in results})} bin(s)"
         audit.record(session, actor, "count.scan", count.number, summary)
-        changes.emit(session, "counts", count.id)
+        changes.emit(session, "counts", count.number)
         return results
 
     return store.transact(work)
@@ -902,7 +902,7 @@ def bin_done(store: Store, actor: Actor, number: str, location: str, *, empty: b
         session.flush()
         audit.record(session, actor, "count.empty" if empty else "count.bin_done", count.number,
                      f"{where.code}: {zeroed} line(s) counted zero")
-        changes.emit(session, "counts", count.id)
+        changes.emit(session, "counts", count.number)
         return _view(session, count, blind=True)
 
     return store.transact(work)
@@ -910,6 +910,40 @@ def bin_done(store: Store, actor: Actor, number: str, location: str, *, empty: b
 
 def mark_empty(store: Store, actor: Actor, number: str, location: str) -> CountView:
     return bin_done(store, actor, number, location, empty=True)
+
+
+# --- the counting flow's draft ---------------------------------------------------------------------
+
+DRAFT_KIND = "count"
+drafts.register_kind(DRAFT_KIND, Permission.COUNT, "count in progress")
+
+
+def open_count_draft(store: Store, actor: Actor, number: str, payload: dict) -> drafts.Draft:
+    """The counter's draft for count ``number`` (theirs if they left one, else a new one with
+    ``payload``); refused when the count takes no more counting."""
+    check(store, actor, Permission.COUNT, number)
+
+    def work(session: Session) -> drafts.Draft:
+        count = _load(session, number)
+        if count.status not in ("open", "review"):
+            raise RuleViolation(f"{count.number} is {count.status}: nothing more can be counted")
+        existing = drafts.find_own(session, actor, DRAFT_KIND, count.number)
+        if existing is not None:
+            return existing
+        return drafts.create(session, actor, DRAFT_KIND, count.number, {**payload, "number": count.number})
+
+    return store.transact(work)
+
+
+def resume_count_draft(store: Store, actor: Actor) -> drafts.Draft | None:
+    """The counter's most recent count in progress, where they left it."""
+    return drafts.resume(store, actor, DRAFT_KIND)
+
+
+def close_count_draft(store: Store, actor: Actor, draft_id: int) -> None:
+    """The counter finished (submitted, or left a count that is closed): the draft goes."""
+    check(store, actor, Permission.COUNT, f"draft {draft_id}")
+    store.transact(lambda session: drafts.close(session, DRAFT_KIND, draft_id))
 
 
 # --- review and approval ------------------------------------------------------------------------
@@ -993,7 +1027,7 @@ def submit(store: Store, actor: Actor, number: str) -> CountView:
         session.flush()
         audit.record(session, actor, "count.submit", count.number,
                      f"{len(lines)} lines; {len(postable)} within tolerance posted; {waiting} to recount")
-        changes.emit(session, "counts", count.id)
+        changes.emit(session, "counts", count.number)
         return _view(session, count, blind=True)
 
     return store.transact(work)
@@ -1018,7 +1052,7 @@ def request_recount(store: Store, actor: Actor, number: str, line_nos: Sequence[
                 _send_to_recount(line)
         session.flush()
         audit.record(session, actor, "count.recount", count.number, "lines " + ", ".join(str(n) for n in sorted(line_nos)))
-        changes.emit(session, "counts", count.id)
+        changes.emit(session, "counts", count.number)
         return _view(session, count, blind=False)
 
     return store.transact(work)
@@ -1074,7 +1108,7 @@ def approve(store: Store, actor: Actor, number: str, line_nos: Sequence[int] = (
         session.flush()
         audit.record(session, actor, "count.approve", count.number,
                      f"{len(lines)} lines; +{qty_text(gains)} -{qty_text(losses)}; value {money_text(value)}")
-        changes.emit(session, "counts", count.id)
+        changes.emit(session, "counts", count.number)
         return ApproveResult(count.number, count.status, len(lines), posting_id, gains, losses, value)
 
     return store.transact(work)

@@ -37,7 +37,7 @@ from ims_tui.db.models import (
 )
 from ims_tui.services import audit, drafts, ledger
 from ims_tui.services.actor import Actor
-from ims_tui.services.catalogue import find_product, resolve_location
+from ims_tui.services.catalogue import find_product, resolve_bin
 from ims_tui.services.changes import emit
 from ims_tui.services.drafts import DraftSummary
 from ims_tui.services.errors import BadInput, NotFound, RuleViolation
@@ -364,14 +364,7 @@ def putaway_bin(store: Store, actor: Actor, code: str) -> str:
     """The code of a bin goods can be put away in; an area, an inactive or a virtual location is refused."""
     check(store, actor, Permission.RECEIVE, code)
     with store.read() as session:
-        location = resolve_location(session, code)
-        if location.kind == "view":
-            raise RuleViolation(f"{location.code} is an area, not a bin: scan the bin to put the goods in")
-        if not location.holds_stock:
-            raise RuleViolation(f"{location.code} is a {location.kind} location, not a bin: scan a bin")
-        if not location.active:
-            raise RuleViolation(f"{location.code} is inactive: scan another bin")
-        return location.code
+        return resolve_bin(session, code, what="the bin to put the goods in").code
 
 
 def check_serial_free(store: Store, sku: str, serial: str) -> None:

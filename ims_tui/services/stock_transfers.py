@@ -29,9 +29,9 @@ from ims_tui.db.models import (
     StockTransferLine,
     Warehouse,
 )
-from ims_tui.services import audit, changes, ledger
+from ims_tui.services import audit, changes, drafts, ledger
 from ims_tui.services.actor import Actor
-from ims_tui.services.catalogue import find_location
+from ims_tui.services.catalogue import find_location, resolve_bin
 from ims_tui.services.errors import BadInput, NotFound, RuleViolation
 from ims_tui.services.ledger import PostingResult, StockMove
 from ims_tui.services.permissions import Permission, check
@@ -56,15 +56,54 @@ class BinItem:
     serials: tuple[str, ...] = ()
 
 
+MOVE_DRAFT = "move"
+drafts.register_kind(MOVE_DRAFT, Permission.MOVE, "move in progress")
+
+
+def _stock_bin(session: Session, code: str) -> Location:
+    return resolve_bin(session, code)
+
+
+def stock_bin(store: Store, actor: Actor, code: str) -> str:
+    """The code of a bin stock can be moved from or to; an area or a virtual location is refused."""
+    check(store, actor, Permission.MOVE, code)
+    with store.read() as session:
+        return _stock_bin(session, code).code
+
+
+def open_move_draft(store: Store, actor: Actor, source: str, payload: dict) -> drafts.Draft:
+    """A new bin-to-bin move from ``source`` (the mover's draft, saved after every scan)."""
+    check(store, actor, Permission.MOVE, source)
+
+    def work(session: Session) -> drafts.Draft:
+        code = _stock_bin(session, source).code
+        return drafts.create(session, actor, MOVE_DRAFT, code, {**payload, "source": code, "key": ledger.new_key()})
+
+    return store.transact(work)
+
+
+def resume_move_draft(store: Store, actor: Actor) -> drafts.Draft | None:
+    return drafts.resume(store, actor, MOVE_DRAFT)
+
+
+def discard_move_draft(store: Store, actor: Actor, draft_id: int) -> None:
+    drafts.discard(store, actor, MOVE_DRAFT, draft_id)
+
+
 def move_bin_to_bin(store: Store, actor: Actor, source: str, destination: str, items: Sequence[BinItem],
-                    *, key: str | None = None) -> PostingResult:
-    """Everything scanned at ``source`` goes to ``destination`` in one posting (the flow's confirm)."""
+                    *, key: str | None = None, draft_id: int | None = None) -> PostingResult:
+    """Everything scanned at ``source`` goes to ``destination`` in one posting (the flow's confirm);
+    ``draft_id``: the move flow's draft, closed in the same transaction."""
     if not items:
         raise BadInput("scan the items to move")
     check(store, actor, Permission.MOVE, source)
     posting_key = key or ledger.new_key()
 
     def work(session: Session) -> PostingResult:
+        if draft_id is not None:
+            if _stock_bin(session, destination).id == _stock_bin(session, source).id:
+                raise RuleViolation("the destination is the source bin: scan another bin")
+            drafts.close(session, MOVE_DRAFT, draft_id)
         moves = []
         for item in items:
             scan = resolve_product_in(session, item.code)
@@ -286,7 +325,7 @@ def create_transfer(store: Store, actor: Actor, source: str, destination: str, l
                 session.add(by_product[product.id])
         session.flush()
         audit.record(session, actor, "transfer.create", transfer.number, f"{from_wh.code} -> {to_wh.code}; {len(by_product)} lines")
-        changes.emit(session, "transfers", transfer.id)
+        changes.emit(session, "transfers", transfer.number)
         return _view(session, transfer)
 
     return store.transact(work)
@@ -336,7 +375,7 @@ def ship(store: Store, actor: Actor, number: str, sources: Sequence[str], *, key
         transfer.shipped_at = dt.datetime.now(dt.timezone.utc)
         session.flush()
         audit.record(session, actor, "transfer.ship", transfer.number, f"{len(moves)} moves into {transit.code}")
-        changes.emit(session, "transfers", transfer.id)
+        changes.emit(session, "transfers", transfer.number)
         return _view(session, transfer)
 
     return store.transact(work)
@@ -417,7 +456,7 @@ def receive(store: Store, actor: Actor, number: str, code: str, qty: Decimal | N
         transfer.status = "received" if not left else "partial"
         audit.record(session, actor, "transfer.receive", transfer.number,
                      f"{qty_text(units)} {product.sku} -> {destination.code}", product_id=product.id)
-        changes.emit(session, "transfers", transfer.id)
+        changes.emit(session, "transfers", transfer.number)
         return _view(session, transfer)
 
     return store.transact(work)
@@ -489,7 +528,7 @@ def close(store: Store, actor: Actor, number: str, *, key: str | None = None) ->
         session.flush()
         view = _view(session, transfer)
         audit.record(session, actor, "transfer.close", transfer.number, "; ".join(view.differences()) or "complete")
-        changes.emit(session, "transfers", transfer.id)
+        changes.emit(session, "transfers", transfer.number)
         return view
 
     return store.transact(work)

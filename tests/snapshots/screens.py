@@ -72,6 +72,7 @@ SCREENS: dict[str, Shot] = {
     "receiving": Shot("receiver", keys=("f3",)),
     "picking": Shot("picker", keys=("f4",)),
     "sales-orders": Shot("manager", keys=("s",)),
+    "counting": Shot("picker", keys=("f6",)),
     "purchase-orders": Shot("manager", keys=("f7",)),
     "live": Shot("manager", keys=("f11",), then=_live_followed),
     "audit": Shot("manager", keys=("f12",)),
