@@ -38,7 +38,7 @@ from __future__ import annotations
 import copy
 from decimal import Decimal
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ims_tui.services import drafts

@@ -93,7 +93,7 @@ def update_product(store: Store, actor: Actor, sku: str, fields: dict[str, objec
     cleaned = clean_fields(fields)
 
     def work(session):
-        product = catalogue.save_product(session, actor, sku, cleaned, create=False)
+        catalogue.save_product(session, actor, sku, cleaned, create=False)
         session.flush()
 
     store.transact(work)

@@ -36,7 +36,7 @@ STEP = """CASE WHEN f.kind = 'supplier' THEN 'received'
 
 
 def _movement_rows(sql: Dialect, where: str) -> str:
-    ref = f"CASE WHEN m.reference <> '' THEN m.reference ELSE ps.reference END"
+    ref = "CASE WHEN m.reference <> '' THEN m.reference ELSE ps.reference END"
     return f"""
 SELECT m.created_at AS at, m.id AS seq, {STEP} AS step, p.sku AS sku, COALESCE(lt.code, '') AS lot,
        COALESCE(sn.serial, '') AS serial, m.qty AS qty, f.code AS from_location, t.code AS to_location,
