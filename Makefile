@@ -16,8 +16,9 @@ run: $(STAMP)
 	$(BIN)/ims demo --if-empty
 	$(BIN)/ims
 
+# Tests run on every core (pytest-xdist); each test makes its own stores, ports and terminals.
 test: system-packages $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
 
 # The Debian packages the serving tests drive (ssh, sshd, tmux, chromium); quick when present.
 system-packages:
