@@ -79,7 +79,7 @@ class CliContext:
     def emit(self, data: Any, text: str | None = None) -> None:
         """Print ``data`` as JSON with --json, else ``text`` (or a plain rendering of ``data``)."""
         if self.json:
-            sys.stdout.write(json.dumps(data, default=_json_default, indent=2) + "\n")
+            sys.stdout.write(json.dumps(data, default=json_default, indent=2) + "\n")
         else:
             # Stored text is data: a control character in it is shown, never sent to the terminal.
             sys.stdout.write(visible((text if text is not None else str(data)).rstrip("\n")) + "\n")
@@ -96,7 +96,7 @@ def _os_user() -> str:
         return str(os.getuid())
 
 
-def _json_default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
         return format(value.normalize(), "f") if value == value.to_integral_value() else str(value)
     if hasattr(value, "isoformat"):

@@ -9,9 +9,9 @@ import sys
 from decimal import Decimal
 from typing import Any
 
-from ims_tui.cli.context import CliContext, _json_default
+from ims_tui.cli.context import CliContext, json_default
 from ims_tui.cli.parsing import add_json_flag, date
-from ims_tui.cli.transfer import _ProgressLine
+from ims_tui.cli.transfer import ProgressLine
 from ims_tui.services.errors import BadInput
 from ims_tui.services.reports import REPORTS, ReportParams, get_report, iterate, totals
 from ims_tui.services.reports.core import BY_CHOICES
@@ -73,7 +73,7 @@ def cmd_report(ctx: CliContext, args: argparse.Namespace) -> int:
         raise BadInput("--format writes a file: give -o FILE")
     if args.output:
         fmt = args.format or ("xlsx" if args.output.lower().endswith(".xlsx") else "csv")
-        progress = _ProgressLine()
+        progress = ProgressLine()
         try:
             result = export_report(ctx.store, ctx.actor, args.name, params, args.output, fmt=fmt, progress=progress)
         finally:
@@ -89,8 +89,8 @@ def cmd_report(ctx: CliContext, args: argparse.Namespace) -> int:
                   + ', "rows": [')
         for index, row in enumerate(rows):
             out.write(("," if index else "") + "\n  " + json.dumps(dict(zip([c for c, _ in columns], row, strict=True)),
-                                                                  default=_json_default))
-        out.write('\n], "totals": ' + json.dumps(summed, default=_json_default) + ', "notes": '
+                                                                  default=json_default))
+        out.write('\n], "totals": ' + json.dumps(summed, default=json_default) + ', "notes": '
                   + json.dumps(report.notes) + "}\n")
         return 0
     _table(out, columns, rows, summed)

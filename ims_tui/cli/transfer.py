@@ -69,7 +69,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=cmd_export)
 
 
-class _ProgressLine:
+class ProgressLine:
     """One updating line on stderr for long runs on a terminal; silent otherwise."""
 
     def __init__(self) -> None:
@@ -102,7 +102,7 @@ def cmd_import(ctx: CliContext, args: argparse.Namespace) -> int:
         decimal=args.decimal,
         date_order=args.dates,
     )
-    progress = _ProgressLine()
+    progress = ProgressLine()
     try:
         report = run_import(ctx.store, ctx.actor, args.kind, args.file, dry_run=args.dry_run, options=options,
                             progress=progress, errors_path=args.errors)
@@ -116,7 +116,7 @@ def cmd_import(ctx: CliContext, args: argparse.Namespace) -> int:
 
 def cmd_export(ctx: CliContext, args: argparse.Namespace) -> int:
     fmt = args.format or ("xlsx" if args.output and args.output.lower().endswith(".xlsx") else "csv")
-    progress = _ProgressLine()
+    progress = ProgressLine()
     try:
         if args.output:
             result = export(ctx.store, ctx.actor, args.kind, args.output, fmt=fmt, progress=progress)

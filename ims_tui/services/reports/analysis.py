@@ -28,7 +28,7 @@ from ims_tui.services.reports.core import (
     Query,
     Report,
     ReportParams,
-    _execute,
+    execute_sql,
     check_category,
     epoch_day,
     midnight,
@@ -154,7 +154,7 @@ JOIN locations t ON t.id = m.to_location_id
 JOIN products p ON p.id = m.product_id
 WHERE m.created_at < :end AND {BOUNDARY}{category}
 GROUP BY CASE WHEN m.created_at < :start THEN '0000-00' ELSE {sql_.month('m.created_at')} END"""
-    rows = {row.month: row for row in _execute(session, sql, Query(sql, {**bounds, "category": params.category}, ""), {})}
+    rows = {row.month: row for row in execute_sql(session, sql, Query(sql, {**bounds, "category": params.category}, ""), {})}
     value = CONVERT["money"](rows["0000-00"].flow) if "0000-00" in rows else Decimal(0)
     points = []
     month = start.replace(day=1)
@@ -238,12 +238,12 @@ def _abc_classes(params: ReportParams, values: dict[str, Any]) -> dict[str, Any]
 def _pareto(session: Session, params: ReportParams) -> list[tuple[str, Decimal]]:
     """The Pareto curve: cumulative share of consumption value at 20 evenly spaced ranks."""
     query = _abc(session, params)
-    total = _execute(session, f"SELECT COUNT(*) FROM ({query.sql}) r", query, {}).scalar_one()
+    total = execute_sql(session, f"SELECT COUNT(*) FROM ({query.sql}) r", query, {}).scalar_one()
     if not total:
         return []
     ranks = sorted({max(1, round(total * step / 20)) for step in range(1, 21)})
     marks = ", ".join(str(rank) for rank in ranks)
-    rows = _execute(session, f"SELECT rank, cumulative_pct FROM ({query.sql}) r WHERE rank IN ({marks}) ORDER BY rank",
+    rows = execute_sql(session, f"SELECT rank, cumulative_pct FROM ({query.sql}) r WHERE rank IN ({marks}) ORDER BY rank",
                     query, {})
     return [(f"{100 * row.rank // total}%", Decimal(str(row.cumulative_pct)).quantize(CENT)) for row in rows]
 

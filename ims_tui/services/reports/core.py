@@ -244,7 +244,7 @@ def _roomy(session: Session) -> None:
         session.execute(text(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'"))
 
 
-def _execute(session: Session, sql: str, query: Query, extra: dict[str, Any]):  # type: ignore[no-untyped-def]
+def execute_sql(session: Session, sql: str, query: Query, extra: dict[str, Any]):  # type: ignore[no-untyped-def]
     _roomy(session)
     binds, params = _bound(session, query, extra)
     statement = text(sql).bindparams(*binds) if binds else text(sql)
@@ -316,7 +316,7 @@ def page(store: Store, actor: Actor, name: str, params: ReportParams, offset: in
         columns = report.columns(params)
         convert = _converter(report, params, columns, context)
         sql = f"SELECT * FROM ({query.sql}) r ORDER BY {query.order} LIMIT :_limit OFFSET :_offset"
-        rows = [convert(row) for row in _execute(session, sql, query, {"_limit": limit + 1, "_offset": offset})]
+        rows = [convert(row) for row in execute_sql(session, sql, query, {"_limit": limit + 1, "_offset": offset})]
     more = len(rows) > limit
     return ReportPage(columns, rows[:limit], offset + limit if more else None)
 
@@ -331,7 +331,7 @@ def totals(store: Store, actor: Actor, name: str, params: ReportParams) -> dict[
     with store.read() as session:
         query = report.build(session, params)
         sql = "SELECT COUNT(*) AS _rows, " + ", ".join(f"SUM({column}) AS {column}" for column, _ in summed) + f" FROM ({query.sql}) r"
-        row = _execute(session, sql, query, {}).one()._mapping
+        row = execute_sql(session, sql, query, {}).one()._mapping
     result: dict[str, Any] = {"rows": int(row["_rows"])}
     for column, type_ in summed:
         result[column] = CONVERT[type_](row[column]) if row[column] is not None else CONVERT[type_](0)
@@ -378,7 +378,7 @@ def top_rows_series(
         label_column = params.by if label == "by" else label
         sql = (f"SELECT {label_column} AS label, {value} AS value FROM ({query.sql}) r "
                f"ORDER BY {value} DESC LIMIT {int(limit)}")
-        return [(str(row.label), CONVERT["money"](row.value)) for row in _execute(session, sql, query, {})]
+        return [(str(row.label), CONVERT["money"](row.value)) for row in execute_sql(session, sql, query, {})]
 
     return series
 
@@ -387,5 +387,5 @@ def count(store: Store, actor: Actor, name: str, params: ReportParams) -> int:
     report = _prepared(store, actor, name, params)
     with store.read() as session:
         query = report.build(session, params)
-        return int(_execute(session, f"SELECT COUNT(*) FROM ({query.sql}) r", query, {}).scalar_one())
+        return int(execute_sql(session, f"SELECT COUNT(*) FROM ({query.sql}) r", query, {}).scalar_one())
 

@@ -22,7 +22,7 @@ from ims_tui.services.reports.core import (
     register,
     warehouse_id,
 )
-from ims_tui.services.reports.core import _execute
+from ims_tui.services.reports.core import execute_sql
 
 AGING_BUCKETS = ((0, 30), (31, 60), (61, 90), (91, 180), (181, 365), (366, None))
 
@@ -96,7 +96,7 @@ def _aging_series(session: Session, params: ReportParams) -> list[tuple[str, Dec
     query = _aging(session, params)
     names = [bucket_name(low, high) for low, high in AGING_BUCKETS]
     sql = "SELECT " + ", ".join(f"SUM({name}) AS {name}" for name in names) + f" FROM ({query.sql}) r"
-    row = _execute(session, sql, query, {}).one()._mapping
+    row = execute_sql(session, sql, query, {}).one()._mapping
     labels = [f"{low}-{high}" if high is not None else f">{low - 1}" for low, high in AGING_BUCKETS]
     return [(label, CONVERT["money"](row[name] or 0)) for label, name in zip(labels, names, strict=True)]
 
