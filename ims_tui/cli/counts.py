@@ -23,6 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     scope.add_argument("--products", nargs="+", metavar="CODE", help="every bin holding these products")
     scope.add_argument("--scheduled", action="store_true",
                        help="the products due by their ABC class (from consumption value) and the frequency settings")
+    scope.add_argument("--recounts", action="store_true",
+                       help="the bins and products short picks asked to have recounted")
     add_json_flag(create)
     create.set_defaults(handler=cmd_create)
 
@@ -94,7 +96,7 @@ def _emit(ctx: CliContext, view: CountView, first_line: str | None = None) -> in
 
 def cmd_create(ctx: CliContext, args: argparse.Namespace) -> int:
     view = counts.create_count(ctx.store, ctx.actor, locations=args.locations or (), products=args.products or (),
-                               scheduled=args.scheduled)
+                               scheduled=args.scheduled, recounts=args.recounts)
     ctx.emit(view.to_dict(), f"{view.number}: {len(view.bins)} bins to count")
     return 0
 

@@ -38,10 +38,12 @@ from ims_tui.db.models import (
     Lot,
     Movement,
     Product,
+    RecountRequest,
     SerialNumber,
     StockCount,
     StockCountBin,
     StockCountLine,
+    utcnow,
 )
 from ims_tui.services import audit, changes, drafts, ledger
 from ims_tui.services.actor import Actor
@@ -362,10 +364,12 @@ def create_count(
     locations: Sequence[str] = (),
     products: Sequence[str] = (),
     scheduled: bool = False,
+    recounts: bool = False,
 ) -> CountView:
-    """A new count task (managers).  Exactly one of ``locations``, ``products``, ``scheduled``."""
-    if sum((bool(locations), bool(products), scheduled)) != 1:
-        raise BadInput("give exactly one of --locations, --products or --scheduled")
+    """A new count task (managers).  Exactly one of ``locations``, ``products``, ``scheduled``,
+    ``recounts`` (the bins and products short picks asked to have recounted)."""
+    if sum((bool(locations), bool(products), scheduled, recounts)) != 1:
+        raise BadInput("give exactly one of --locations, --products, --scheduled or --recounts")
     check(store, actor, Permission.APPROVE_COUNT, "count")
 
     def work(session: Session) -> CountView:
@@ -384,6 +388,19 @@ def create_count(
             product_ids = sorted({p.id for p in found})
             chosen = _stocked_bins(session, product_ids)
             scope = " ".join(sorted({p.sku for p in found}))
+        elif recounts:
+            kind = "recounts"
+            asked = session.execute(
+                select(Location, Product.id, Product.sku)
+                .join(RecountRequest, RecountRequest.location_id == Location.id)
+                .join(Product, Product.id == RecountRequest.product_id)
+                .where(RecountRequest.done_at.is_(None))
+            ).all()
+            if not asked:
+                raise RuleViolation("no bin waits for a recount")
+            product_ids = sorted({product_id for _, product_id, _ in asked})
+            chosen = sorted({location.id: location for location, _, _ in asked}.values(), key=lambda b: b.code)
+            scope = " ".join(sorted({f"{sku}@{location.code}" for location, _, sku in asked}))
         else:
             kind = "scheduled"
             due = due_products(session, read_settings(session))
@@ -1263,6 +1280,23 @@ _MARK_POSTED = (
 )
 
 
+_CLOSE_RECOUNT = (
+    update(RecountRequest)
+    .where(RecountRequest.location_id == bindparam("location"), RecountRequest.product_id == bindparam("product"),
+           RecountRequest.done_at.is_(None))
+    .values(done_at=bindparam("now"))
+)
+
+
+def _close_recount_requests(session: Session, counted: set[tuple[int, int]]) -> None:
+    """A bin's posted count answers the short picks that doubted it: the bin is allocated from again."""
+    if counted:
+        now = utcnow()
+        session.connection().execute(
+            _CLOSE_RECOUNT, [{"location": location, "product": product, "now": now} for location, product in counted]
+        )
+
+
 def _post(session: Session, actor: Actor, count: StockCount, plans: list[_Plan], *, approved_by: str
           ) -> tuple[int | None, Decimal, Decimal, Decimal]:
     """One ledger posting for the planned lines (already checked); marks them posted."""
@@ -1291,6 +1325,7 @@ def _post(session: Session, actor: Actor, count: StockCount, plans: list[_Plan],
                 setattr(line, name, new)
         value += (_variance(line) or Decimal(0)) * (line.unit_cost or Decimal(0))
     session.connection().execute(_MARK_POSTED, rows)
+    _close_recount_requests(session, {(plan.line.location_id, plan.line.product_id) for plan in plans})
     gains = sum((plan.gain for plan in plans), Decimal(0))
     losses = sum((plan.loss for plan in plans), Decimal(0))
     return posting_id, gains, losses, value.quantize(Decimal("0.01"))
