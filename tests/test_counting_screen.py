@@ -11,7 +11,7 @@ import pytest
 
 from ims_tui.screens.counting import CountingScreen
 from ims_tui.services import counts, stock
-from tests.app_helpers import actor, make_app, scan_burst, type_slowly
+from tests.app_helpers import actor, make_app, scan_burst, type_slowly, wait_until
 from tests.conftest import make_locations, make_product, open_store
 from tests.test_flow_counting import CASE, MANAGER, MILK_LABEL
 from tests.test_receiving_screen import settle
@@ -67,7 +67,8 @@ async def test_a_bin_with_three_products_is_counted_by_scans_and_nothing_expecte
         await key(pilot, "f6", seen, keys)
         screen = app.screen
         assert isinstance(screen, CountingScreen)
-        assert task.number in seen[-1]                          # the open counts are listed
+        await wait_until(pilot, lambda: task.number in rendered(app), timeout=10)  # the open counts are listed
+        seen.append(rendered(app))
         keys[0] = 0                                             # count from the task on
         await scan(pilot, task.number, seen, keys)
         assert "B-01" in screen.flow.prompt

@@ -34,5 +34,5 @@ def test_a_bad_remap_stops_start_up_with_one_line_naming_it(tmp_path, keys, line
 def test_good_remaps_and_the_defaults_pass():
     scopes = binding_scopes()
     assert keymap_problems({}, scopes) == []  # a screen's escape shadowing the app's back is by design
-    assert keymap_problems({"lookup": "ctrl+g", "help": "f1,question_mark", "receive.undo": "ctrl+u"}, scopes) == []
+    assert keymap_problems({"lookup": "ctrl+k", "help": "f1,question_mark", "receive.undo": "ctrl+u"}, scopes) == []
     assert "f10 is bound to both back and receive.confirm" in keymap_problems({"back": "f10"}, scopes)

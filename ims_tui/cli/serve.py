@@ -74,7 +74,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _ready_store(ctx: CliContext):  # type: ignore[no-untyped-def]
     from ims_tui.db import schema
 
-    store = ctx.open_store(check_schema=False)
+    store = ctx.open_store(check_schema=False, create=True)  # a server, like the app, makes its store
     if schema.is_empty(store):
         schema.upgrade(store)
     else:
