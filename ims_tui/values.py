@@ -60,7 +60,7 @@ def parse_number(text: object, *, what: str, scale: int) -> Decimal:
     if abs(value) >= LARGEST:
         raise BadInput(_named(what, f"too large: {raw} (the largest is 999,999,999,999)"))
     if value != value.quantize(Decimal(1).scaleb(-scale)):
-        raise BadInput(_named(what, f"more precise than {scale} decimals: {raw}"))
+        raise BadInput(f"{what} has more than {scale} decimals: {raw}" if what else f"more than {scale} decimals: {raw}")
     return value
 
 
