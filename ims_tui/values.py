@@ -12,6 +12,7 @@ here once.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -33,15 +34,33 @@ WHOLE_UNITS = frozenset({"ea", "pcs", "unit"})
 
 # --- numbers ---------------------------------------------------------------------------------
 
+QTY_SCALE = 3
+MONEY_SCALE = 4
+"""Decimals kept in the store (``ims_tui.db.types`` stores scaled integers): more are refused."""
 
-def _decimal(what: str, text: object) -> Decimal:
+LARGEST = Decimal(10) ** 12
+"""Every quantity and amount is below this.  Stored scaled (x10^3, x10^4) that is at most 10^16,
+so a signed 64-bit column (9.2 x 10^18) still holds a sum of hundreds of the largest values."""
+
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,3})?", re.ASCII)
+"""ASCII digits only: Python's Decimal would also read ``５``, ``١٢`` and ``1_0``."""
+
+
+def parse_number(text: object, *, what: str, scale: int) -> Decimal:
+    """A number in ASCII digits, below :data:`LARGEST`, with at most ``scale`` decimals."""
     raw = str(text).strip()
+    if not _NUMBER.fullmatch(raw):
+        if raw.lower().lstrip("+-") in {"inf", "infinity", "nan", "snan"}:
+            raise BadInput(_named(what, f"not a finite number: {raw!r}"))
+        raise BadInput(_named(what, f"not a number: {raw!r}"))
     try:
         value = Decimal(raw)
     except (InvalidOperation, ValueError):
         raise BadInput(_named(what, f"not a number: {raw!r}")) from None
-    if not value.is_finite():
-        raise BadInput(_named(what, f"not a finite number: {raw!r}"))
+    if abs(value) >= LARGEST:
+        raise BadInput(_named(what, f"too large: {raw} (the largest is 999,999,999,999)"))
+    if value != value.quantize(Decimal(1).scaleb(-scale)):
+        raise BadInput(f"{what} has more than {scale} decimals: {raw}" if what else f"more than {scale} decimals: {raw}")
     return value
 
 
@@ -50,8 +69,8 @@ def _named(what: str, problem: str) -> str:
 
 
 def parse_quantity(text: object, *, what: str = "quantity", positive: bool = False) -> Decimal:
-    """A quantity: ``12``, ``2.5``; ``positive`` refuses zero and below.  (Limits go here.)"""
-    value = _decimal(what, text)
+    """A quantity: ``12``, ``2.5``; ``positive`` refuses zero and below; below :data:`LARGEST`."""
+    value = parse_number(text, what=what, scale=QTY_SCALE)
     if positive and value <= 0:
         raise BadInput(f"{what} must be more than zero, not {format_quantity(value)}")
     return value
@@ -67,8 +86,8 @@ def is_quantity(text: str) -> bool:
 
 
 def parse_money(text: object, *, what: str = "cost") -> Decimal:
-    """An amount of money, never negative.  (Limits go here.)"""
-    value = _decimal(what, text)
+    """An amount of money, never negative, below :data:`LARGEST`, at most 4 decimals."""
+    value = parse_number(text, what=what, scale=MONEY_SCALE)
     if value < 0:
         raise BadInput(f"{what} cannot be negative ({format_money(value)})")
     return value
@@ -96,15 +115,29 @@ DATE_FORMS = ("%Y-%m-%d", "%Y%m%d", "%y%m%d")
 """The forms a typed expiry takes: ``2027-03-31``, ``20270331`` or GS1-style ``270331``."""
 
 
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+"""The one form a date takes on the command line: ``2027-03-31``."""
+
+
 def parse_date(text: str, *, what: str = "date") -> dt.date:
-    """A date in one of :data:`DATE_FORMS` (the desk and the CLI accept the same)."""
+    """A date in one of :data:`DATE_FORMS` as the desk takes it (ASCII digits only)."""
     raw = str(text).strip()
+    if not re.fullmatch(r"[0-9-]+", raw):
+        raise BadInput(_named(what, f"not a date (YYYY-MM-DD): {raw!r}"))
     for form in DATE_FORMS:
         try:
             return dt.datetime.strptime(raw, form).date()
         except ValueError:
             continue
     raise BadInput(_named(what, f"not a date (YYYY-MM-DD): {raw!r}"))
+
+
+def parse_iso_date(text: str, *, what: str = "date") -> dt.date:
+    """A date as the command line documents it: ``YYYY-MM-DD`` and nothing else."""
+    raw = str(text).strip()
+    if not ISO_DATE.fullmatch(raw):
+        raise BadInput(_named(what, f"not a date (YYYY-MM-DD): {raw!r}"))
+    return parse_date(raw, what=what)
 
 
 def format_date(value: dt.date | None) -> str:
@@ -149,7 +182,7 @@ def _colon_parts(text: str) -> list[str]:
 
 
 __all__ = [
-    "ADJUSTMENT", "CUSTOMER", "DATE_FORMS", "POLineText", "SCRAP", "SUPPLIER", "VIRTUAL_LOCATIONS", "WHOLE_UNITS",
-    "format_date", "format_money", "format_quantity", "is_quantity", "parse_date", "parse_money", "parse_po_line",
+    "ADJUSTMENT", "CUSTOMER", "DATE_FORMS", "ISO_DATE", "LARGEST", "MONEY_SCALE", "QTY_SCALE", "POLineText", "SCRAP", "SUPPLIER", "VIRTUAL_LOCATIONS", "WHOLE_UNITS",
+    "format_date", "format_money", "format_quantity", "is_quantity", "parse_date", "parse_iso_date", "parse_money", "parse_number", "parse_po_line",
     "parse_quantity", "whole_unit_refusal",
 ]

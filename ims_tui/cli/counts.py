@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ims_tui.cli.context import CliContext
-from ims_tui.cli.parsing import add_json_flag, add_tracking_flags, quantity
+from ims_tui.cli.parsing import add_json_flag, add_tracking_flags, money, quantity
 from ims_tui.services import counts, stock_settings
 from ims_tui.services.counts import CountView
 from ims_tui.services.errors import BadInput
@@ -80,7 +80,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     settings = actions.add_parser("settings", help="show or change the count tolerance and schedule")
     settings.add_argument("--tolerance-pct", type=quantity, metavar="P")
-    settings.add_argument("--tolerance-value", type=quantity, metavar="V")
+    settings.add_argument("--tolerance-value", type=money, metavar="V")
     settings.add_argument("--frequency", action="append", default=[], metavar="CLASS=DAYS",
                           help="days between counts of class A, B or C, e.g. A=30")
     settings.add_argument("--scheduled-max", type=int, metavar="N", help="products per scheduled count")

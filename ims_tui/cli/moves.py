@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ims_tui.cli.context import CliContext
-from ims_tui.cli.parsing import add_json_flag, add_key_flag, add_tracking_flags, date, quantity
+from ims_tui.cli.parsing import add_json_flag, add_key_flag, add_tracking_flags, date, money, quantity
 from ims_tui.services import scrap, stock_settings, stock_transfers
 from ims_tui.services.errors import BadInput
 from ims_tui.services.permissions import Permission, check
@@ -74,7 +74,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               help="with --expired: scrap these (managers), in one posting")
     scrap_parser.add_argument("--all", action="store_true", help="with --expired: scrap every one listed (managers)")
     scrap_parser.add_argument("--as-of", type=date, metavar="YYYY-MM-DD", help="with --expired: expired before this day")
-    scrap_parser.add_argument("--approval-value", type=quantity, metavar="V", help="set the value above which scrap needs a manager")
+    scrap_parser.add_argument("--approval-value", type=money, metavar="V", help="set the value above which scrap needs a manager")
     add_key_flag(scrap_parser)
     add_json_flag(scrap_parser)
     scrap_parser.set_defaults(handler=cmd_scrap)

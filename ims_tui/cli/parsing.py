@@ -18,10 +18,18 @@ def quantity(text: str) -> Decimal:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def date(text: str) -> dt.date:
-    """A date in any form the desk accepts (``2027-03-31``, ``20270331``, ``270331``)."""
+def money(text: str) -> Decimal:
+    """An amount (a cost or a price) as the desk reads it (:func:`ims_tui.values.parse_money`)."""
     try:
-        return values.parse_date(text, what="")
+        return values.parse_money(text, what="")
+    except BadInput as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def date(text: str) -> dt.date:
+    """A date as documented for the command line: ``YYYY-MM-DD`` only (the desk takes more)."""
+    try:
+        return values.parse_iso_date(text, what="")
     except BadInput as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ims_tui.cli.context import CliContext
-from ims_tui.cli.parsing import add_json_flag, add_key_flag, add_tracking_flags, date, quantity
+from ims_tui.cli.parsing import add_json_flag, add_key_flag, add_tracking_flags, date, money, quantity
 from ims_tui.services import purchasing, receiving
 from ims_tui.services.errors import BadInput
 from ims_tui.services.purchasing import LineInput, PurchaseOrderView, qty_text
@@ -43,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     line.add_argument("qty", type=quantity, nargs="?")
     line.add_argument("--line-no", type=int, help="change this line instead of adding")
     line.add_argument("--qty", type=quantity, dest="new_qty", metavar="Q", help="with --line-no: the new ordered quantity")
-    line.add_argument("--cost", type=quantity, metavar="C")
+    line.add_argument("--cost", type=money, metavar="C")
     line.add_argument("--expected", type=date, metavar="YYYY-MM-DD")
     line.add_argument("--remove", action="store_true", help="remove --line-no (nothing received on it yet)")
     add_json_flag(line)

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ims_tui.cli.context import CliContext
-from ims_tui.cli.parsing import add_json_flag, add_key_flag, add_tracking_flags, date, quantity
+from ims_tui.cli.parsing import add_json_flag, add_key_flag, add_tracking_flags, date, money, quantity
 from ims_tui.services import picking, sales
 from ims_tui.services.purchasing import qty_text
 from ims_tui.services.sales import SOLineInput
@@ -63,7 +63,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     line.add_argument("so")
     line.add_argument("code")
     line.add_argument("qty", type=quantity)
-    line.add_argument("--price", type=quantity, metavar="P")
+    line.add_argument("--price", type=money, metavar="P")
     line.add_argument("--requested", type=date, metavar="YYYY-MM-DD")
     add_json_flag(line)
     line.set_defaults(handler=cmd_line)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ims_tui.cli.context import CliContext
-from ims_tui.cli.parsing import add_json_flag, add_key_flag, add_tracking_flags, quantity
+from ims_tui.cli.parsing import add_json_flag, add_key_flag, add_tracking_flags, money, quantity
 from ims_tui.services import inventory, stock
 from ims_tui.services.ledger import PostingResult
 
@@ -30,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     receive.add_argument("qty", type=quantity)
     receive.add_argument("--to", required=True, metavar="LOC")
     add_tracking_flags(receive, expiry=True)
-    receive.add_argument("--cost", type=quantity, metavar="C")
+    receive.add_argument("--cost", type=money, metavar="C")
     receive.add_argument("--ref", default="", metavar="TEXT")
     add_key_flag(receive)
     add_json_flag(receive)
@@ -64,7 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     group.add_argument("--by", type=quantity, metavar="DELTA")
     adjust.add_argument("--reason", required=True)
     add_tracking_flags(adjust)
-    adjust.add_argument("--cost", type=quantity, metavar="C", help="unit cost of stock added (default: average cost)")
+    adjust.add_argument("--cost", type=money, metavar="C", help="unit cost of stock added (default: average cost)")
     add_key_flag(adjust)
     add_json_flag(adjust)
     adjust.set_defaults(handler=cmd_adjust)

@@ -13,8 +13,8 @@ from sqlalchemy import BigInteger
 from sqlalchemy.sql import operators
 from sqlalchemy.types import TypeDecorator
 
-QTY_SCALE = 3
-MONEY_SCALE = 4
+from ims_tui.values import MONEY_SCALE, QTY_SCALE  # one definition, with the range it bounds
+
 
 
 class ScaledDecimal(TypeDecorator[Decimal]):

@@ -15,6 +15,8 @@ from ims_tui.services.changes import emit
 from ims_tui.services.actor import Actor
 from ims_tui.services.errors import BadInput, NotFound, RuleViolation
 from ims_tui.services.text import check_text
+from ims_tui import values
+from ims_tui.values import MONEY_SCALE
 
 
 @dataclass(frozen=True)
@@ -161,11 +163,8 @@ _PRODUCT_TEXT = ("name", "description", "category", "uom")
 
 
 def _non_negative(name: str, value: Any) -> Decimal:
-    try:
-        number = Decimal(str(value))
-    except ArithmeticError:
-        raise BadInput(f"{name} is not a number: {value!r}") from None
-    if not number.is_finite() or number < 0:
+    number = values.parse_number(str(value), what=name, scale=MONEY_SCALE)
+    if number < 0:
         raise BadInput(f"{name} cannot be negative or infinite ({value})")
     return number
 

@@ -8,13 +8,14 @@ announce the change so other stations' open product screens re-read it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from sqlalchemy import or_, select
 
 from ims_tui.db.engine import Store
 from ims_tui.db.models import TRACKING, Product, Supplier
 from ims_tui.db.types import MONEY_SCALE, QTY_SCALE
+from ims_tui import values
 from ims_tui.services import catalogue
 from ims_tui.services.actor import Actor
 from ims_tui.services.errors import BadInput, NotFound
@@ -39,15 +40,10 @@ def can_manage(actor: Actor | None) -> bool:
 
 
 def parse_number(label: str, text: str | Decimal | int, places: int) -> Decimal:
-    """A non-negative number with at most ``places`` decimals, or a one-line BadInput."""
-    try:
-        value = Decimal(str(text).strip() or "0")
-    except InvalidOperation:
-        raise BadInput(f"{label} is not a number: {text!r}") from None
-    if not value.is_finite() or value < 0:
+    """A non-negative number with at most ``places`` decimals, in range, or a one-line BadInput."""
+    value = values.parse_number(str(text).strip() or "0", what=label, scale=places)
+    if value < 0:
         raise BadInput(f"{label} must be zero or more, not {text}")
-    if value != value.quantize(Decimal(1).scaleb(-places)):
-        raise BadInput(f"{label} has more than {places} decimals: {text}")
     return value
 
 

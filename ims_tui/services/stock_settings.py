@@ -10,7 +10,7 @@ is approved by itself; above either, it asks for a recount by a different counte
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -22,6 +22,7 @@ from ims_tui.services import audit
 from ims_tui.services.actor import Actor
 from ims_tui.services.errors import BadInput
 from ims_tui.services.permissions import Permission, check
+from ims_tui.values import MONEY_SCALE, parse_number
 
 DEFAULTS = {
     "count.tolerance_pct": "2",
@@ -73,11 +74,8 @@ def get_settings(store: Store, actor: Actor) -> StockSettings:
 
 
 def _non_negative(name: str, raw: object, *, whole: bool = False) -> str:
-    try:
-        number = Decimal(str(raw).strip())
-    except (InvalidOperation, ValueError):
-        raise BadInput(f"{name} is not a number: {raw!r}") from None
-    if not number.is_finite() or number < 0:
+    number = parse_number(str(raw), what=name, scale=MONEY_SCALE)
+    if number < 0:
         raise BadInput(f"{name} cannot be negative ({raw})")
     if whole and number != number.to_integral_value():
         raise BadInput(f"{name} must be a whole number, not {raw}")

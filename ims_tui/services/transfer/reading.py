@@ -21,6 +21,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from ims_tui.services.errors import BadInput
+from ims_tui.values import LARGEST
 
 SAMPLE_BYTES = 64 * 1024
 CHUNK_BYTES = 1024 * 1024
@@ -154,7 +155,7 @@ def sniff_delimiter(sample: str) -> str:
 
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d{1,3}(?:\.\d{3})*,\d+$|^[+-]?\d+,\d+$")
 _DECIMAL_POINT = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})*\.\d+$|^[+-]?\d+\.\d+$")
-_SLASH_DATE = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
+_SLASH_DATE = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$", re.ASCII)
 
 
 def _cells(sample: str, delimiter: str) -> Iterator[str]:
@@ -252,9 +253,9 @@ def parse_decimal(text: str, decimal: str, scale: int, *, what: str = "number") 
     cleaned = text.replace("\u00a0", "").replace(" ", "")
     group = "," if decimal == "." else "."
     pattern = rf"[+]?(?:\d{{1,3}}(?:{re.escape(group)}\d{{3}})+|\d+)(?:{re.escape(decimal)}\d+)?|[+]?{re.escape(decimal)}\d+"
-    if cleaned.startswith("-") and re.fullmatch(pattern, cleaned[1:]):
+    if cleaned.startswith("-") and re.fullmatch(pattern, cleaned[1:], re.ASCII):
         raise ValueProblem(f"{what} cannot be negative")
-    if not re.fullmatch(pattern, cleaned):
+    if not re.fullmatch(pattern, cleaned, re.ASCII):
         mark = "comma" if decimal == "," else "point"
         raise ValueProblem(f"not a {what} (this file uses a decimal {mark})")
     normal = cleaned.replace(group, "").replace(decimal, ".")
@@ -264,13 +265,13 @@ def parse_decimal(text: str, decimal: str, scale: int, *, what: str = "number") 
         raise ValueProblem(f"not a {what}") from None
     if value != value.quantize(Decimal(1).scaleb(-scale)):
         raise ValueProblem(f"more than {scale} decimal places")
-    if value >= Decimal(10) ** 12:
-        raise ValueProblem(f"{what} is too large")
+    if value >= LARGEST:
+        raise ValueProblem(f"{what} is too large (the largest is 999,999,999,999)")
     return value
 
 
 def parse_int(text: str) -> int:
-    if not re.fullmatch(r"\+?\d{1,9}", text.replace(" ", "")):
+    if not re.fullmatch(r"\+?\d{1,9}", text.replace(" ", ""), re.ASCII):
         raise ValueProblem("not a whole number of zero or more")
     return int(text.replace(" ", ""))
 
@@ -278,7 +279,7 @@ def parse_int(text: str) -> int:
 def parse_date(text: str, date_order: str) -> dt.date:
     """ISO ``2026-03-31`` (a midnight time is allowed), or day/month/year in the file's order."""
     value = text.strip()
-    iso = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]00:00(?::00(?:\.0+)?)?)?", value)
+    iso = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]00:00(?::00(?:\.0+)?)?)?", value, re.ASCII)
     try:
         if iso:
             return dt.date(int(iso.group(1)), int(iso.group(2)), int(iso.group(3)))
