@@ -14,7 +14,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import Footer, Header, Input, ProgressBar, Select, Static
+from textual.widgets import Header, Input, ProgressBar, Select, Static
 
 from ims_tui.screens.base import ImsScreen
 from ims_tui.screens.tasks import Task, register_task
@@ -22,6 +22,7 @@ from ims_tui.services.errors import BadInput
 from ims_tui.services.permissions import Permission, allows
 from ims_tui.services.transfer import EXPORT_KINDS, FORMATS, ExportResult, export
 from ims_tui.widgets.files import PathSuggester, progress_relay
+from ims_tui.widgets.footer import StationFooter
 
 KIND_LABELS = {"products": "Products", "suppliers": "Suppliers", "customers": "Customers", "locations": "Locations",
                "stock": "Stock on hand",
@@ -88,7 +89,7 @@ class ExportScreen(ImsScreen):
         yield ProgressBar(total=100, id="export-progress")
         yield Static("", id="export-result")
         yield Static("", id="export-message", classes="status-line")
-        yield Footer(compact=True)
+        yield StationFooter()
 
     def on_mount(self) -> None:
         self.query_one("#export-progress").display = False

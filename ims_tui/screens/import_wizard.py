@@ -25,7 +25,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, Header, Input, OptionList, ProgressBar, Select, Static
+from textual.widgets import DataTable, Header, Input, OptionList, ProgressBar, Select, Static
 from textual.widgets.option_list import Option
 
 from ims_tui.screens.base import ImsScreen
@@ -36,6 +36,7 @@ from ims_tui.services.transfer import KINDS, FilePreview, ImportOptions, ImportR
 from ims_tui.services.transfer.columns import normalise_header
 from ims_tui.widgets.files import PathSuggester, progress_relay
 from ims_tui.widgets.paged_list import PagedList
+from ims_tui.widgets.footer import StationFooter
 
 KIND_LABELS = {"products": "Products", "suppliers": "Suppliers", "customers": "Customers", "locations": "Locations",
                "stock": "Opening stock"}
@@ -206,7 +207,7 @@ class ImportScreen(ImsScreen):
         yield findings
         yield Static("", id="import-detail", classes="status-line")
         yield Static("", id="import-message", classes="status-line")
-        yield Footer(compact=True)
+        yield StationFooter()
 
     def on_mount(self) -> None:
         self.query_one("#import-progress").display = False

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from ims_tui.screens.base import ImsScreen, StoreChanged
 from ims_tui.screens.tasks import Task, register_task
 from ims_tui.services.changes import LiveMovement, recent_activity
 from ims_tui.services.inventory import qty
 from ims_tui.services.permissions import Permission
+from ims_tui.widgets.footer import StationFooter
 
 KEEP_ROWS = 300
 """A monitor shows the recent past; older rows scroll away (DataTable stays small and fast)."""
@@ -36,7 +37,7 @@ class LiveScreen(ImsScreen):
         table: DataTable = DataTable(id="live-table", cursor_type="row", zebra_stripes=True)
         table.add_columns("Time", "Who", "Station", "What", "Qty", "SKU", "From -> to")
         yield table
-        yield Footer(compact=True)
+        yield StationFooter()
 
     def on_mount(self) -> None:
         self.load_backlog()

@@ -8,12 +8,13 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from ims_tui.screens.base import ImsScreen, StoreChanged
 from ims_tui.services.errors import ImsError
 from ims_tui.services.inventory import ProductDetail, money, product_detail, qty
 from ims_tui.services.products import can_manage
+from ims_tui.widgets.footer import StationFooter
 
 
 def render_movements(movements, width_hint: int = 78) -> Table:
@@ -70,7 +71,7 @@ class ProductScreen(ImsScreen):
             yield Static("loading...", id="product-summary")
             yield Static("", id="product-stock", classes="section")
             yield Static("", id="product-moves", classes="section")
-        yield Footer(compact=True)
+        yield StationFooter()
 
     def on_mount(self) -> None:
         self.load()

@@ -13,7 +13,7 @@ from pathlib import Path
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header, Input, Label, Static
+from textual.widgets import DataTable, Header, Input, Label, Static
 
 from ims_tui.screens.base import ImsScreen, StoreChanged
 from ims_tui.screens.tasks import Task, register_task
@@ -24,6 +24,7 @@ from ims_tui.services.purchasing import LineInput, PurchaseOrderView, money_text
 from ims_tui.services.scans import resolve_scan
 from ims_tui.values import parse_quantity
 from ims_tui.widgets.scan import Scanned
+from ims_tui.widgets.footer import StationFooter
 
 PAGE = 50
 CSS = Path(__file__).with_name("purchase_orders.tcss")
@@ -42,7 +43,7 @@ class _StationScreen(ImsScreen):
         yield Label("", id="po-prompt")
         yield Input(id="po-input")
         yield Static("", id="po-message", classes="status-line")
-        yield Footer(compact=True)
+        yield StationFooter()
 
     def _ask(self, mode: str, prompt: str, value: str = "") -> None:
         self.mode = mode
@@ -368,7 +369,7 @@ class ReceiptDraftsScreen(_StationScreen):
         table.add_columns("Id", "User", "Station", "PO / supplier", "Lines", "Last scan")
         yield table
         yield Static("", id="po-message", classes="status-line")
-        yield Footer(compact=True)
+        yield StationFooter()
 
     def on_mount(self) -> None:
         self.query_one("#drafts-list", DataTable).focus()

@@ -17,7 +17,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import Footer, Header, Input, ProgressBar, Select, Static
+from textual.widgets import Header, Input, ProgressBar, Select, Static
 
 from ims_tui.screens.base import ImsScreen, StoreChanged
 from ims_tui.screens.export_dialog import default_folder
@@ -29,6 +29,7 @@ from ims_tui.services.reports import REPORTS, ReportParams, get_report, page, to
 from ims_tui.services.reports.core import PARAM_FLAGS, chart_series
 from ims_tui.services.reports.export import export_report
 from ims_tui.widgets.paged_list import PagedList
+from ims_tui.widgets.footer import StationFooter
 
 PAGE = 100
 FILTER_KEYS = {"warehouse": "warehouse", "category": "category", "supplier": "supplier", "by": "by", "days": "days",
@@ -165,7 +166,7 @@ class ReportsScreen(ImsScreen):
         rows: PagedList[tuple] = PagedList(self._render_row, empty_text="no rows for these parameters", id="report-rows")
         yield rows
         yield Static("", id="report-chart")
-        yield Footer(compact=True)
+        yield StationFooter()
 
     @property
     def rows(self) -> PagedList[tuple]:

