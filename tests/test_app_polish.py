@@ -67,9 +67,60 @@ async def test_every_screens_footer_fits_80_columns_with_whole_labels_and_help(a
 async def test_the_receive_footer_shows_its_own_keys_before_task_keys(app_store):
     app = make_app(app_store)
     async with app.run_test(size=SIZE) as pilot:
-        await sign_in(pilot, "manager")
+        await sign_in(pilot, "admin")
         await pilot.press("f3")
         await settle(pilot)
+        assert type(app.screen).__name__ == "ReceivingScreen"
         labels = footer_labels(app.screen)
         own = [binding.description for binding in type(app.screen).BINDINGS if binding.show and binding.description]
         assert [label.split(" ", 1)[1] for label in labels[: len(own)]] == own[: len(labels)]
+
+
+async def open_receive(pilot):
+    from ims_tui.screens.receiving import ReceivingScreen
+
+    await sign_in(pilot, "admin")
+    await pilot.press("f3")
+    await settle(pilot)
+    assert isinstance(pilot.app.screen, ReceivingScreen)
+    return pilot.app.screen
+
+
+def own_descriptions(screen) -> list[str]:
+    return [binding.description for binding in type(screen).BINDINGS if binding.description]
+
+
+async def test_f1_on_receive_lists_its_own_keys_first_then_tasks_then_generic_keys(app_store):
+    app = make_app(app_store)
+    async with app.run_test(size=SIZE) as pilot:
+        receive = await open_receive(pilot)
+        own = own_descriptions(receive)
+        await pilot.press("f1")
+        await settle(pilot)
+        descriptions = [description for _key, description in app.screen.rows]
+        assert descriptions[: len(own)] == own
+        task_titles = [task.title for task in tasks_for(app.actor)]
+        tasks_shown = [d for d in descriptions if d in task_titles]
+        assert {"Lookup", "Purchase orders", "Live"} <= set(tasks_shown)
+        assert descriptions[len(own): len(own) + len(tasks_shown)] == tasks_shown
+        generic = descriptions[len(own) + len(tasks_shown):]
+        assert {"Help", "Focus Next", "Copy selected text"} <= set(generic)
+
+
+async def test_the_palette_on_receive_offers_its_actions_and_tasks_with_keys_not_generic_entries(app_store):
+    from textual.command import CommandList
+
+    app = make_app(app_store)
+    async with app.run_test(size=SIZE) as pilot:
+        receive = await open_receive(pilot)
+        own = own_descriptions(receive)
+        await pilot.press("ctrl+p")
+        await settle(pilot)
+        await pilot.pause(0.3)
+        options = app.screen.query_one(CommandList)
+        prompts = [str(options.get_option_at_index(i).prompt).split("\n")[0] for i in range(options.option_count)]
+        assert [prompt.rsplit(" (", 1)[0] for prompt in prompts[: len(own)]] == own
+        assert all(prompt.endswith(")") for prompt in prompts[: len(own)]), prompts
+        assert "Open Lookup (F2)" in prompts
+        for generic in ("Copy selected text", "Down", "First"):
+            assert not any(prompt.startswith(generic) for prompt in prompts), prompts

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding
-from textual.screen import Screen
+from textual.binding import Binding
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
@@ -33,9 +34,17 @@ def _kind(screen: Screen, active: ActiveBinding) -> int:
     if active.binding.action.startswith("open_task"):
         return TASK
     node = active.node
+    if node is screen.app or active.binding.action in _TEXTUAL_SCREEN_ACTIONS:
+        return GENERIC
     if node is screen or type(node).__module__.startswith("ims_tui."):
-        return OWN if node is not screen.app else GENERIC
+        return OWN
     return GENERIC
+
+
+_TEXTUAL_SCREEN_ACTIONS = frozenset(
+    binding.action for binding in Screen.BINDINGS if isinstance(binding, Binding)
+) | frozenset(binding.action for binding in ModalScreen.BINDINGS if isinstance(binding, Binding))
+"""Keys every Textual screen has (copy, focus next): generic, not the screen's own."""
 
 
 def ordered_keys(screen: Screen, *, shown_only: bool = False) -> list[KeyEntry]:
