@@ -124,3 +124,28 @@ async def test_the_palette_on_receive_offers_its_actions_and_tasks_with_keys_not
         assert "Open Lookup (F2)" in prompts
         for generic in ("Copy selected text", "Down", "First"):
             assert not any(prompt.startswith(generic) for prompt in prompts), prompts
+
+
+async def test_lookup_with_exactly_four_matches_says_four_and_shows_no_more_row(app_store):
+    from textual.widgets import Static
+
+    from tests.conftest import make_product
+
+    for n in range(1, 5):
+        make_product(app_store, f"BRACKET-{n}", name=f"Wall bracket size {n}")
+    app = make_app(app_store)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot, "manager")
+        await pilot.press("f2")
+        await settle(pilot)
+        for char in "BRACKET":
+            await pilot.press(char)
+        await settle(pilot)
+        await pilot.pause(0.5)
+        await settle(pilot)
+        lookup = app.screen
+        assert [hit.sku for hit in lookup.results.rows] == [f"BRACKET-{n}" for n in range(1, 5)]
+        status = str(lookup.query_one("#lookup-status", Static).render())
+        assert status.startswith("4 matches") and "4+" not in status and "more" not in status, status
+        below = "".join(segment.text for segment in lookup.results.render_line(4))
+        assert "more" not in below and "loading" not in below, below

@@ -99,8 +99,12 @@ class LookupScreen(ImsScreen):
             return
         text = self.search_text.strip()
         what = f"matches for {text!r}" if text else "products by SKU"
-        count = f"{event.count}+" if event.has_more else str(event.count)
-        status.update(f"{count} {what}" + ("  (scroll for more)" if event.has_more else ""))
+        if not event.has_more:
+            status.update(f"{event.count} {what}")
+        elif event.count < self.results.scrollable_content_region.height:
+            status.update(f"{event.count} {what} so far, still searching...")
+        else:
+            status.update(f"{event.count}+ {what}  (scroll for more)")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "search" and self.results.rows:

@@ -36,8 +36,8 @@ def _kind(screen: Screen, active: ActiveBinding) -> int:
     node = active.node
     if node is screen.app or active.binding.action in _TEXTUAL_SCREEN_ACTIONS:
         return GENERIC
-    if node is screen or type(node).__module__.startswith("ims_tui."):
-        return OWN
+    if node is screen or (type(node).__module__.startswith("ims_tui.") and active.binding.show):
+        return OWN  # a list's own shown key (Enter Open) is the screen's; its cursor keys are not
     return GENERIC
 
 
