@@ -373,7 +373,7 @@ class ImsApp(App[int]):
         except ImsError as exc:
             self.call_from_thread(self.say, str(exc), error=True)
             return
-        self.call_from_thread(self._open_resolution, resolution)
+        self.call_from_thread(self.open_resolution, resolution)
 
     def _typed_fast(self, resolution: ScanResolution) -> bool:
         """A burst that is no known code, typed where a field has the focus (a fast typist, not
@@ -390,7 +390,9 @@ class ImsApp(App[int]):
         self.call_later(field.action_submit)
         return True
 
-    def _open_resolution(self, resolution: ScanResolution) -> None:
+    def open_resolution(self, resolution: ScanResolution) -> None:
+        """Open what was scanned (a product, a bin) or say what it is; screens with scan steps
+        of their own hand on the scans their steps do not take."""
         if self._typed_fast(resolution):
             return
         if resolution.kind == "product" and resolution.sku:

@@ -149,3 +149,25 @@ async def test_lookup_with_exactly_four_matches_says_four_and_shows_no_more_row(
         assert status.startswith("4 matches") and "4+" not in status and "more" not in status, status
         below = "".join(segment.text for segment in lookup.results.render_line(4))
         assert "more" not in below and "loading" not in below, below
+
+
+async def test_a_product_scanned_on_the_po_list_opens_it_and_an_unknown_code_is_said_whole(app_store):
+    from ims_tui.screens.purchase_orders import PurchaseOrdersScreen
+    from tests.app_helpers import EAN, scan_burst
+
+    app = make_app(app_store)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot, "manager")
+        await pilot.press("f7")
+        await settle(pilot)
+        assert isinstance(app.screen, PurchaseOrdersScreen)
+        scan_burst(app, "NO-SUCH-CODE-77")
+        await settle(pilot)
+        await settle(pilot)
+        assert isinstance(app.screen, PurchaseOrdersScreen)
+        assert app.messages[-1].startswith("unknown") or "NO-SUCH-CODE-77" in app.messages[-1], app.messages[-1]
+        assert "scan a purchase" not in app.messages[-1]
+        scan_burst(app, EAN)
+        await settle(pilot)
+        await settle(pilot)
+        assert isinstance(app.screen, ProductScreen) and app.screen.detail.sku == "HEX-M6"

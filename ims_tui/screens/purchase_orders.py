@@ -136,7 +136,7 @@ class PurchaseOrdersScreen(_StationScreen):
         if resolution.kind == "purchase_order":
             self.app.push_screen(PurchaseOrderScreen(resolution.po_number))
         else:
-            self.say(f"{resolution.message}: scan a purchase order here", error=True)
+            self.app.open_resolution(resolution)  # a product or a bin opens, as on any screen
 
     # -- the one input line: search or a new PO's supplier ----------------------------------------
 
