@@ -171,3 +171,27 @@ async def test_a_product_scanned_on_the_po_list_opens_it_and_an_unknown_code_is_
         await settle(pilot)
         await settle(pilot)
         assert isinstance(app.screen, ProductScreen) and app.screen.detail.sku == "HEX-M6"
+
+
+async def test_after_i_typing_or_pasting_a_path_goes_to_the_path_field(app_store):
+    from textual import events
+    from textual.widgets import Input
+
+    from ims_tui.screens.import_wizard import ImportScreen
+
+    app = make_app(app_store)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot, "admin")
+        await pilot.press("i")
+        await settle(pilot)
+        assert isinstance(app.screen, ImportScreen)
+        field = app.screen.query_one("#import-file", Input)
+        assert app.focused is field
+        await pilot.press("tab")
+        await settle(pilot)
+        for char in "/tmp/a":
+            await pilot.press(char)
+        app.post_message(events.Paste(".csv"))
+        await settle(pilot)
+        assert field.value == "/tmp/a.csv" and app.focused is field
+        assert not any(label.endswith("Change column") for label in footer_labels(app.screen))
