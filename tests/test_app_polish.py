@@ -195,3 +195,32 @@ async def test_after_i_typing_or_pasting_a_path_goes_to_the_path_field(app_store
         await settle(pilot)
         assert field.value == "/tmp/a.csv" and app.focused is field
         assert not any(label.endswith("Change column") for label in footer_labels(app.screen))
+
+
+@pytest.mark.parametrize("role", ["picker", "receiver"])
+async def test_a_role_is_not_offered_po_actions_it_cannot_take(app_store, role):
+    from ims_tui.screens.purchase_orders import PurchaseOrdersScreen
+
+    app = make_app(app_store)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot, role)
+        await pilot.press("f7")
+        await settle(pilot)
+        assert isinstance(app.screen, PurchaseOrdersScreen)
+        labels = footer_labels(app.screen)
+        assert not any("New PO" in label for label in labels), labels
+        await pilot.press("n")
+        await settle(pilot)
+        assert app.screen.mode is None and not app.screen.query_one("#po-input").display, "n asked for a supplier"
+        await pilot.press("f1")
+        await settle(pilot)
+        assert "New PO" not in [description for _key, description in app.screen.rows]
+
+
+async def test_a_manager_is_offered_new_po(app_store):
+    app = make_app(app_store)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot, "manager")
+        await pilot.press("f7")
+        await settle(pilot)
+        assert any("New PO" in label for label in footer_labels(app.screen))

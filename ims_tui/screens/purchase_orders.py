@@ -78,6 +78,7 @@ class PurchaseOrdersScreen(_StationScreen):
         Binding("d", "drafts", "Receipts", id="po.drafts"),
         Binding("escape", "escape", "Back", id="po.back"),
     ]
+    REQUIRES = {"new": Permission.MANAGE_ORDERS, "drafts": Permission.MANAGE_DRAFTS}
 
     def __init__(self) -> None:
         super().__init__()
@@ -196,6 +197,8 @@ class PurchaseOrderScreen(_StationScreen):
         Binding("p", "print_label", "Label", id="po.label"),
         Binding("escape", "escape", "Back", id="po.back"),
     ]
+    REQUIRES = {action: Permission.MANAGE_ORDERS for action in ("add", "edit", "remove", "order", "cancel_po")} | {
+        "print_label": Permission.PRINT_LABELS}
 
     def __init__(self, number: str) -> None:
         super().__init__()
