@@ -224,3 +224,32 @@ async def test_a_manager_is_offered_new_po(app_store):
         await pilot.press("f7")
         await settle(pilot)
         assert any("New PO" in label for label in footer_labels(app.screen))
+
+
+async def test_live_at_80_columns_dates_past_movements_and_never_cuts_a_code(app_store):
+    from decimal import Decimal
+
+    from ims_tui.screens.live import LiveScreen
+    from ims_tui.services import stock
+    from tests.conftest import make_locations
+
+    make_locations(app_store, "WH1-A-02-03", "CUSTOMER")
+    stock.receive(app_store, actor("admin", "warehouse-supervisor", "receiving-dock-7"), "NUT-M6",
+                  Decimal(20000), to="WH1-A-02-03")
+    stock.move(app_store, actor("admin", "warehouse-supervisor", "receiving-dock-7"), "NUT-M6", Decimal(12000),
+               source="WH1-A-02-03", to="CUSTOMER")
+    app = make_app(app_store)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot, "manager")
+        await pilot.press("f11")
+        await settle(pilot)
+        assert isinstance(app.screen, LiveScreen)
+        table = app.screen.query_one("#live-table")
+        assert table.virtual_size.width <= table.scrollable_content_region.width, "the table is wider than 80 columns"
+        rows = [table.get_row_at(i) for i in range(table.row_count)]
+        assert rows[0][0] == "15 Jan 09:30" or rows[0][0].startswith("15 Jan"), rows[0]  # the demo's past, dated
+        assert ":" in rows[-1][0] and "Jan" not in rows[-1][0] and len(rows[-1][0]) == 8  # today: the time only
+        assert rows[-1][2].plain == "12000 ea" and rows[-1][3] == "NUT-M6"
+        assert rows[-1][4] == "WH1-A-02-03 -> CUSTOMER"
+        who = rows[-1][5]
+        assert who.plain.startswith("ware") and who.plain.endswith("…"), who.plain  # the name gave way
