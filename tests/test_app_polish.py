@@ -253,3 +253,37 @@ async def test_live_at_80_columns_dates_past_movements_and_never_cuts_a_code(app
         assert rows[-1][4] == "WH1-A-02-03 -> CUSTOMER"
         who = rows[-1][5]
         assert who.plain.startswith("ware") and who.plain.endswith("…"), who.plain  # the name gave way
+
+
+async def test_expired_and_expiring_lots_are_marked_on_the_product_page_in_words_and_colour(app_store):
+    import datetime as dt
+    from decimal import Decimal
+
+    from rich.console import Console
+    from textual.widgets import Static
+
+    from ims_tui.services import ledger
+
+    soon = dt.date.today() + dt.timedelta(days=10)
+    later = dt.date.today() + dt.timedelta(days=200)
+    with app_store.write() as session:
+        for n, (lot, expiry) in enumerate((("L-SOON", soon), ("L-LATER", later))):
+            ledger.post(session, actor("receiver"), "receive",
+                        [ledger.StockMove("WATER-05", Decimal(6), "SUPPLIER", "A-01-1", lot=lot, expiry=expiry)],
+                        key=f"polish-lot-{n}")
+    app = make_app(app_store)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot, "picker")
+        app.push_screen(ProductScreen("WATER-05"))
+        await settle(pilot)
+        stock = app.screen.query_one("#product-stock", Static).content
+        plain = Console(width=78, no_color=True, record=True, file=open("/dev/null", "w"))
+        plain.print(stock)
+        lines = {line.split()[1]: line for line in plain.export_text().splitlines() if " L-" in line or " L2" in line}
+        assert "EXPIRED" in lines["L2501"]
+        assert "expires in 10 d" in lines["L-SOON"]
+        assert "expire" not in lines["L-LATER"].lower()
+        coloured = Console(width=78, color_system="truecolor", record=True, file=open("/dev/null", "w"))
+        coloured.print(stock)
+        styled = coloured.export_text(styles=True)
+        assert "\x1b[" in styled.split("EXPIRED")[0].rsplit("\n", 1)[-1][-30:], "EXPIRED is not coloured"
