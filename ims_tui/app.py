@@ -132,6 +132,8 @@ class ImsApp(App[int]):
         """This station's profile: from the station file, completed from the store at sign-in."""
         self.last_printer = ""
         """Session state: the printer that last took a job, offered first next time."""
+        self.export_folders: dict[str, Path] = {}
+        """Session state: the folder each user last exported to, offered first next time."""
         self.kiosk = kiosk or config.kiosk
         self._start_actor = actor
         self.messages: deque[str] = deque(maxlen=50)

@@ -287,3 +287,51 @@ async def test_expired_and_expiring_lots_are_marked_on_the_product_page_in_words
         coloured.print(stock)
         styled = coloured.export_text(styles=True)
         assert "\x1b[" in styled.split("EXPIRED")[0].rsplit("\n", 1)[-1][-30:], "EXPIRED is not coloured"
+
+
+async def test_exports_offer_the_last_folder_per_user_and_say_where_the_file_went(app_store, tmp_path):
+    from pathlib import Path
+
+    from textual.widgets import Input, Static
+
+    from ims_tui.screens.export_dialog import ExportScreen
+    from ims_tui.screens.reports import ReportsScreen
+
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    app = make_app(app_store)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot, "manager")
+        await pilot.press("w")
+        await settle(pilot)
+        assert isinstance(app.screen, ExportScreen)
+        field = app.screen.query_one("#export-file", Input)
+        assert field.suggester is not None  # completion, as the import wizard has
+        assert str(folder) not in field.value
+        field.value = f"{folder}/products.csv"
+        field.focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        await settle(pilot)
+        assert (folder / "products.csv").is_file()
+        said = str(app.screen.query_one("#export-result", Static).render())
+        assert str(folder / "products.csv") in said, said
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press("w")
+        await settle(pilot)
+        offered = app.screen.query_one("#export-file", Input).value
+        assert Path(offered).parent == folder and Path(offered).name.startswith("ims-products-"), offered
+        await pilot.press("f9")
+        await settle(pilot)
+        assert isinstance(app.screen, ReportsScreen)
+        await pilot.press("ctrl+e")
+        await settle(pilot)
+        report_file = app.screen.query_one("#report-file", Input)
+        assert Path(report_file.value).parent == folder and report_file.suggester is not None
+        # another user on the same station starts from the default folder
+        app.sign_in_complete(actor("manager", "other-manager"))
+        await settle(pilot)
+        await pilot.press("w")
+        await settle(pilot)
+        assert Path(app.screen.query_one("#export-file", Input).value).parent != folder

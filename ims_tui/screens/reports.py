@@ -20,8 +20,8 @@ from textual.containers import Horizontal
 from textual.widgets import Header, Input, ProgressBar, Select, Static
 
 from ims_tui.screens.base import ImsScreen, StoreChanged
-from ims_tui.screens.export_dialog import default_folder
-from ims_tui.screens.import_wizard import progress_relay
+from ims_tui.screens.export_dialog import export_folder, remember_export_folder, shown_path
+from ims_tui.widgets.files import PathSuggester, progress_relay
 from ims_tui.screens.tasks import Task, register_task
 from ims_tui.services.errors import ImsError
 from ims_tui.services.permissions import Permission
@@ -159,7 +159,8 @@ class ReportsScreen(ImsScreen):
             yield Input(placeholder="as of", id="report-as-of", classes="report-date")
             yield Input(placeholder="key=value", id="report-filters")
         with Horizontal(id="report-export"):
-            yield Input(placeholder="file to write (.csv or .xlsx)", id="report-file")
+            yield Input(placeholder="file to write (.csv or .xlsx)", id="report-file",
+                        suggester=PathSuggester((".csv", ".xlsx")))
             yield ProgressBar(total=100, id="report-progress", show_eta=False)
         yield Static("", id="report-status", classes="status-line")
         yield Static("", id="report-header")
@@ -321,7 +322,7 @@ class ReportsScreen(ImsScreen):
         row.display = True
         field = self.query_one("#report-file", Input)
         if not field.value:
-            field.value = str(default_folder() / f"ims-report-{self.report_name}-{today().isoformat()}.xlsx")
+            field.value = shown_path(export_folder(self.app) / f"ims-report-{self.report_name}-{today().isoformat()}.xlsx")
         self.query_one("#report-progress").display = False
         field.focus()
         self._say("Enter writes the file: .xlsx (with the chart) or .csv; Esc leaves")
@@ -342,7 +343,7 @@ class ReportsScreen(ImsScreen):
         bar.update(total=100, progress=0)
         bar.display = True
         self._say(f"exporting {get_report(self.report_name).title.lower()} ...")
-        self._export(self.report_name, self.params, path, fmt)
+        self._export(self.report_name, self.params, str(Path(path).expanduser().absolute()), fmt)
 
     @work(thread=True, group="report-export", exit_on_error=False)
     def _export(self, name: str, params: ReportParams, path: str, fmt: str) -> None:
@@ -353,14 +354,16 @@ class ReportsScreen(ImsScreen):
         except (ImsError, OSError) as exc:
             app.call_from_thread(self._exported, str(exc), True)
             return
-        app.call_from_thread(self._exported, result.describe(), False)
+        app.call_from_thread(self._exported, result.describe(), False, path)
 
     def _progress(self, phase: str, done: int, total: int) -> None:
         if not self._closed:
             self.query_one("#report-progress", ProgressBar).update(total=max(total, 1), progress=done)
 
-    def _exported(self, line: str, error: bool) -> None:
+    def _exported(self, line: str, error: bool, path: str = "") -> None:
         self.exporting = False
+        if not error:
+            remember_export_folder(self.app, path)
         if self._closed:
             self.app.say(line, error=error)
             return
