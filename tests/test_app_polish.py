@@ -40,6 +40,16 @@ def footer_labels(screen) -> list[str]:
     return [f"{key.key_display} {key.description}" for key in keys]
 
 
+async def open_task(pilot, role: str, key: str, kind: type | None = None):
+    """Sign in as ``role``, press the task's ``key``; the screen it opened (checked to be ``kind``)."""
+    await sign_in(pilot, role)
+    await pilot.press(key)
+    await settle(pilot)
+    if kind is not None:
+        assert isinstance(pilot.app.screen, kind), pilot.app.screen
+    return pilot.app.screen
+
+
 def registered_screens(app):
     yield "home", None
     for task in tasks_for(actor("admin")):
@@ -67,9 +77,7 @@ async def test_every_screens_footer_fits_80_columns_with_whole_labels_and_help(a
 async def test_the_receive_footer_shows_its_own_keys_before_task_keys(app_store):
     app = make_app(app_store)
     async with app.run_test(size=SIZE) as pilot:
-        await sign_in(pilot, "admin")
-        await pilot.press("f3")
-        await settle(pilot)
+        await open_task(pilot, "admin", "f3")
         assert type(app.screen).__name__ == "ReceivingScreen"
         labels = footer_labels(app.screen)
         own = [binding.description for binding in type(app.screen).BINDINGS if binding.show and binding.description]
@@ -79,11 +87,7 @@ async def test_the_receive_footer_shows_its_own_keys_before_task_keys(app_store)
 async def open_receive(pilot):
     from ims_tui.screens.receiving import ReceivingScreen
 
-    await sign_in(pilot, "admin")
-    await pilot.press("f3")
-    await settle(pilot)
-    assert isinstance(pilot.app.screen, ReceivingScreen)
-    return pilot.app.screen
+    return await open_task(pilot, "admin", "f3", ReceivingScreen)
 
 
 def own_descriptions(screen) -> list[str]:
@@ -135,9 +139,7 @@ async def test_lookup_with_exactly_four_matches_says_four_and_shows_no_more_row(
         make_product(app_store, f"BRACKET-{n}", name=f"Wall bracket size {n}")
     app = make_app(app_store)
     async with app.run_test(size=SIZE) as pilot:
-        await sign_in(pilot, "manager")
-        await pilot.press("f2")
-        await settle(pilot)
+        await open_task(pilot, "manager", "f2")
         for char in "BRACKET":
             await pilot.press(char)
         await settle(pilot)
@@ -157,10 +159,7 @@ async def test_a_product_scanned_on_the_po_list_opens_it_and_an_unknown_code_is_
 
     app = make_app(app_store)
     async with app.run_test(size=SIZE) as pilot:
-        await sign_in(pilot, "manager")
-        await pilot.press("f7")
-        await settle(pilot)
-        assert isinstance(app.screen, PurchaseOrdersScreen)
+        await open_task(pilot, "manager", "f7", PurchaseOrdersScreen)
         scan_burst(app, "NO-SUCH-CODE-77")
         await settle(pilot)
         await settle(pilot)
@@ -181,10 +180,7 @@ async def test_after_i_typing_or_pasting_a_path_goes_to_the_path_field(app_store
 
     app = make_app(app_store)
     async with app.run_test(size=SIZE) as pilot:
-        await sign_in(pilot, "admin")
-        await pilot.press("i")
-        await settle(pilot)
-        assert isinstance(app.screen, ImportScreen)
+        await open_task(pilot, "admin", "i", ImportScreen)
         field = app.screen.query_one("#import-file", Input)
         assert app.focused is field
         await pilot.press("tab")
@@ -203,10 +199,7 @@ async def test_a_role_is_not_offered_po_actions_it_cannot_take(app_store, role):
 
     app = make_app(app_store)
     async with app.run_test(size=SIZE) as pilot:
-        await sign_in(pilot, role)
-        await pilot.press("f7")
-        await settle(pilot)
-        assert isinstance(app.screen, PurchaseOrdersScreen)
+        await open_task(pilot, role, "f7", PurchaseOrdersScreen)
         labels = footer_labels(app.screen)
         assert not any("New PO" in label for label in labels), labels
         await pilot.press("n")
@@ -220,9 +213,7 @@ async def test_a_role_is_not_offered_po_actions_it_cannot_take(app_store, role):
 async def test_a_manager_is_offered_new_po(app_store):
     app = make_app(app_store)
     async with app.run_test(size=SIZE) as pilot:
-        await sign_in(pilot, "manager")
-        await pilot.press("f7")
-        await settle(pilot)
+        await open_task(pilot, "manager", "f7")
         assert any("New PO" in label for label in footer_labels(app.screen))
 
 
@@ -240,10 +231,7 @@ async def test_live_at_80_columns_dates_past_movements_and_never_cuts_a_code(app
                source="WH1-A-02-03", to="CUSTOMER")
     app = make_app(app_store)
     async with app.run_test(size=SIZE) as pilot:
-        await sign_in(pilot, "manager")
-        await pilot.press("f11")
-        await settle(pilot)
-        assert isinstance(app.screen, LiveScreen)
+        await open_task(pilot, "manager", "f11", LiveScreen)
         table = app.screen.query_one("#live-table")
         assert table.virtual_size.width <= table.scrollable_content_region.width, "the table is wider than 80 columns"
         rows = [table.get_row_at(i) for i in range(table.row_count)]
@@ -301,10 +289,7 @@ async def test_exports_offer_the_last_folder_per_user_and_say_where_the_file_wen
     folder.mkdir()
     app = make_app(app_store)
     async with app.run_test(size=SIZE) as pilot:
-        await sign_in(pilot, "manager")
-        await pilot.press("w")
-        await settle(pilot)
-        assert isinstance(app.screen, ExportScreen)
+        await open_task(pilot, "manager", "w", ExportScreen)
         field = app.screen.query_one("#export-file", Input)
         assert field.suggester is not None  # completion, as the import wizard has
         assert str(folder) not in field.value
