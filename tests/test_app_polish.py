@@ -241,6 +241,9 @@ async def test_live_at_80_columns_dates_past_movements_and_never_cuts_a_code(app
         assert rows[-1][4] == "WH1-A-02-03 -> CUSTOMER"
         who = rows[-1][5]
         assert who.plain.startswith("ware") and who.plain.endswith("…"), who.plain  # the name gave way
+        await settle(pilot)
+        status = str(app.screen.query_one("#live-status").render())
+        assert status.startswith("warehouse-supervisor @ receiving-dock-7: move 12000 ea NUT-M6"), status
 
 
 async def test_expired_and_expiring_lots_are_marked_on_the_product_page_in_words_and_colour(app_store):

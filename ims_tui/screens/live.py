@@ -36,6 +36,7 @@ class LiveScreen(ImsScreen):
         self.seen: set[int] = set()
         self.skus: dict[str, str] = {}
         self.moves: list[LiveMovement] = []
+        self.by_key: dict[str, LiveMovement] = {}
         self._who_width = 0
 
     def compose(self) -> ComposeResult:
@@ -70,12 +71,13 @@ class LiveScreen(ImsScreen):
             while table.row_count + len(new) > KEEP_ROWS and table.row_count:
                 first = table.coordinate_to_cell_key((0, 0)).row_key
                 self.skus.pop(first.value, None)
+                self.by_key.pop(first.value, None)
                 table.remove_row(first)
             for move in new[-KEEP_ROWS:]:
                 self._add_row(table, move)
+        self._status(f"{table.row_count} recent movements; new ones appear as they commit")
         if follow and table.row_count:
             table.move_cursor(row=table.row_count - 1)
-        self._status(f"{table.row_count} recent movements; new ones appear as they commit")
 
     # -- fitting 80 columns: codes whole, the date when not today, the names shortened -----------
 
@@ -101,6 +103,7 @@ class LiveScreen(ImsScreen):
         cursor = table.cursor_row
         table.clear(columns=True)
         self.skus.clear()
+        self.by_key.clear()
         self._who_width = self._who_room(table)
         for header in HEADERS[:-1]:
             table.add_column(header, key=header)
@@ -114,6 +117,7 @@ class LiveScreen(ImsScreen):
     def _add_row(self, table: DataTable, move: LiveMovement) -> None:
         key = str(move.id)
         self.skus[key] = move.sku
+        self.by_key[key] = move
         when, what, amount, sku, route = self._cells(move)
         cells: list[str | Text] = [when, what, Text(amount, justify="right"), sku, route]
         if self._who_width:
@@ -125,6 +129,12 @@ class LiveScreen(ImsScreen):
     def on_store_changed(self, message: StoreChanged) -> None:
         if message.change.movements:
             self.add_movements(message.change.movements)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """The whole of the row under the cursor, the names too (the Who column may be short)."""
+        move = self.by_key.get(event.row_key.value) if event.row_key is not None else None
+        if move is not None:
+            self._status(f"{move.username} @ {move.station}: {move.kind} {qty(move.qty)} {move.uom} {move.sku} {move.name}")
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         sku = self.skus.get(event.row_key.value)
