@@ -27,7 +27,8 @@ from textual import events, work
 from textual.reactive import reactive
 from textual.app import App, SystemCommand
 from textual.binding import Binding
-from textual.command import CommandPalette
+from textual.command import CommandPalette, DiscoveryHit, Hits
+from textual.system_commands import SystemCommandsProvider
 from textual.screen import ModalScreen, Screen
 from textual.theme import Theme
 
@@ -95,6 +96,7 @@ class ImsApp(App[int]):
     TITLE = "ims"
     CSS_PATH = Path(__file__).with_name("app.tcss")
     ENABLE_COMMAND_PALETTE = True
+    COMMANDS = {lambda: StationCommands}
     BINDINGS = [
         Binding("f1", "help", "Help", id="help"),
         Binding("escape", "back", "Back", id="back"),
@@ -130,6 +132,8 @@ class ImsApp(App[int]):
         """This station's profile: from the station file, completed from the store at sign-in."""
         self.last_printer = ""
         """Session state: the printer that last took a job, offered first next time."""
+        self.export_folders: dict[str, Path] = {}
+        """Session state: the folder each user last exported to, offered first next time."""
         self.kiosk = kiosk or config.kiosk
         self._start_actor = actor
         self.messages: deque[str] = deque(maxlen=50)
@@ -371,7 +375,7 @@ class ImsApp(App[int]):
         except ImsError as exc:
             self.call_from_thread(self.say, str(exc), error=True)
             return
-        self.call_from_thread(self._open_resolution, resolution)
+        self.call_from_thread(self.open_resolution, resolution)
 
     def _typed_fast(self, resolution: ScanResolution) -> bool:
         """A burst that is no known code, typed where a field has the focus (a fast typist, not
@@ -388,7 +392,9 @@ class ImsApp(App[int]):
         self.call_later(field.action_submit)
         return True
 
-    def _open_resolution(self, resolution: ScanResolution) -> None:
+    def open_resolution(self, resolution: ScanResolution) -> None:
+        """Open what was scanned (a product, a bin) or say what it is; screens with scan steps
+        of their own hand on the scans their steps do not take."""
         if self._typed_fast(resolution):
             return
         if resolution.kind == "product" and resolution.sku:
@@ -536,19 +542,19 @@ class ImsApp(App[int]):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The palette follows the screen: its own keys, the user's tasks, then app commands."""
         if self._navigation_allowed():
-            for key, active in screen.active_bindings.items():
-                binding = active.binding
-                if not binding.description or not active.enabled or binding.id in {"help", "back"}:
-                    continue
-                if binding.action.startswith("open_task") or binding.id in {"quit", "lock", "sign_out", "theme"}:
+            from ims_tui.widgets.footer import OWN, ordered_keys
+
+            for entry in ordered_keys(screen):
+                binding = entry.active.binding
+                if entry.kind != OWN or binding.id in {"help", "back"}:
                     continue
                 yield SystemCommand(
-                    binding.description,
-                    f"{getattr(screen, 'TITLE', '') or 'this screen'} ({self.get_key_display(binding.with_key(key))})",
-                    _runner(active.node, binding.action),
+                    f"{binding.description} ({entry.display})",
+                    f"{getattr(screen, 'TITLE', '') or 'this screen'}",
+                    _runner(entry.active.node, binding.action),
                 )
             for task in tasks_for(self.actor):
-                yield SystemCommand(f"Open {task.title}", f"task ({self.task_key_display(task)})",
+                yield SystemCommand(f"Open {task.title} ({self.task_key_display(task)})", task.description or "task",
                                     lambda task_id=task.id: self.open_task(task_id))
             yield SystemCommand("Lock station", "cover the screen until someone signs in (ctrl+l)", self.lock)
             yield SystemCommand("Sign out", "end this session (ctrl+o)", self.sign_out)
@@ -661,6 +667,16 @@ class ImsApp(App[int]):
             self._feed_stop.set()
         if self._feed_thread is not None:
             self._feed_thread.join(timeout=2)
+
+
+class StationCommands(SystemCommandsProvider):
+    """The palette's entries in :meth:`ImsApp.get_system_commands` order (the screen's actions,
+    then tasks, then the app's), not alphabetical."""
+
+    async def discover(self) -> Hits:
+        for name, help_text, callback, discover in self.app.get_system_commands(self.screen):
+            if discover:
+                yield DiscoveryHit(name, callback, help=help_text)
 
 
 def _runner(node: Any, action: str):

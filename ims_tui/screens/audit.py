@@ -13,7 +13,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import Footer, Header, Input, Static
+from textual.widgets import Header, Input, Static
 
 from ims_tui.screens.base import ImsScreen, StoreChanged
 from ims_tui.screens.tasks import Task, register_task
@@ -21,6 +21,7 @@ from ims_tui.services import audit_log
 from ims_tui.services.audit_log import AuditFilter, AuditRow
 from ims_tui.services.permissions import Permission
 from ims_tui.widgets.paged_list import PagedList
+from ims_tui.widgets.footer import StationFooter
 
 FILTER_FIELDS = (
     ("f-user", "user"),
@@ -88,7 +89,7 @@ class AuditScreen(ImsScreen):
         entries.border_title = "Audit log, newest first"
         yield entries
         yield Static("", id="audit-detail")
-        yield Footer(compact=True)
+        yield StationFooter()
 
     @property
     def entries(self) -> PagedList[AuditRow]:

@@ -38,9 +38,21 @@ class ImsScreen(ServiceCalls, Screen):
 
     SCAN_STEPS: ClassVar[bool] = False
     HELP: ClassVar[str] = ""
+    REQUIRES: ClassVar[dict[str, Permission]] = {}
+    """Action name -> the permission it needs: for a role without it the key is neither shown
+    (footer, F1, palette) nor run.  The services check again."""
     MESSAGE_LINE: ClassVar[str] = ""
     """The id of the screen's message line; without one, :meth:`say` uses the app's notices.
     Services are called with :meth:`~ims_tui.widgets.calls.ServiceCalls.call`."""
+
+    def may(self, permission: Permission) -> bool:
+        """Whether the signed-in user's role has ``permission``."""
+        actor = self.app.actor
+        return actor is not None and allows(actor.role, permission)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        needed = self.REQUIRES.get(action)
+        return needed is None or self.may(needed)
 
     # -- the one message-line routine --------------------------------------------------------
 
@@ -89,8 +101,7 @@ class ImsScreen(ServiceCalls, Screen):
         self.app.push_screen(PrintLabelScreen(kind, code), callback=printed)
 
     def may_print_labels(self) -> bool:
-        actor = self.app.actor
-        return actor is not None and allows(actor.role, Permission.PRINT_LABELS)
+        return self.may(Permission.PRINT_LABELS)
 
 
 class TooSmallScreen(Screen):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer, Header, Input, Static
+from textual.widgets import Header, Input, Static
 
 from ims_tui.screens.base import ImsScreen, StoreChanged
 from ims_tui.screens.tasks import Task, register_task
@@ -19,6 +19,7 @@ from ims_tui.services import counts
 from ims_tui.services.counts import CountLineView, CountSummary, CountView, money_text, qty_text
 from ims_tui.services.errors import ImsError
 from ims_tui.services.permissions import Permission
+from ims_tui.widgets.footer import StationFooter
 from ims_tui.widgets.paged_list import PagedList
 
 PAGE = 50
@@ -92,7 +93,7 @@ class CountsScreen(ImsScreen):
         lines.display = False
         yield lines
         yield Static("", id="counts-message", classes="status-line")
-        yield Footer(compact=True)
+        yield StationFooter()
 
     @property
     def counts_list(self) -> PagedList[CountSummary]:

@@ -14,7 +14,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import Footer, Header, Input, ProgressBar, Select, Static
+from textual.widgets import Header, Input, ProgressBar, Select, Static
 
 from ims_tui.screens.base import ImsScreen
 from ims_tui.screens.tasks import Task, register_task
@@ -22,6 +22,7 @@ from ims_tui.services.errors import BadInput
 from ims_tui.services.permissions import Permission, allows
 from ims_tui.services.transfer import EXPORT_KINDS, FORMATS, ExportResult, export
 from ims_tui.widgets.files import PathSuggester, progress_relay
+from ims_tui.widgets.footer import StationFooter
 
 KIND_LABELS = {"products": "Products", "suppliers": "Suppliers", "customers": "Customers", "locations": "Locations",
                "stock": "Stock on hand",
@@ -34,11 +35,28 @@ def default_folder() -> Path:
     return home if home.is_dir() else Path.cwd()
 
 
-def default_path(kind: str, fmt: str, today: dt.date | None = None) -> str:
-    """``~/ims-products-2026-03-01.csv`` (shown with ``~`` when it is in the home folder)."""
-    folder = default_folder()
-    path = folder / f"ims-{kind}-{(today or dt.date.today()).isoformat()}.{fmt}"
-    return f"~/{path.name}" if folder == Path.home() else str(path)
+def export_folder(app) -> Path:
+    """The folder this user last exported to on this station (session state), else the default."""
+    user = app.actor.username if app.actor is not None else ""
+    return app.export_folders.get(user) or default_folder()
+
+
+def remember_export_folder(app, path: str | Path) -> Path:
+    """Remember the folder of ``path`` for this user; returns the file's absolute path."""
+    target = Path(path).expanduser().absolute()
+    if app.actor is not None:
+        app.export_folders[app.actor.username] = target.parent
+    return target
+
+
+def shown_path(path: Path) -> str:
+    """``~/name`` for a file right in the home folder, else the path as it is."""
+    return f"~/{path.name}" if path.parent == Path.home() else str(path)
+
+
+def default_path(kind: str, fmt: str, today: dt.date | None = None, folder: Path | None = None) -> str:
+    """``~/ims-products-2026-03-01.csv`` in ``folder`` (the default folder when not given)."""
+    return shown_path((folder or default_folder()) / f"ims-{kind}-{(today or dt.date.today()).isoformat()}.{fmt}")
 
 
 class ExportScreen(ImsScreen):
@@ -49,8 +67,8 @@ class ExportScreen(ImsScreen):
     HELP = (
         "Choose what to export and the format: CSV (imports back unchanged) or XLSX (typed cells, a "
         "frozen header and a filter). The file name follows your choices until you type your own; "
-        "Right arrow accepts a suggested folder name. F10 or Enter writes the file; an existing file is "
-        "replaced only after a second F10."
+        "Right arrow accepts a suggested folder name; the folder you last wrote to is offered next time. "
+        "F10 or Enter writes the file and says where it went; an existing file is replaced only after a second F10."
     )
     BINDINGS = [
         Binding("f10", "export", "Export", id="export.run", priority=True),
@@ -82,13 +100,13 @@ class ExportScreen(ImsScreen):
             yield Select(kinds, value="products", allow_blank=False, id="export-kind")
             yield Select([(fmt.upper(), fmt) for fmt in FORMATS], value="csv", allow_blank=False, id="export-format")
             yield Static("CSV imports back unchanged; XLSX for spreadsheets", id="export-hint")
-        self._suggested = default_path("products", "csv")
+        self._suggested = default_path("products", "csv", folder=export_folder(self.app))
         yield Input(self._suggested, placeholder="file to write, e.g. ~/products.csv", id="export-file",
                     suggester=PathSuggester((".csv", ".xlsx")))
         yield ProgressBar(total=100, id="export-progress")
         yield Static("", id="export-result")
         yield Static("", id="export-message", classes="status-line")
-        yield Footer(compact=True)
+        yield StationFooter()
 
     def on_mount(self) -> None:
         self.query_one("#export-progress").display = False
@@ -115,7 +133,7 @@ class ExportScreen(ImsScreen):
         field = self.query_one("#export-file", Input)
         current = field.value.strip()
         if not current or current == self._suggested:
-            self._suggested = default_path(self.kind, self.fmt)
+            self._suggested = default_path(self.kind, self.fmt, folder=export_folder(self.app))
             field.value = self._suggested
         else:
             suffix = Path(current).suffix
@@ -149,7 +167,7 @@ class ExportScreen(ImsScreen):
         bar.display = True
         self.query_one("#export-result", Static).update("")
         self._say(f"exporting {KIND_LABELS[self.kind].lower()} ...")
-        self._export(self.kind, self.fmt, path)
+        self._export(self.kind, self.fmt, str(target.absolute()))
 
     def _export(self, kind: str, fmt: str, path: str) -> None:
         app = self.app
@@ -176,6 +194,7 @@ class ExportScreen(ImsScreen):
         self.query_one("#export-progress", ProgressBar).display = False
         self.last = result
         if result is not None:
+            remember_export_folder(self.app, result.path or self.path)
             self.query_one("#export-result", Static).update(Text(line, style="bold"))
         self._say(line if result is None else "done: choose another export, or Esc", error=result is None)
 

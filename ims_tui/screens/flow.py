@@ -16,13 +16,14 @@ from typing import ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header, Input, Label, Static
+from textual.widgets import DataTable, Header, Input, Label, Static
 
 from ims_tui.flows.engine import Flow, Outcome
 from ims_tui.screens.base import ImsScreen, StoreChanged
 from ims_tui.services.errors import ImsError
 from ims_tui.services.permissions import allows
 from ims_tui.widgets.scan import Scanned
+from ims_tui.widgets.footer import StationFooter
 
 FLOW_WORKERS = "flow"
 """The worker group of every flow screen (tests wait for it)."""
@@ -67,7 +68,7 @@ class FlowScreen(ImsScreen):
         yield Label("", id="flow-prompt")
         yield Input(id="flow-input")
         yield Static("", id="flow-message", classes="status-line")
-        yield Footer(compact=True)
+        yield StationFooter()
 
     def on_mount(self) -> None:
         self.flow = self.FLOW(self.app.store, self.app.actor, station=getattr(self.app, "station", None))

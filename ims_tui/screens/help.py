@@ -10,6 +10,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
+from ims_tui.widgets.footer import ordered_keys
+
 SCANNING = (
     "Scanning: scan a product barcode (or a GS1 label) on any screen without a scan step to open "
     "the product; scan a bin to see what is in it."
@@ -36,18 +38,8 @@ class HelpScreen(ModalScreen[None]):
         self.rows = self._collect(screen)
 
     def _collect(self, screen: Screen) -> list[tuple[str, str]]:
-        seen: set[tuple[str, str]] = set()
-        rows = []
-        for key, active in screen.active_bindings.items():
-            binding = active.binding
-            if not binding.description or not active.enabled:
-                continue
-            display = self.app.get_key_display(binding) if binding.key == key else self.app.get_key_display(binding.with_key(key))
-            row = (display, binding.description)
-            if row not in seen:
-                seen.add(row)
-                rows.append(row)
-        return rows
+        """The screen's own keys first, the task keys next, generic keys (Back, cursor keys) last."""
+        return [(entry.display, entry.description) for entry in ordered_keys(screen)]
 
     def compose(self) -> ComposeResult:
         title = getattr(self.for_screen, "TITLE", None) or self.for_screen.title or "ims"

@@ -5,11 +5,12 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.css.query import NoMatches
-from textual.widgets import Footer, Header, OptionList, Static
+from textual.widgets import Header, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ims_tui.screens.base import ImsScreen
 from ims_tui.screens.tasks import tasks_for
+from ims_tui.widgets.footer import StationFooter
 
 
 class HomeScreen(ImsScreen):
@@ -42,7 +43,7 @@ class HomeScreen(ImsScreen):
         yield task_list
         yield Static("Scan a product or a bin at any time to look it up.", id="hint")
         yield Static(id="scanners")
-        yield Footer(compact=True)
+        yield StationFooter()
 
     def on_mount(self) -> None:
         self.watch(self.app, "scanner_states", self._show_scanners)

@@ -21,11 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, Header, Input, OptionList, ProgressBar, Select, Static
+from textual.widgets import DataTable, Header, Input, OptionList, ProgressBar, Select, Static
 from textual.widgets.option_list import Option
 
 from ims_tui.screens.base import ImsScreen
@@ -36,6 +37,7 @@ from ims_tui.services.transfer import KINDS, FilePreview, ImportOptions, ImportR
 from ims_tui.services.transfer.columns import normalise_header
 from ims_tui.widgets.files import PathSuggester, progress_relay
 from ims_tui.widgets.paged_list import PagedList
+from ims_tui.widgets.footer import StationFooter
 
 KIND_LABELS = {"products": "Products", "suppliers": "Suppliers", "customers": "Customers", "locations": "Locations",
                "stock": "Opening stock"}
@@ -195,7 +197,7 @@ class ImportScreen(ImsScreen):
             yield Select([(KIND_LABELS[kind], kind) for kind in KINDS], value="products",
                          allow_blank=False, id="import-kind")
             yield Input(placeholder="path of the CSV file, e.g. ~/products.csv", id="import-file",
-                        suggester=PathSuggester(IMPORT_SUFFIXES))
+                        suggester=PathSuggester(IMPORT_SUFFIXES), select_on_focus=False)
         yield Static("", id="import-format", classes="status-line")
         yield MappingTable(id="import-columns", cursor_type="column", header_height=2, show_cursor=True)
         yield Static("", id="import-notes", classes="status-line")
@@ -206,11 +208,15 @@ class ImportScreen(ImsScreen):
         yield findings
         yield Static("", id="import-detail", classes="status-line")
         yield Static("", id="import-message", classes="status-line")
-        yield Footer(compact=True)
+        yield StationFooter()
 
     def on_mount(self) -> None:
         self.query_one("#import-progress").display = False
         self.watch(self.findings, "cursor", self._show_detail, init=False)
+        # the columns and the problems take the focus only once they show something: Tab from
+        # the path never lands on an empty table (whose keys would fill the footer)
+        self.query_one("#import-columns", DataTable).can_focus = False
+        self.findings.can_focus = False
         self.query_one("#import-file", Input).focus()
         self._say("choose the kind, type the file's path and press Enter")
 
@@ -300,6 +306,7 @@ class ImportScreen(ImsScreen):
             cells = [(row[i] if i < len(row) else "")[:CELL_WIDTH] for i in range(len(preview.headers))]
             table.add_row(*cells)
         table.move_cursor(column=min(column, max(len(preview.headers) - 1, 0)))
+        table.can_focus = bool(preview.headers)
         self.query_one("#import-notes", Static).update(mapping_notes(preview))
         rows = f"first {len(preview.rows)} rows shown" if preview.rows else "no data rows"
         self._say(note or f"{len(preview.headers)} columns, {rows}: ctrl+r checks every row (nothing is written)",
@@ -445,6 +452,7 @@ class ImportScreen(ImsScreen):
         self.findings.load(lambda cursor: ([], None))
 
     def on_paged_list_loaded(self, event: PagedList.Loaded) -> None:
+        self.findings.can_focus = bool(event.count)
         # PagedList cannot take focus while a page is loading: move to the problems once they are in
         if self._focus_findings and event.count:
             self._focus_findings = False
@@ -476,6 +484,27 @@ class ImportScreen(ImsScreen):
 
     def action_focus_file(self) -> None:
         self.query_one("#import-file", Input).focus()
+
+    def _path_takes(self) -> Input | None:
+        """The path field, focused, when typed text would otherwise go nowhere (not in a field
+        and not in the open kind list)."""
+        focused = self.focused
+        kind = self.query_one("#import-kind", Select)
+        if isinstance(focused, Input) or (kind.expanded and focused is not None and focused is not kind):
+            return None
+        field = self.query_one("#import-file", Input)
+        field.focus()
+        return field
+
+    def on_key(self, event: events.Key) -> None:
+        if event.is_printable and event.character and (field := self._path_takes()) is not None:
+            event.stop()
+            field.insert_text_at_cursor(event.character)
+
+    def on_paste(self, event: events.Paste) -> None:
+        if (field := self._path_takes()) is not None:
+            event.stop()
+            field.insert_text_at_cursor(event.text.strip())
 
     def _say(self, text: str, *, error: bool = False) -> None:
         self.say(text, error=error)

@@ -8,13 +8,14 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from ims_tui.screens.base import ImsScreen, StoreChanged
 from ims_tui.screens.product import render_movements
 from ims_tui.services.errors import ImsError
 from ims_tui.services.inventory import qty
 from ims_tui.services.locations import LocationContents, location_contents
+from ims_tui.widgets.footer import StationFooter
 
 
 class LocationScreen(ImsScreen):
@@ -44,7 +45,7 @@ class LocationScreen(ImsScreen):
             yield Static("loading...", id="location-summary")
             yield Static("", id="location-stock", classes="section")
             yield Static("", id="location-moves", classes="section")
-        yield Footer(compact=True)
+        yield StationFooter()
 
     def on_mount(self) -> None:
         self.load()

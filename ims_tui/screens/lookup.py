@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer, Header, Input, Static
+from textual.widgets import Header, Input, Static
 
 from ims_tui.screens.base import ImsScreen, StoreChanged
 from ims_tui.screens.tasks import Task, register_task
@@ -14,6 +14,7 @@ from ims_tui.services.permissions import Permission
 from ims_tui.services.products import can_manage
 from ims_tui.services.search import PAGE_SIZE, ProductHit, search_products
 from ims_tui.widgets.paged_list import PagedList
+from ims_tui.widgets.footer import StationFooter
 
 MATCH_LABELS = {"barcode": "barcode", "supplier_sku": "supplier SKU", "code": "code"}
 
@@ -63,7 +64,7 @@ class LookupScreen(ImsScreen):
         results: PagedList[ProductHit] = PagedList(render_hit, empty_text="no matching products", id="results")
         results.border_title = "Products"
         yield results
-        yield Footer(compact=True)
+        yield StationFooter()
 
     @property
     def results(self) -> PagedList[ProductHit]:
@@ -98,8 +99,12 @@ class LookupScreen(ImsScreen):
             return
         text = self.search_text.strip()
         what = f"matches for {text!r}" if text else "products by SKU"
-        count = f"{event.count}+" if event.has_more else str(event.count)
-        status.update(f"{count} {what}" + ("  (scroll for more)" if event.has_more else ""))
+        if not event.has_more:
+            status.update(f"{event.count} {what}")
+        elif event.count < self.results.scrollable_content_region.height:
+            status.update(f"{event.count} {what} so far, still searching...")
+        else:
+            status.update(f"{event.count}+ {what}  (scroll for more)")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "search" and self.results.rows:

@@ -8,12 +8,13 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from ims_tui.screens.base import ImsScreen, StoreChanged
 from ims_tui.services.errors import ImsError
-from ims_tui.services.inventory import ProductDetail, money, product_detail, qty
+from ims_tui.services.inventory import ProductDetail, StockRow, money, product_detail, qty
 from ims_tui.services.products import can_manage
+from ims_tui.widgets.footer import StationFooter
 
 
 def render_movements(movements, width_hint: int = 78) -> Table:
@@ -32,6 +33,22 @@ def render_movements(movements, width_hint: int = 78) -> Table:
             f"{move.username}@{move.station}",
         )
     return table
+
+
+EXPIRY_STYLES = {"expired": "bold white on red", "expires": "bold black on yellow"}
+
+
+def expiry_cell(row: StockRow) -> Text:
+    """The expiry date, and for an expired or soon-expiring lot the words too (they carry the
+    meaning without colour: NO_COLOR)."""
+    if row.expiry is None:
+        return Text("")
+    status = row.expiry_status()
+    cell = Text(row.expiry.isoformat())
+    if status:
+        cell.append(" ")
+        cell.append(status.upper() if status == "expired" else status, style=EXPIRY_STYLES[status.split()[0]])
+    return cell
 
 
 class ProductScreen(ImsScreen):
@@ -70,7 +87,7 @@ class ProductScreen(ImsScreen):
             yield Static("loading...", id="product-summary")
             yield Static("", id="product-stock", classes="section")
             yield Static("", id="product-moves", classes="section")
-        yield Footer(compact=True)
+        yield StationFooter()
 
     def on_mount(self) -> None:
         self.load()
@@ -130,7 +147,7 @@ class ProductScreen(ImsScreen):
         table.add_column("Available", justify="right")
         for row in d.stock:
             table.add_row(
-                row.location, row.lot or "", row.expiry.isoformat() if row.expiry else "",
+                row.location, row.lot or "", expiry_cell(row),
                 qty(row.on_hand), qty(row.reserved), qty(row.available),
             )
         return Group(Text("Stock by location", style="bold"), table)

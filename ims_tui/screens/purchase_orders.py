@@ -13,7 +13,7 @@ from pathlib import Path
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header, Input, Label, Static
+from textual.widgets import DataTable, Header, Input, Label, Static
 
 from ims_tui.screens.base import ImsScreen, StoreChanged
 from ims_tui.screens.tasks import Task, register_task
@@ -24,6 +24,7 @@ from ims_tui.services.purchasing import LineInput, PurchaseOrderView, money_text
 from ims_tui.services.scans import resolve_scan
 from ims_tui.values import parse_quantity
 from ims_tui.widgets.scan import Scanned
+from ims_tui.widgets.footer import StationFooter
 
 PAGE = 50
 CSS = Path(__file__).with_name("purchase_orders.tcss")
@@ -44,7 +45,7 @@ class StationScreen(ImsScreen):
         yield Label("", id="po-prompt")
         yield Input(id="po-input")
         yield Static("", id="po-message", classes="status-line")
-        yield Footer(compact=True)
+        yield StationFooter()
 
     def _ask(self, mode: str, prompt: str, value: str = "") -> None:
         self.mode = mode
@@ -86,6 +87,7 @@ class PurchaseOrdersScreen(StationScreen):
         Binding("d", "drafts", "Receipts", id="po.drafts"),
         Binding("escape", "escape", "Back", id="po.back"),
     ]
+    REQUIRES = {"new": Permission.MANAGE_ORDERS, "drafts": Permission.MANAGE_DRAFTS}
 
     def __init__(self) -> None:
         super().__init__()
@@ -144,7 +146,7 @@ class PurchaseOrdersScreen(StationScreen):
         if resolution.kind == "purchase_order":
             self.app.push_screen(PurchaseOrderScreen(resolution.po_number))
         else:
-            self.say(f"{resolution.message}: scan a purchase order here", error=True)
+            self.app.open_resolution(resolution)  # a product or a bin opens, as on any screen
 
     # -- the one input line: search or a new PO's supplier ----------------------------------------
 
@@ -198,6 +200,8 @@ class PurchaseOrderScreen(StationScreen):
         Binding("p", "print_label", "Label", id="po.label"),
         Binding("escape", "escape", "Back", id="po.back"),
     ]
+    REQUIRES = {action: Permission.MANAGE_ORDERS for action in ("add", "edit", "remove", "order", "cancel_po")} | {
+        "print_label": Permission.PRINT_LABELS}
 
     def __init__(self, number: str) -> None:
         super().__init__()
@@ -365,7 +369,7 @@ class ReceiptDraftsScreen(StationScreen):
         table.add_columns("Id", "User", "Station", "PO / supplier", "Lines", "Last scan")
         yield table
         yield Static("", id="po-message", classes="status-line")
-        yield Footer(compact=True)
+        yield StationFooter()
 
     def on_mount(self) -> None:
         self.query_one("#drafts-list", DataTable).focus()

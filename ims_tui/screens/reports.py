@@ -17,11 +17,11 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import Footer, Header, Input, ProgressBar, Select, Static
+from textual.widgets import Header, Input, ProgressBar, Select, Static
 
 from ims_tui.screens.base import ImsScreen, StoreChanged
-from ims_tui.screens.export_dialog import default_folder
-from ims_tui.screens.import_wizard import progress_relay
+from ims_tui.screens.export_dialog import export_folder, remember_export_folder, shown_path
+from ims_tui.widgets.files import PathSuggester, progress_relay
 from ims_tui.screens.tasks import Task, register_task
 from ims_tui.services.errors import ImsError
 from ims_tui.services.permissions import Permission
@@ -29,6 +29,7 @@ from ims_tui.services.reports import REPORTS, ReportParams, get_report, page, to
 from ims_tui.services.reports.core import PARAM_FLAGS, chart_series
 from ims_tui.services.reports.export import export_report
 from ims_tui.widgets.paged_list import PagedList
+from ims_tui.widgets.footer import StationFooter
 
 PAGE = 100
 FILTER_KEYS = {"warehouse": "warehouse", "category": "category", "supplier": "supplier", "by": "by", "days": "days",
@@ -158,14 +159,15 @@ class ReportsScreen(ImsScreen):
             yield Input(placeholder="as of", id="report-as-of", classes="report-date")
             yield Input(placeholder="key=value", id="report-filters")
         with Horizontal(id="report-export"):
-            yield Input(placeholder="file to write (.csv or .xlsx)", id="report-file")
+            yield Input(placeholder="file to write (.csv or .xlsx)", id="report-file",
+                        suggester=PathSuggester((".csv", ".xlsx")))
             yield ProgressBar(total=100, id="report-progress", show_eta=False)
         yield Static("", id="report-status", classes="status-line")
         yield Static("", id="report-header")
         rows: PagedList[tuple] = PagedList(self._render_row, empty_text="no rows for these parameters", id="report-rows")
         yield rows
         yield Static("", id="report-chart")
-        yield Footer(compact=True)
+        yield StationFooter()
 
     @property
     def rows(self) -> PagedList[tuple]:
@@ -320,7 +322,7 @@ class ReportsScreen(ImsScreen):
         row.display = True
         field = self.query_one("#report-file", Input)
         if not field.value:
-            field.value = str(default_folder() / f"ims-report-{self.report_name}-{today().isoformat()}.xlsx")
+            field.value = shown_path(export_folder(self.app) / f"ims-report-{self.report_name}-{today().isoformat()}.xlsx")
         self.query_one("#report-progress").display = False
         field.focus()
         self._say("Enter writes the file: .xlsx (with the chart) or .csv; Esc leaves")
@@ -341,7 +343,7 @@ class ReportsScreen(ImsScreen):
         bar.update(total=100, progress=0)
         bar.display = True
         self._say(f"exporting {get_report(self.report_name).title.lower()} ...")
-        self._export(self.report_name, self.params, path, fmt)
+        self._export(self.report_name, self.params, str(Path(path).expanduser().absolute()), fmt)
 
     @work(thread=True, group="report-export", exit_on_error=False)
     def _export(self, name: str, params: ReportParams, path: str, fmt: str) -> None:
@@ -352,14 +354,16 @@ class ReportsScreen(ImsScreen):
         except (ImsError, OSError) as exc:
             app.call_from_thread(self._exported, str(exc), True)
             return
-        app.call_from_thread(self._exported, result.describe(), False)
+        app.call_from_thread(self._exported, result.describe(), False, path)
 
     def _progress(self, phase: str, done: int, total: int) -> None:
         if not self._closed:
             self.query_one("#report-progress", ProgressBar).update(total=max(total, 1), progress=done)
 
-    def _exported(self, line: str, error: bool) -> None:
+    def _exported(self, line: str, error: bool, path: str = "") -> None:
         self.exporting = False
+        if not error:
+            remember_export_folder(self.app, path)
         if self._closed:
             self.app.say(line, error=error)
             return

@@ -17,7 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Center, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Header, Input, Static
+from textual.widgets import Header, Input, Static
 
 from ims_tui.screens.base import ImsScreen
 from ims_tui.services import auth
@@ -25,6 +25,7 @@ from ims_tui.services.actor import Actor
 from ims_tui.services.auth import DEMO_PIN, DemoUser, SignInResult
 from ims_tui.widgets.calls import ServiceCalls
 from ims_tui.widgets.scan import Scanned
+from ims_tui.widgets.footer import StationFooter
 
 CSS = Path(__file__).with_name("signin.tcss")
 
@@ -99,7 +100,7 @@ class SignInScreen(_Attempts, ImsScreen):
             yield Static("opening the store...", id="signin-status", classes="status-line")
         with Center():
             yield Static("", id="demo-users")
-        yield Footer(compact=True)
+        yield StationFooter()
 
     def on_mount(self) -> None:
         _show(self, set())
@@ -236,7 +237,7 @@ class LockScreen(_Attempts, ModalScreen[Actor]):
             yield Static("", id="signin-status", classes="status-line")
             yield Static(f"Locked for {actor.username}. ctrl+u: another user signs in. A badge scan works too.",
                          id="lock-hint")
-        yield Footer(compact=True)
+        yield StationFooter()
 
     def on_mount(self) -> None:
         self._set_mode("same")

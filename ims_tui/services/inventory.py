@@ -31,6 +31,8 @@ from ims_tui.services.errors import NotFound
 from ims_tui.services.permissions import Permission, check
 
 OPEN_PO_STATUSES = ("ordered", "partial")
+EXPIRING_DAYS = 30
+"""A lot expiring within this many days is marked (as the ``expiring`` report's default)."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,17 @@ class StockRow:
     @property
     def available(self) -> Decimal:
         return self.on_hand - self.reserved
+
+    def expiry_status(self, today: dt.date | None = None, days: int = EXPIRING_DAYS) -> str:
+        """``expired``, ``expires today``, ``expires in N d`` (within ``days``) or ``""``."""
+        if self.expiry is None:
+            return ""
+        left = (self.expiry - (today or dt.date.today())).days
+        if left < 0:
+            return "expired"
+        if left == 0:
+            return "expires today"
+        return f"expires in {left} d" if left <= days else ""
 
 
 @dataclass(frozen=True)

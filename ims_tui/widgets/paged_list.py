@@ -163,9 +163,21 @@ class PagedList(ServiceCalls, ScrollView, Generic[Row], can_focus=True):
         self._update_size()
         self.post_message(self.Loaded(self, len(self.rows), self.has_more, error))
         if not replace:
-            # keep up with a user who is scrolling; a fresh result waits to be scrolled to, so a
-            # search whose first page is short never starts the slower stages on its own
+            # keep up with a user who is scrolling
             self._maybe_fetch_more()
+        elif self.has_more and len(self.rows) < self.scrollable_content_region.height:
+            # a fresh result that does not fill the view: once the user has stopped typing for
+            # a moment, fetch on (the slower stages), so a short list is told as it is - never
+            # "4+" and a "more..." row when there are exactly 4
+            self.set_timer(self.FILL_DELAY, lambda: self._fill(generation))
+
+    FILL_DELAY = 0.3
+    """Seconds a short fresh result waits before the list fetches on to fill the view."""
+
+    def _fill(self, generation: int) -> None:
+        if generation == self._generation and not self._loading and self._next_cursor is not None:
+            self._loading = True
+            self._start(self._generation, self._fetch, self._next_cursor, replace=False, until=0)
 
     def _maybe_fetch_more(self) -> None:
         if self._loading or self._next_cursor is None or self._fetch is None:
