@@ -217,9 +217,10 @@ def load_demo(
 
 def _floor_work(store: Store, actor: Actor) -> None:
     """Work waiting on the floor, made through the services: two count tasks to do (a zone and
-    the products a schedule says are due) and a transfer from WH1 to WH2 in transit.  The
-    history's lots that expired ten days ago wait for the expired-lot sweep."""
-    from ims_tui.services import counts, stock_transfers
+    the products a schedule says are due), a transfer from WH1 to WH2 in transit and two pick
+    lists ready for the picker.  The history's lots that expired ten days ago wait for the
+    expired-lot sweep."""
+    from ims_tui.services import counts, picking, sales, stock_transfers
     from ims_tui.services.purchasing import LineInput
 
     counts.create_count(store, actor, locations=["WH1-B"])
@@ -235,6 +236,10 @@ def _floor_work(store: Store, actor: Actor) -> None:
     if rows:
         transfer = stock_transfers.create_transfer(store, actor, "WH1", "WH2", [LineInput(sku, Decimal(6)) for sku, _ in rows])
         stock_transfers.ship(store, actor, transfer.number, sorted({code for _, code in rows}))
+    # two fully reserved orders already have their pick lists, in walking order, for the picker
+    ready = [so.number for so in sales.list_sos(store, actor, status="confirmed") if not so.qty_waiting]
+    for number in sorted(ready)[:2]:
+        picking.create_pick(store, actor, [number])
 
 
 def _may_reset(store: Store, actor: Actor | None, confirm: str | None, force: bool) -> None:
