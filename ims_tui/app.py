@@ -40,7 +40,7 @@ from ims_tui.services.errors import ImsError
 from ims_tui.services.permissions import allows
 from ims_tui.services.text import ESCAPES
 from ims_tui.settings import use_site
-from ims_tui.widgets.scan import ScanDetector, Scanned
+from ims_tui.widgets.scan import TERMINATOR_KEYS, ScanDetector, Scanned
 
 
 def _show_control_characters() -> None:
@@ -114,6 +114,12 @@ class ImsApp(App[int]):
     BACKGROUND_START_SECONDS = 0.3
     FEED_WAIT_SECONDS = 0.25
     FEED_RETRY_SECONDS = 2.0
+    EARLY_KEYS_KEPT = 1000
+    """Keys typed before the sign-in screen is ready are kept up to this many (then dropped)."""
+    EARLY_KEYS_RESUME_SECONDS = 0.25
+    """Early keys after an Enter or Tab wait for the focus to move, at most this long."""
+    LATE_GAP_FACTOR = 4
+    """On a screen with ``WHOLE_SCANS`` a burst may pause once for this many ``max_gap``s."""
     KIOSK_IDLE_LOCK_MINUTES = 1.0
     """A kiosk locks after at most this long without a key (shorter in the station file wins)."""
 
@@ -140,6 +146,10 @@ class ImsApp(App[int]):
         """The last lines the app said to the user (status and errors), newest last."""
         self.bells = 0
         self._flush_timer = None
+        self._early_keys: list[events.Key] | None = []
+        """Keys that came before the first screen could take them (None: it can); see :meth:`input_ready`."""
+        self._replay_timer = None
+        self._replaying = False
         self._last_activity = time.monotonic()
         self._locked = False
         self._idle_minutes = config.idle_lock_minutes
@@ -166,6 +176,7 @@ class ImsApp(App[int]):
     def on_mount(self) -> None:
         if self._start_actor is not None:
             self.sign_in_complete(self._start_actor)
+            self.input_ready()
         else:
             self._show_sign_in()
         self._check_size()
@@ -187,6 +198,8 @@ class ImsApp(App[int]):
     def _show_sign_in(self) -> None:
         from ims_tui.screens.signin import SignInScreen
 
+        if self._early_keys is None:
+            self._early_keys = []
         self._replace_stack(SignInScreen())
 
     @work(thread=True, group="tasks", exit_on_error=False)
@@ -309,25 +322,70 @@ class ImsApp(App[int]):
     # -- input: activity, scan detection ----------------------------------------------------
 
     async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.DescendantFocus) and self._replay_timer is not None and self._early_keys:
+            self.call_after_refresh(self._replay_early_keys)  # the early keys' Enter moved the focus
         if isinstance(event, (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp)):
             self._last_activity = time.monotonic()
         if isinstance(event, events.Key) and not event.is_forwarded:
-            verdict = self.scan_detector.feed(event.key, event.character, event.time, event)
-            for held in verdict.release:
-                await super().on_event(held)
-            if verdict.scan is not None:
-                self.deliver_scan(verdict.scan, "wedge")
-            elif verdict.pass_key:
-                await super().on_event(event)
-            if self.scan_detector.holding:
-                self._schedule_flush()
+            if self._early_keys is not None and _waits_for_the_screen(event):
+                if len(self._early_keys) < self.EARLY_KEYS_KEPT:
+                    self._early_keys.append(event)
+                return
+            await self._take_key(event)
             return
         await super().on_event(event)
+
+    def input_ready(self) -> None:
+        """The screen's fields are up and focused: replay the keys that came before, in order.
+
+        Called once the app is signed in at start, and by the sign-in screen when it knows
+        whether the store needs a first administrator (until then it has no field to type in).
+        The replay runs after the pending focus change; keys still arriving meanwhile queue
+        behind the early ones.  The keys keep their own times, so an early scan is a scan.
+        """
+        if self._early_keys is not None and self._replay_timer is None:
+            self._replay_timer = self.set_timer(self.EARLY_KEYS_RESUME_SECONDS, self._replay_early_keys)
+            self.call_after_refresh(self._replay_early_keys)
+
+    async def _replay_early_keys(self) -> None:
+        """Replay up to an Enter or Tab the focused field took; the rest waits for the focus to move
+        (the user name's Enter moves to the password), or at most ``EARLY_KEYS_RESUME_SECONDS``."""
+        if self._replaying:  # the timer and the focus change can both ask; one replays
+            return
+        if self._replay_timer is not None:
+            self._replay_timer.stop()
+            self._replay_timer = None
+        self._replaying = True
+        try:
+            early = self._early_keys or []
+            while early:
+                event = early.pop(0)
+                await self._take_key(event)
+                if event.key in TERMINATOR_KEYS and early and not self.scan_detector.holding:
+                    self._replay_timer = self.set_timer(self.EARLY_KEYS_RESUME_SECONDS, self._replay_early_keys)
+                    return
+            self._early_keys = None
+        finally:
+            self._replaying = False
+
+    async def _take_key(self, event: events.Key) -> None:
+        """One key through scan detection, then (held back, released or as a scan) on its way."""
+        self.scan_detector.late_gap = self.scan_detector.max_gap * self.LATE_GAP_FACTOR \
+            if getattr(self.screen, "WHOLE_SCANS", False) else 0.0
+        verdict = self.scan_detector.feed(event.key, event.character, event.time, event)
+        for held in verdict.release:
+            await super().on_event(held)
+        if verdict.scan is not None:
+            self.deliver_scan(verdict.scan, "wedge")
+        elif verdict.pass_key:
+            await super().on_event(event)
+        if self.scan_detector.holding:
+            self._schedule_flush()
 
     def _schedule_flush(self) -> None:
         if self._flush_timer is not None:
             self._flush_timer.stop()
-        self._flush_timer = self.set_timer(self.scan_detector.max_gap + 0.005, self._flush_held_keys)
+        self._flush_timer = self.set_timer(self.scan_detector.window + 0.005, self._flush_held_keys)
 
     async def _flush_held_keys(self) -> None:
         """A burst that ended without a terminator was typing: let the keys through."""
@@ -677,6 +735,11 @@ class StationCommands(SystemCommandsProvider):
         for name, help_text, callback, discover in self.app.get_system_commands(self.screen):
             if discover:
                 yield DiscoveryHit(name, callback, help=help_text)
+
+
+def _waits_for_the_screen(event: events.Key) -> bool:
+    """A key that types or ends a scan waits for the first screen; any other (ctrl+q) acts at once."""
+    return event.is_printable or event.key in TERMINATOR_KEYS or event.key in ("backspace", "ctrl+right_square_bracket")
 
 
 def _runner(node: Any, action: str):

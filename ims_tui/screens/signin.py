@@ -76,6 +76,8 @@ class SignInScreen(_Attempts, ImsScreen):
 
     TITLE = "Sign in"
     SCAN_STEPS = True
+    WHOLE_SCANS = True
+    """A badge whose keys reach the terminal bunched (one late pause) is still one scan."""
     CSS_PATH = CSS
     HELP = (
         "Type your user name and password, or scan your badge and type your PIN. After several "
@@ -119,6 +121,7 @@ class SignInScreen(_Attempts, ImsScreen):
     def _ready(self, first_admin: bool, demo_users: list[DemoUser]) -> None:
         self._show_demo_users(demo_users)
         self._set_mode("first_admin" if first_admin else "password")
+        self.app.input_ready()  # keys typed (or scanned) while the store opened go in now
 
     def _show_demo_users(self, demo_users: list[DemoUser]) -> None:
         panel = self.query_one("#demo-users", Static)
@@ -210,6 +213,7 @@ class LockScreen(_Attempts, ModalScreen[Actor]):
 
     TITLE = "Station locked"
     SCAN_STEPS = True
+    WHOLE_SCANS = True
     CSS_PATH = CSS
     HELP = (
         "The station locked itself after a while without use. Type your password or PIN to carry on "

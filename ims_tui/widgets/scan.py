@@ -8,6 +8,12 @@ to be a code, the held keys become one scan and never reach the focused widget. 
 else (a slow key, a pause, any other key) releases the held keys unchanged and in order, so
 typing by hand behaves exactly as typing, only up to ``max_gap`` later.
 
+Where a scan must never be split (the sign-in screen: half a badge in the user name, the rest
+in the password), the app sets ``late_gap``: a burst of at least two keys may then go on after
+ONE pause longer than ``max_gap`` but within ``late_gap`` (a scanner whose keys reach the
+terminal bunched in two reads).  A person's keys are not a burst in the first place, so their
+typing is not delayed; at worst two keys rolled over inside ``max_gap`` wait ``late_gap``.
+
 GS (``\\x1d``, the GS1 field separator) arrives as ``ctrl+right_square_bracket``; a plain
 ``Input`` drops it, so the detector keeps it in the scan text.
 """
@@ -57,8 +63,11 @@ class ScanDetector(Generic[E]):
     def __init__(self, *, max_gap: float = 0.035, min_length: int = 4) -> None:
         self.max_gap = max_gap
         self.min_length = min_length
+        self.late_gap = 0.0
+        """Set by the app per screen; 0 allows no late pause (see the module doc)."""
         self._held: list[tuple[E, str]] = []
         self._last_at = 0.0
+        self._late_used = False
 
     @property
     def holding(self) -> bool:
@@ -68,9 +77,20 @@ class ScanDetector(Generic[E]):
     def last_key_at(self) -> float:
         return self._last_at
 
+    @property
+    def window(self) -> float:
+        """How long after the last held key the burst may still go on."""
+        return self.late_gap if self._may_pause() else self.max_gap
+
+    def _may_pause(self) -> bool:
+        return self.late_gap > self.max_gap and not self._late_used and len(self._held) >= 2
+
     def feed(self, key: str, character: str | None, at: float, event: E) -> Verdict[E]:
         """Decide about one key event that arrived at time ``at`` (the event's own time)."""
-        in_burst = bool(self._held) and at - self._last_at <= self.max_gap
+        gap = at - self._last_at
+        in_burst = bool(self._held) and gap <= self.max_gap
+        if not in_burst and self._held and self._may_pause() and gap <= self.late_gap:
+            in_burst = self._late_used = True
         char = _scan_character(key, character)
         if char is not None:
             verdict: Verdict[E] = Verdict(release=[] if in_burst else self._take())
@@ -80,18 +100,20 @@ class ScanDetector(Generic[E]):
         if key in TERMINATOR_KEYS and in_burst and len(self._held) >= self.min_length:
             text = "".join(char for _, char in self._held)
             self._held.clear()
+            self._late_used = False
             return Verdict(scan=text)
         return Verdict(release=self._take(), pass_key=True)
 
     def flush(self, now: float) -> list[E]:
-        """The held keys, once the burst is over (no key for longer than ``max_gap``)."""
-        if self._held and now - self._last_at > self.max_gap:
+        """The held keys, once the burst is over (no key for longer than :attr:`window`)."""
+        if self._held and now - self._last_at > self.window:
             return self._take()
         return []
 
     def _take(self) -> list[E]:
         events = [event for event, _ in self._held]
         self._held.clear()
+        self._late_used = False
         return events
 
 
