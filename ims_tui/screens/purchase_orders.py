@@ -20,7 +20,8 @@ from ims_tui.screens.tasks import Task, register_task
 from ims_tui.services import purchasing, receiving
 from ims_tui.services.errors import BadInput
 from ims_tui.services.permissions import Permission
-from ims_tui.services.purchasing import LineInput, PurchaseOrderView, money_text, normalise_number, qty_text
+from ims_tui.services.orders import normalise_number
+from ims_tui.services.purchasing import LineInput, PurchaseOrderView, money_text, qty_text
 from ims_tui.services.scans import resolve_scan
 from ims_tui.values import parse_quantity
 from ims_tui.widgets.scan import Scanned

@@ -22,7 +22,8 @@ from ims_tui.screens.tasks import Task, register_task
 from ims_tui.services import picking, sales
 from ims_tui.services.errors import BadInput
 from ims_tui.services.permissions import Permission, allows
-from ims_tui.services.purchasing import money_text, normalise_number, qty_text
+from ims_tui.services.orders import normalise_number
+from ims_tui.services.purchasing import money_text, qty_text
 from ims_tui.services.sales import SalesOrderView, SOLineInput, SOSummary
 from ims_tui.services.scans import resolve_scan
 from ims_tui.values import parse_money, parse_quantity

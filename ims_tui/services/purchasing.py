@@ -24,6 +24,7 @@ from ims_tui.services.actor import Actor
 from ims_tui.services.changes import emit
 from ims_tui.services.catalogue import find_product
 from ims_tui.services.errors import BadInput, NotFound, RuleViolation
+from ims_tui.services.orders import filter_orders, load_order
 from ims_tui.services.permissions import Permission, check
 from ims_tui.values import format_money, format_quantity, parse_po_line, parse_quantity
 
@@ -161,19 +162,9 @@ def _positive_qty(value: object) -> Decimal:
 # --- reading ------------------------------------------------------------------------------------
 
 
-def normalise_number(number: str) -> str:
-    return number.strip().upper()
-
-
 def load_po(session: Session, number: str, *, lock: bool = False) -> PurchaseOrder:
     """The PO by number (case-insensitive); ``lock`` takes its row lock for the transaction."""
-    query = select(PurchaseOrder).where(PurchaseOrder.number == normalise_number(number))
-    if lock:
-        query = query.with_for_update()
-    order = session.scalars(query).one_or_none()
-    if order is None:
-        raise NotFound(f"unknown purchase order {number.strip()!r}")
-    return order
+    return load_order(session, PurchaseOrder, number, "purchase order", lock=lock)
 
 
 def view_po(session: Session, order_id: int) -> PurchaseOrderView:
@@ -250,13 +241,8 @@ def list_pos(
         .limit(limit)
         .offset(offset)
     )
-    if status:
-        query = query.where(PurchaseOrder.status == status)
-    if open_only:
-        query = query.where(PurchaseOrder.status.in_(EDITABLE_STATUSES))
-    if search.strip():
-        pattern = f"%{search.strip()}%"
-        query = query.where(PurchaseOrder.number.ilike(pattern) | Supplier.name.ilike(pattern))
+    query = filter_orders(query, PurchaseOrder, Supplier.name, status=status, open_only=open_only,
+                          open_statuses=EDITABLE_STATUSES, search=search)
     with store.read() as session:
         return [
             POSummary(number, supplier, state, expected, lines or 0, ordered or Decimal(0), received or Decimal(0))

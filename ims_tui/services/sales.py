@@ -37,7 +37,8 @@ from ims_tui.services.actor import Actor
 from ims_tui.services.catalogue import find_product
 from ims_tui.services.errors import BadInput, NotFound, RuleViolation
 from ims_tui.services.permissions import Permission, check
-from ims_tui.services.purchasing import money_text, normalise_number, qty_text
+from ims_tui.services.orders import filter_orders, load_order, normalise_number
+from ims_tui.services.purchasing import money_text, qty_text
 from ims_tui.values import parse_money, parse_quantity
 
 SO_PREFIX = "SO-"
@@ -259,13 +260,7 @@ class SOSummary:
 
 
 def load_so(session: Session, number: str, *, lock: bool = False) -> SalesOrder:
-    query = select(SalesOrder).where(SalesOrder.number == normalise_number(number))
-    if lock:
-        query = query.with_for_update()
-    order = session.scalars(query).one_or_none()
-    if order is None:
-        raise NotFound(f"unknown sales order {number.strip()!r}")
-    return order
+    return load_order(session, SalesOrder, number, "sales order", lock=lock)
 
 
 def view_so(session: Session, order_id: int) -> SalesOrderView:
@@ -326,13 +321,8 @@ def list_sos(
         .limit(limit)
         .offset(offset)
     )
-    if status:
-        query = query.where(SalesOrder.status == status)
-    if open_only:
-        query = query.where(SalesOrder.status.in_(EDITABLE_STATUSES))
-    if search.strip():
-        pattern = f"%{search.strip()}%"
-        query = query.where(SalesOrder.number.ilike(pattern) | Customer.name.ilike(pattern))
+    query = filter_orders(query, SalesOrder, Customer.name, status=status, open_only=open_only,
+                          open_statuses=EDITABLE_STATUSES, search=search)
     with store.read() as session:
         return [
             SOSummary(number, customer, state, policy, due, lines or 0, ordered or Decimal(0), shipped or Decimal(0),
