@@ -24,6 +24,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, make_url, select, text
 
+from bench._results import record
 from bench.ledger_postings import PG_ADMIN_URL, new_pg_database, raw_connection
 from ims_tui.db import schema
 from ims_tui.db.engine import Store
@@ -160,6 +161,8 @@ def main() -> None:
     for backend in backends:
         service, baseline = run_backend(backend, args.lines)
         print(f"{backend:<11} {args.lines:>6} {service:>10.2f} {baseline:>10.2f} {service / baseline:>7.2f}")
+        record("count_approval", f"approve {args.lines:,} lines vs raw SQL, {backend}", service / baseline, at_most=5,
+               detail=f"{service:.2f} vs {baseline:.2f} s")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from pathlib import Path
 import psycopg
 from sqlalchemy import create_engine, make_url, text
 
+from bench._results import record
 from ims_tui.db import schema
 from ims_tui.db.engine import Store
 from ims_tui.services import catalogue, stock
@@ -168,7 +169,9 @@ def main() -> None:
     print(f"{'backend':<11} {'writers':>7} {'ledger/s':>10} {'raw SQL/s':>10} {'ratio':>7}  (goal >= 0.50)")
     for backend in backends:
         for name, writers, service, raw in run_backend(backend, args.postings):
-            print(f"{name:<11} {writers:>7} {service:>10.0f} {raw:>10.0f} {service / raw:>7.2f}")
+            print(f"{name:<11} {writers:>7} {service:>10.0f} {raw:>10.0f} {service / raw:>7.2f}", flush=True)
+            record("ledger_postings", f"postings/s vs raw SQL, {name}, {writers} writer{'s' if writers > 1 else ''}",
+                   service / raw, at_least=0.5, detail=f"{service:.0f} vs {raw:.0f}/s")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from pathlib import Path
 import psycopg
 from sqlalchemy import make_url
 
+from bench._results import record
 from bench._sales_store import bulk_draft_orders, bulk_locations, bulk_products
 from bench.ledger_postings import new_pg_database, timed
 from ims_tui.db import schema
@@ -145,6 +146,8 @@ def main() -> None:
     for backend in backends:
         for name, writers, service, raw in run_backend(backend, args.orders):
             print(f"{name:<11} {writers:>7} {service:>10.0f} {raw:>10.0f} {service / raw:>7.2f}", flush=True)
+            record("sales_reservations", f"confirms/s vs raw SQL, {name}, {writers} writer{'s' if writers > 1 else ''}",
+                   service / raw, at_least=0.5 if writers == 8 else None, detail=f"{service:.0f} vs {raw:.0f}/s")
 
 
 if __name__ == "__main__":

@@ -36,6 +36,8 @@ import termios
 import time
 from pathlib import Path
 
+from bench._results import record
+
 ANSI = re.compile(rb"\x1b(\[[0-9;?<>=]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])")
 HOME = b"Signed in as"
 LETTERS = "qwzxjkvyqwzx"  # typed into Lookup's search; each new letter must appear on the screen
@@ -290,6 +292,12 @@ def main() -> None:
           f"   (scans not shown within 60 s: {r['missed_scans']})")
     print(f"RSS per session app {r['rss_per_session_mib']:.1f} MiB (max {r['rss_max_mib']:.1f})   "
           f"server {r['server_rss_mib']:.1f} MiB")
+    record("serve_ssh", "first frame over ssh vs local", r["first_frame_ssh_s"] / r["first_frame_local_s"], at_most=1.5,
+           detail=f"{r['first_frame_ssh_s']:.2f} vs {r['first_frame_local_s']:.2f} s")
+    record("serve_ssh", f"key to screen p95, {r['sessions']} sessions vs 1", r["typed_p95_n_ms"] / r["typed_p95_1_ms"],
+           detail=f"{r['typed_p95_n_ms']:.0f} vs {r['typed_p95_1_ms']:.0f} ms")
+    record("serve_ssh", f"scan to product p95, {r['sessions']} sessions vs 1", r["scan_p95_n_ms"] / r["scan_p95_1_ms"],
+           detail=f"{r['scan_p95_n_ms']:.0f} vs {r['scan_p95_1_ms']:.0f} ms")
 
 
 if __name__ == "__main__":

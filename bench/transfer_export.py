@@ -17,6 +17,7 @@ from pathlib import Path
 
 import xlsxwriter
 
+from bench._results import record
 from bench.transfer_import import ACTOR, Backend, make_file, peak_heap, timed
 from ims_tui.services.transfer import export, run_import
 from ims_tui.services.transfer.exporters import COLUMNS, _product_rows
@@ -59,6 +60,10 @@ def run(backend_name: str, rows: int, workdir: Path) -> None:
               f"(rows fetched beforehand in {fetch:.2f} s)")
         print(f"  ims export csv        {csv_time:6.2f} s  {rows / csv_time:9,.0f} rows/s")
         print(f"  peak Python heap      {heaps[0] / 1e6:6.1f} MB at {rows // 10:,} rows, {heaps[1] / 1e6:.1f} MB at {rows:,} rows")
+        record("transfer_export", f"XLSX export vs raw xlsxwriter, {backend_name}", exported / baseline,
+               detail=f"{rows:,} rows: {exported:.2f} vs {baseline:.2f} s")
+        record("transfer_export", f"peak heap at {rows:,} rows vs {rows // 10:,}", heaps[1] / heaps[0], at_most=1.5,
+               detail=f"{heaps[1] / 1e6:.1f} vs {heaps[0] / 1e6:.1f} MB (memory stays flat)")
     finally:
         backend.drop_all()
 
