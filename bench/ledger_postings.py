@@ -2,10 +2,14 @@
 
 Each posting moves one unit of a random product between two bins, named by SKU and location
 codes as a station would: the ledger path is ``stock.move`` (permission check, code
-resolution, idempotency key, conditional decrement, upsert, movement, audit row); the
-baseline runs the same statements - the two look-ups by code and the five writes - through
-the bare DB-API driver in one transaction, with no validation, typing or audit text.  Both run in this process, same store, same
-machine, one writer and eight writer processes.  Figures are printed, not asserted.
+resolution, idempotency key with content digest, conditional decrement, upsert, movement, FIFO
+stamp, waiting sales lines, audit row, change event, hash chain); the baseline runs the same
+statements in the same order - the look-ups by code, the posting row, the balance and movement
+writes, the waiting-lines query, the audit row, ``pg_notify`` on PostgreSQL and the chain's head
+and links, with the digest and the chain's hashes computed as the ledger computes them - through
+the bare DB-API driver in one transaction, with no validation, typing or retries.  Both run
+against the same store, same machine, one writer and eight writer processes.  Figures are
+printed, not asserted.
 
     python -m bench.ledger_postings [--postings N] [--backend sqlite|postgresql|both]
 """
@@ -13,9 +17,13 @@ machine, one writer and eight writer processes.  Figures are printed, not assert
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import hashlib
+import json
 import multiprocessing
 import os
 import random
+import secrets
 import sqlite3
 import tempfile
 import time
@@ -27,7 +35,7 @@ import psycopg
 from sqlalchemy import create_engine, make_url, text
 
 from bench._results import record
-from ims_tui.db import schema
+from ims_tui.db import chain, schema
 from ims_tui.db.engine import Store
 from ims_tui.services import catalogue, stock
 from ims_tui.services.actor import Actor
@@ -61,19 +69,38 @@ def ledger_worker(url: str, postings: int, seed: int) -> None:
 
 
 RAW_STATEMENTS = {
-    "product": "SELECT id, tracking, uom, active FROM products WHERE sku = {p}",
     "locations": "SELECT id, code, kind, active FROM locations WHERE code IN ({p}, {p})",
-    "posting": "INSERT INTO postings (idempotency_key, kind, reason, reference, username, station, created_at) "
-    "VALUES ({p}, 'move', '', '', 'bench', 'bench', CURRENT_TIMESTAMP) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+    "product": "SELECT id, sku, tracking, uom, active, average_cost, standard_cost FROM products WHERE sku = {p}",
+    "posting_sqlite": "INSERT INTO postings (idempotency_key, kind, reason, reference, username, station, created_at, "
+    "content_digest) SELECT {p}, 'move', '', '', 'bench', 'bench', {p}, {p} "
+    "WHERE NOT EXISTS (SELECT 1 FROM postings WHERE idempotency_key = {p}) RETURNING id",
+    "posting_postgresql": "INSERT INTO postings (idempotency_key, kind, reason, reference, username, station, created_at, "
+    "content_digest) VALUES ({p}, 'move', '', '', 'bench', 'bench', {p}, {p}) "
+    "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
     "decrement": "UPDATE balances SET on_hand = on_hand - 1000 WHERE product_id = {p} AND location_id = {p} "
     "AND lot_key = 0 AND on_hand - reserved >= 1000",
     "increment": "INSERT INTO balances (product_id, location_id, lot_key, lot_id, on_hand, reserved) "
     "VALUES ({p}, {p}, 0, NULL, 1000, 0) ON CONFLICT (product_id, location_id, lot_key) "
     "DO UPDATE SET on_hand = balances.on_hand + excluded.on_hand",
-    "movement": "INSERT INTO movements (posting_id, product_id, qty, from_location_id, to_location_id, unit_cost, "
-    "reason, reference, username, station, created_at) VALUES ({p}, {p}, 1000, {p}, {p}, 0, '', '', 'bench', 'bench', CURRENT_TIMESTAMP)",
-    "audit": "INSERT INTO audit_log (at, username, role, station, action, target, product_id, summary, outcome) "
-    "VALUES (CURRENT_TIMESTAMP, 'bench', 'admin', 'bench', 'stock.move', '', {p}, '1 moved', 'ok')",
+    "movement": "INSERT INTO movements (posting_id, product_id, qty, from_location_id, to_location_id, lot_id, serial_id, "
+    "unit_cost, reason, reference, username, station, created_at) "
+    "VALUES ({p}, {p}, 1000, {p}, {p}, NULL, NULL, 0, '', '', 'bench', 'bench', {p}) RETURNING id",
+    "received_at": "UPDATE balances SET received_at = {p} WHERE product_id = {p} AND location_id = {p} AND lot_key = 0 "
+    "AND (received_at IS NULL OR on_hand = 1000)",
+    "waiting": "SELECT l.id, l.order_id, l.product_id, l.qty_waiting, c.min_shelf_days FROM sales_order_lines l "
+    "JOIN sales_orders o ON o.id = l.order_id JOIN customers c ON c.id = o.customer_id "
+    "WHERE l.product_id IN ({p}) AND l.qty_waiting > 0 AND o.status IN ('confirmed', 'picking', 'partial') "
+    "ORDER BY l.requested_date IS NULL, l.requested_date, o.due_date IS NULL, o.due_date, o.confirmed_at, l.id",
+    "audit": "INSERT INTO audit_log (at, username, role, station, action, target, summary, outcome, product_id) "
+    "VALUES ({p}, 'bench', 'admin', 'bench', 'stock.move', {p}, {p}, 'ok', {p}) RETURNING id",
+    "notify": "SELECT pg_notify('ims_changes', {p})",
+    "take_head": "UPDATE chain_heads SET seq = seq + 3 WHERE stripe = {p} RETURNING seq, hash",
+    "links": "INSERT INTO chain_links (stripe, seq, tbl, row_id, row_hash, hash) VALUES ({p}, {p}, {p}, {p}, {p}, {p})",
+    "set_head": "UPDATE chain_heads SET hash = {p} WHERE stripe = {p}",
+    "links_and_head": "WITH new_links AS (INSERT INTO chain_links (stripe, seq, tbl, row_id, row_hash, hash) "
+    "SELECT {p}, seq, tbl, row_id, row_hash, hash FROM unnest(CAST({p} AS INTEGER[]), CAST({p} AS VARCHAR[]), "
+    "CAST({p} AS INTEGER[]), CAST({p} AS VARCHAR[]), CAST({p} AS VARCHAR[])) AS link(seq, tbl, row_id, row_hash, hash) "
+    "RETURNING id) UPDATE chain_heads SET hash = {p} WHERE stripe = {p}",
 }
 
 
@@ -91,24 +118,62 @@ def raw_connection(url: str):  # type: ignore[no-untyped-def]
 
 
 def raw_worker(url: str, postings: int, seed: int) -> None:
+    """The posting's statements, in its order, with the values it computes (content digest, row
+    and link hashes of the chain) and nothing else: no validation, no typing, no retries."""
     rng = random.Random(seed)
     connection, placeholder, begin = raw_connection(url)
+    sqlite_store = placeholder == "?"
     sql = {name: statement.format(p=placeholder) for name, statement in RAW_STATEMENTS.items()}
     for _ in range(postings):
+        sku, key = f"B{rng.randrange(PRODUCTS):04d}", uuid.uuid4().hex
+        at = dt.datetime.now(dt.timezone.utc)
+        stamp = at.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite_store else at
+        digest = hashlib.sha256(json.dumps(["move", "", "", [[sku, "1", "BIN-A", "BIN-B"]]]).encode()).hexdigest()
         cursor = connection.cursor()
         cursor.execute(begin)
-        cursor.execute(sql["posting"], (uuid.uuid4().hex,))
-        posting_id = cursor.fetchone()[0]
-        cursor.execute(sql["product"], (f"B{rng.randrange(PRODUCTS):04d}",))
-        product = cursor.fetchone()[0]
         cursor.execute(sql["locations"], ("BIN-A", "BIN-B"))
         codes = {code: location_id for location_id, code, _kind, _active in cursor.fetchall()}
         a, b = codes["BIN-A"], codes["BIN-B"]
+        cursor.execute(sql["product"], (sku,))
+        product = cursor.fetchone()[0]
+        if sqlite_store:
+            cursor.execute(sql["posting_sqlite"], (key, stamp, digest, key))
+        else:
+            cursor.execute(sql["posting_postgresql"], (key, stamp, digest))
+        posting_id = cursor.fetchone()[0]
         cursor.execute(sql["decrement"], (product, a))
         assert cursor.rowcount == 1
         cursor.execute(sql["increment"], (product, b))
-        cursor.execute(sql["movement"], (posting_id, product, a, b))
-        cursor.execute(sql["audit"], (product,))
+        cursor.execute(sql["movement"], (posting_id, product, a, b, stamp))
+        movement_id = cursor.fetchone()[0]
+        cursor.execute(sql["received_at"], (stamp, product, b))
+        cursor.execute(sql["waiting"], (product,))
+        cursor.fetchall()
+        summary = f"1 {sku} BIN-A->BIN-B"
+        cursor.execute(sql["audit"], (stamp, sku, summary, product))
+        audit_id = cursor.fetchone()[0]
+        if not sqlite_store:
+            cursor.execute(sql["notify"], (f"stock:{posting_id}",))
+        rows = [
+            ("postings", posting_id, (posting_id, key, "move", "", "", "bench", "bench", at, digest)),
+            ("movements", movement_id, (movement_id, posting_id, product, Decimal(1), a, b, None, None, Decimal(0),
+                                        "", "", "bench", "bench", at)),
+            ("audit_log", audit_id, (audit_id, at, "bench", "admin", "bench", "stock.move", sku, product, summary, "ok")),
+        ]
+        hashed = [(table, row_id, chain.row_hash(table, row)) for table, row_id, row in rows]
+        stripe = 0 if sqlite_store else secrets.randbelow(chain.STRIPES)
+        cursor.execute(sql["take_head"], (stripe,))
+        end, previous = cursor.fetchone()
+        links = []
+        for seq, (table, row_id, content) in enumerate(hashed, start=end - len(hashed) + 1):
+            previous = chain.link_hash(previous, table, row_id, content)
+            links.append((stripe, seq, table, row_id, content, previous))
+        if sqlite_store:
+            cursor.executemany(sql["links"], links)
+            cursor.execute(sql["set_head"], (previous, stripe))
+        else:
+            columns = list(zip(*links))
+            cursor.execute(sql["links_and_head"], (stripe, *(list(column) for column in columns[1:]), previous, stripe))
         cursor.execute("COMMIT")
     connection.close()
 

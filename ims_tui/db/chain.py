@@ -25,9 +25,10 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, bindparam, insert, update
+from sqlalchemy import ColumnElement, Connection, bindparam, insert, text, update
 from sqlalchemy.orm import Session, SessionTransaction
 
+from ims_tui.db.direct import Direct
 from ims_tui.db.models import AuditEntry, ChainHead, ChainLink, Movement, Posting
 
 STRIPES = 32
@@ -110,30 +111,43 @@ def seal(session: Session) -> None:
     append(connection, pending, stripe=0 if connection.dialect.name == "sqlite" else secrets.randbelow(STRIPES))
 
 
-_TAKE_HEAD = (
+_TAKE_HEAD = Direct(
     update(ChainHead)
     .where(ChainHead.stripe == bindparam("head"))
     .values(seq=ChainHead.seq + bindparam("count"))
     .returning(ChainHead.seq, ChainHead.hash)
 )
-_SET_HEAD = update(ChainHead).where(ChainHead.stripe == bindparam("head")).values(hash=bindparam("new_hash"))
-_INSERT_LINK = insert(ChainLink)
+_SET_HEAD = Direct(update(ChainHead).where(ChainHead.stripe == bindparam("head")).values(hash=bindparam("new_hash")))
+_LINK_COLUMNS = ("stripe", "seq", "tbl", "row_id", "row_hash", "hash")
+_INSERT_LINKS = Direct(insert(ChainLink).values({name: bindparam(name) for name in _LINK_COLUMNS}))
+# PostgreSQL: the links (as arrays, any number) and the new head in one round trip; a
+# data-modifying CTE always runs.
+_INSERT_LINKS_AND_SET_HEAD = Direct(text(
+    "WITH new_links AS (INSERT INTO chain_links (stripe, seq, tbl, row_id, row_hash, hash) "
+    "SELECT :head, seq, tbl, row_id, row_hash, hash FROM unnest("
+    "CAST(:seqs AS INTEGER[]), CAST(:tbls AS VARCHAR[]), CAST(:row_ids AS INTEGER[]), "
+    "CAST(:row_hashes AS VARCHAR[]), CAST(:hashes AS VARCHAR[])) AS link(seq, tbl, row_id, row_hash, hash) "
+    "RETURNING id) "
+    "UPDATE chain_heads SET hash = :new_hash WHERE stripe = :head"
+))
 
 
 def append(connection: Connection, hashed: list[tuple[str, int, str]], *, stripe: int) -> None:
     """Add links for ``(table, row id, row hash)`` at the end of ``stripe`` (locking its head)."""
     if not hashed:
         return
-    end, previous = connection.execute(_TAKE_HEAD, {"head": stripe, "count": len(hashed)}).one()
+    end, previous = _TAKE_HEAD.one(connection, {"head": stripe, "count": len(hashed)})
     links = []
     for seq, (table, row_id, content) in enumerate(hashed, start=end - len(hashed) + 1):
         previous = link_hash(previous, table, row_id, content)
         links.append({"stripe": stripe, "seq": seq, "tbl": table, "row_id": row_id, "row_hash": content,
                       "hash": previous})
     if connection.dialect.name == "postgresql":
-        # One round trip for the links and the head (a data-modifying CTE always runs).
-        links_cte = insert(ChainLink).values(links).returning(ChainLink.id).cte("new_links")
-        connection.execute(_SET_HEAD.add_cte(links_cte), {"head": stripe, "new_hash": previous})
+        _INSERT_LINKS_AND_SET_HEAD.execute(connection, {
+            "head": stripe, "new_hash": previous, "seqs": [link["seq"] for link in links],
+            "tbls": [link["tbl"] for link in links], "row_ids": [link["row_id"] for link in links],
+            "row_hashes": [link["row_hash"] for link in links], "hashes": [link["hash"] for link in links],
+        })
         return
-    connection.execute(_INSERT_LINK, links)
-    connection.execute(_SET_HEAD, {"head": stripe, "new_hash": previous})
+    _INSERT_LINKS.execute_many(connection, links)
+    _SET_HEAD.execute(connection, {"head": stripe, "new_hash": previous})

@@ -23,6 +23,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ims_tui.db import chain
+from ims_tui.db.direct import run_driver_sql
 from ims_tui.errors import StoreError
 
 T = TypeVar("T")
@@ -52,7 +53,7 @@ def _configure_sqlite(engine: Engine) -> None:
         # Writers take the write lock up front; readers use a deferred BEGIN, so under WAL they
         # never queue behind a writer.
         read_only = connection.get_execution_options().get(READ_ONLY_OPTION, False)
-        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        run_driver_sql(connection, "BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 _SECRET_PARAMETERS = ("password", "sslpassword")
@@ -94,7 +95,9 @@ class Store:
         elif self.backend == "postgresql":
             if parsed.drivername == "postgresql":
                 parsed = parsed.set(drivername="postgresql+psycopg")
-            self.engine = create_engine(parsed, echo=echo, pool_pre_ping=True, connect_args={"connect_timeout": 5})
+            # No pre-ping (a round trip on every checkout): a connection found dead by a
+            # transaction's statements is retried by transact, see _Lost.
+            self.engine = create_engine(parsed, echo=echo, connect_args={"connect_timeout": 5})
         else:
             raise StoreError(f"unsupported store backend {self.backend!r}: use sqlite:/// or postgresql+psycopg://")
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -156,7 +159,12 @@ class Store:
         while True:
             try:
                 with self._attempt() as session:
-                    return work(session)
+                    try:
+                        return work(session)
+                    except DBAPIError as exc:
+                        if exc.connection_invalidated:  # before COMMIT was sent: nothing was written
+                            raise _Lost() from exc
+                        raise
             except _Retry:
                 if attempt == MAX_ATTEMPTS:
                     raise StoreError("the store stayed too busy to commit; try again") from None
@@ -222,6 +230,11 @@ class StoreBusy(StoreError):
 
 class _Retry(Exception):
     """Internal: the transaction lost a race the database resolved by aborting it."""
+
+
+class _Lost(_Retry):
+    """Internal: the pooled connection was dead (the server restarted, an idle connection was
+    cut) before the transaction committed; the pool has dropped it, so the retry takes a live one."""
 
 
 def _sqlstate(exc: DBAPIError) -> str | None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import insert
+from sqlalchemy import bindparam, insert
 from sqlalchemy.orm import Session
 
 from ims_tui.db import chain
+from ims_tui.db.direct import Direct
 from ims_tui.db.models import AuditEntry, utcnow
 from ims_tui.services.actor import Actor
 
@@ -26,8 +27,13 @@ def record(
         "action": action, "target": target[:200], "summary": summary, "outcome": outcome,
         "product_id": product_id,
     }
-    row_id = session.connection().execute(_INSERT, values).scalar_one()
+    row_id = _INSERT.scalar(session.connection(), values)
     chain.remember(session, "audit_log", row_id, values)
 
 
-_INSERT = insert(AuditEntry).returning(AuditEntry.id)
+_COLUMNS = ("at", "username", "role", "station", "action", "target", "summary", "outcome", "product_id")
+_INSERT = Direct(
+    insert(AuditEntry)
+    .values({name: bindparam(name, type_=AuditEntry.__table__.c[name].type) for name in _COLUMNS})
+    .returning(AuditEntry.id)
+)

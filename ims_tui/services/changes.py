@@ -31,6 +31,7 @@ from decimal import Decimal
 from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.orm import Session, aliased
 
+from ims_tui.db.direct import Direct
 from ims_tui.db.engine import Store
 from ims_tui.db.models import ChangeEvent, Location, Lot, Movement, Posting, Product
 from ims_tui.services.actor import Actor
@@ -129,7 +130,7 @@ def emit(session: Session, topic: str, ident: object = "") -> None:
     emitted.add((topic, ident))
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        connection.execute(_NOTIFY, {"channel": CHANNEL, "payload": f"{topic}:{ident}"})
+        _NOTIFY.execute(connection, {"channel": CHANNEL, "payload": f"{topic}:{ident}"})
         return
     if topic == "stock":
         return  # the SQLite feed reads the posting's movements themselves: no second row per posting
@@ -138,7 +139,7 @@ def emit(session: Session, topic: str, ident: object = "") -> None:
         connection.execute(delete(ChangeEvent).where(ChangeEvent.id <= event_id - KEEP_EVENTS))
 
 
-_NOTIFY = text("SELECT pg_notify(:channel, :payload)")
+_NOTIFY = Direct(text("SELECT pg_notify(:channel, :payload)"))
 _INSERT_EVENT = insert(ChangeEvent)
 
 

@@ -18,12 +18,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ims_tui.db import chain
+from ims_tui.db.direct import Direct
 from ims_tui.db.engine import Store
 from ims_tui.db.models import (
     Balance,
@@ -174,14 +175,11 @@ def _claim_key(
     session: Session, actor: Actor, kind: str, key: str, reason: str, reference: str, at: dt.datetime, digest: str
 ) -> int | None:
     """Insert the posting row; None when the key was already posted (by anyone, ever)."""
-    sql = _statements(session)
-    if sql.dialect == "sqlite" and session.connection().execute(sql.key_taken, {"key": key}).first() is not None:
-        return None  # SQLite refuses an insert over an existing key outright (no REPLACE INTO)
-    posting_id = session.connection().execute(
-        sql.claim_key,
+    posting_id = _statements(session).claim_key.scalar(
+        session.connection(),
         {"key": key, "kind": kind, "reason": reason, "reference": reference,
          "username": actor.username, "station": actor.station, "at": at, "digest": digest},
-    ).scalar_one_or_none()
+    )
     if posting_id is not None:
         chain.remember(session, "postings", posting_id, {
             "idempotency_key": key, "kind": kind, "reason": reason, "reference": reference,
@@ -190,86 +188,117 @@ def _claim_key(
 
 
 # --- pre-built statements ------------------------------------------------------------------
-# Built once per dialect: constructing SQL expressions per posting cost more than running them.
+# Built once per dialect and run on the DB-API cursor (ims_tui.db.direct): SQLAlchemy's
+# execution path cost more per statement than the database took to run it.
 
 
 def _qty(name: str):  # type: ignore[no-untyped-def]
     return bindparam(name, type_=ScaledDecimal(QTY_SCALE))
 
 
+def _claim_key_statement(dialect: str):  # type: ignore[no-untyped-def]
+    """Insert the posting row unless its key exists; RETURNING its id, or no row."""
+    values = {"idempotency_key": "key", "kind": "kind", "reason": "reason", "reference": "reference",
+              "username": "username", "station": "station", "created_at": "at", "content_digest": "digest"}
+    if dialect == "postgresql":
+        return (
+            postgresql.insert(Posting)
+            .values({column: bindparam(name) for column, name in values.items()})
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+            .returning(Posting.id)
+        )
+    # SQLite's trigger refuses any insert over an existing key (REPLACE INTO would delete the row
+    # it replaces), so an existing key must insert no row at all: INSERT ... SELECT ... WHERE NOT
+    # EXISTS, one statement (writers are serialised by BEGIN IMMEDIATE).
+    table = Posting.__table__
+    chosen = select(*(bindparam(name, type_=table.c[column].type) for column, name in values.items())).where(
+        ~exists().where(table.c.idempotency_key == bindparam("key"))
+    )
+    return sqlite.insert(Posting).from_select(list(values), chosen).returning(Posting.id)
+
+
+def _values(model, columns: Sequence[str]) -> dict:  # type: ignore[no-untyped-def]
+    """``INSERT`` values naming each column's own bind parameter (a direct statement lists them)."""
+    return {column: bindparam(column, type_=model.__table__.c[column].type) for column in columns}
+
+
+_MOVEMENT_COLUMNS = ("posting_id", "product_id", "qty", "from_location_id", "to_location_id", "lot_id", "serial_id",
+                     "unit_cost", "reason", "reference", "username", "station", "created_at")
+_LAYER_COLUMNS = ("product_id", "movement_id", "unit_cost", "original_qty", "remaining_qty", "created_at")
+
+
 class _Statements:
     def __init__(self, dialect: str) -> None:
         self.dialect = dialect
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        self.key_taken = select(Posting.id).where(Posting.idempotency_key == bindparam("key"))
-        self.claim_key = (
-            insert(Posting)
-            .values(idempotency_key=bindparam("key"), kind=bindparam("kind"), reason=bindparam("reason"),
-                    reference=bindparam("reference"), username=bindparam("username"),
-                    station=bindparam("station"), created_at=bindparam("at"), content_digest=bindparam("digest"))
-            .on_conflict_do_nothing(index_elements=["idempotency_key"])
-            .returning(Posting.id)
-        )
+        self.claim_key = Direct(_claim_key_statement(dialect))
         increment = insert(Balance).values(
             product_id=bindparam("product"), location_id=bindparam("location"), lot_key=bindparam("key"),
             lot_id=bindparam("lot"), on_hand=_qty("qty"), reserved=0,
         )
-        self.increment = increment.on_conflict_do_update(
+        self.increment = Direct(increment.on_conflict_do_update(
             index_elements=["product_id", "location_id", "lot_key"],
             set_={"on_hand": Balance.on_hand + increment.excluded.on_hand},
-        )
+        ))
         self.balance_key = (
             Balance.product_id == bindparam("product"),
             Balance.location_id == bindparam("location"),
             Balance.lot_key == bindparam("key"),
         )
-        self.decrement = (
+        self.decrement = Direct(
             update(Balance)
             .where(*self.balance_key, Balance.on_hand - Balance.reserved >= _qty("qty"))
             .values(on_hand=Balance.on_hand - _qty("qty"))
         )
-        self.balance_row = select(Balance.on_hand, Balance.reserved).where(*self.balance_key)
-        self.insert_movement = insert(Movement).returning(Movement.id)
+        self.balance_row = Direct(select(Balance.on_hand, Balance.reserved).where(*self.balance_key))
+        self.insert_movement = Direct(insert(Movement).values(_values(Movement, _MOVEMENT_COLUMNS)).returning(Movement.id))
         self.insert_movements = insert(Movement).returning(Movement.id, sort_by_parameter_order=True)
-        self.lock_product = select(Product.average_cost).where(Product.id == bindparam("product")).with_for_update()
-        self.open_layers = (
+        self.lock_product = Direct(
+            select(Product.average_cost).where(Product.id == bindparam("product")).with_for_update()
+        )
+        self.open_layers = Direct(
             select(CostLayer.id, CostLayer.unit_cost, CostLayer.remaining_qty, CostLayer.movement_id)
             .where(CostLayer.product_id == bindparam("product"), CostLayer.remaining_qty > 0)
             .order_by(CostLayer.id)
             .with_for_update()
         )
-        self.consume_layer = (
+        self.consume_layer = Direct(
             update(CostLayer).where(CostLayer.id == bindparam("layer")).values(remaining_qty=_qty("remaining"))
         )
-        self.insert_layer = insert(CostLayer)
-        self.set_average = (
+        self.insert_layer = Direct(insert(CostLayer).values(_values(CostLayer, _LAYER_COLUMNS)))
+        self.set_average = Direct(
             update(Product).where(Product.id == bindparam("product")).values(average_cost=bindparam("average", type_=Money()))
         )
-        self.serial_row = (
+        self.serial_row = Direct(
             select(SerialNumber.id, SerialNumber.location_id)
             .where(SerialNumber.product_id == bindparam("product"), SerialNumber.serial == bindparam("serial"))
             .with_for_update()
         )
-        self.serials_at = select(SerialNumber.serial, SerialNumber.location_id).where(
+        self.serials_at = Direct(select(SerialNumber.serial, SerialNumber.location_id).where(
             SerialNumber.product_id == bindparam("product"), SerialNumber.serial.in_(bindparam("serials", expanding=True))
+        ))
+        self.insert_serial = Direct(
+            insert(SerialNumber).values(_values(SerialNumber, ("product_id", "serial", "lot_id", "location_id")))
+            .returning(SerialNumber.id)
         )
-        self.insert_serial = insert(SerialNumber).returning(SerialNumber.id)
-        self.place_serial = (
+        self.place_serial = Direct(
             update(SerialNumber).where(SerialNumber.id == bindparam("serial_id")).values(location_id=bindparam("location"))
         )
-        self.product_by_sku = select(*_PRODUCT_COLUMNS).where(Product.sku == bindparam("code"))
-        self.product_by_id = select(*_PRODUCT_COLUMNS).where(Product.id == bindparam("id"))
-        self.locations_by_code = select(*_LOCATION_COLUMNS).where(Location.code.in_(bindparam("codes", expanding=True)))
-        self.insert_lot = (
+        self.product_by_sku = Direct(select(*_PRODUCT_COLUMNS).where(Product.sku == bindparam("code")))
+        self.product_by_id = Direct(select(*_PRODUCT_COLUMNS).where(Product.id == bindparam("id")))
+        self.locations_by_code = Direct(
+            select(*_LOCATION_COLUMNS).where(Location.code.in_(bindparam("codes", expanding=True)))
+        )
+        self.insert_lot = Direct(
             insert(Lot)
             .values(product_id=bindparam("product"), code=bindparam("code"), expiry=bindparam("expiry"),
                     created_at=bindparam("at"))
             .on_conflict_do_nothing(index_elements=["product_id", "code"])
         )
-        self.lot_by_code = select(Lot.id, Lot.code, Lot.expiry).where(
+        self.lot_by_code = Direct(select(Lot.id, Lot.code, Lot.expiry).where(
             Lot.product_id == bindparam("product"), Lot.code == bindparam("code")
-        )
-        self.valuation_method = select(StoreMeta.value).where(StoreMeta.key == "valuation_method")
+        ))
+        self.valuation_method = Direct(select(StoreMeta.value).where(StoreMeta.key == "valuation_method"))
 
 
 _PRODUCT_COLUMNS = (Product.id, Product.sku, Product.tracking, Product.uom, Product.active,
@@ -347,8 +376,8 @@ class _Posting:
         self.added: list[tuple[int, int, int, Decimal]] = []
         """Balances this posting added stock to: (product, location, lot_key, qty)."""
 
-    def _one(self, statement, **params):  # type: ignore[no-untyped-def]
-        return self.connection.execute(statement, params).one_or_none()
+    def _one(self, statement: Direct, **params):  # type: ignore[no-untyped-def]
+        return statement.one(self.connection, params)
 
     # -- resolving codes ------------------------------------------------------------------
 
@@ -382,8 +411,9 @@ class _Posting:
         codes = {code for move in moves for code in (move.from_location, move.to_location)} - set(self._locations)
         if not codes:
             return
-        for row in self.connection.execute(self.sql.locations_by_code, {"codes": sorted(codes)}):
-            self._locations.setdefault(row.code, _Location(*row))
+        for row in self.sql.locations_by_code.all(self.connection, {"codes": sorted(codes)}):
+            location = _Location(*row)
+            self._locations.setdefault(location.code, location)
 
     def location(self, code: str) -> _Location:
         if code not in self._locations:
@@ -405,7 +435,7 @@ class _Posting:
                 raise RuleViolation(f"no lot {code} of {product.sku}")
             # Another station may create the same lot at the same moment: its insert then does
             # nothing and the read-back finds the other's row (no savepoint, no aborted transaction).
-            self.connection.execute(self.sql.insert_lot, {"product": product.id, "code": code, "expiry": expiry, "at": self.at})
+            self.sql.insert_lot.execute(self.connection, {"product": product.id, "code": code, "expiry": expiry, "at": self.at})
             return self.lot(product, code, expiry, create=False)
         lot = _Lot(*row)
         if expiry is not None and lot.expiry is None:
@@ -481,9 +511,9 @@ class _Posting:
             delta = deltas[(product_id, location_id, lot_key)]
             params = {"product": product_id, "location": location_id, "key": lot_key}
             if delta > 0:
-                self.connection.execute(self.sql.increment, {**params, "lot": lot_key or None, "qty": delta})
+                self.sql.increment.execute(self.connection, {**params, "lot": lot_key or None, "qty": delta})
                 self.added.append((product_id, location_id, lot_key, delta))
-            elif delta < 0 and self.connection.execute(self.sql.decrement, {**params, "qty": -delta}).rowcount != 1:
+            elif delta < 0 and self.sql.decrement.execute(self.connection, {**params, "qty": -delta}) != 1:
                 self._refuse_shortage(product_id, location_id, lot_key, -delta)
 
     def _refuse_shortage(self, product_id: int, location_id: int, lot_key: int, qty: Decimal) -> None:
@@ -506,13 +536,13 @@ class _Posting:
                 by_product[line.product.id].append(line)
         if not by_product:
             return
-        method = self.connection.execute(self.sql.valuation_method).scalar_one_or_none() or "fifo"
+        method = self.sql.valuation_method.scalar(self.connection) or "fifo"
         lifo = method == "lifo"
         for product_id in sorted(by_product):
             # Locking the product row serialises cost changes per product; the layer query after
             # it sees every layer committed before the lock was granted.
-            average = self.connection.execute(self.sql.lock_product, {"product": product_id}).scalar_one()
-            layers = [list(row) for row in self.connection.execute(self.sql.open_layers, {"product": product_id})]
+            average = self.sql.lock_product.scalar(self.connection, {"product": product_id})
+            layers = [list(row) for row in self.sql.open_layers.all(self.connection, {"product": product_id})]
             stocked = sum((layer[2] for layer in layers), Decimal(0))
             touched: set[int] = set()
             for line in by_product[product_id]:
@@ -538,8 +568,8 @@ class _Posting:
             consumed = [{"layer": layer_id, "remaining": remaining}
                         for layer_id, _cost, remaining, _movement in layers if layer_id in touched]
             if consumed:  # one executemany: the product's row lock already serialises its layers
-                self.connection.execute(self.sql.consume_layer, consumed)
-            self.connection.execute(self.sql.set_average, {"product": product_id, "average": average.quantize(MONEY_QUANTUM)})
+                self.sql.consume_layer.execute_many(self.connection, consumed)
+            self.sql.set_average.execute(self.connection, {"product": product_id, "average": average.quantize(MONEY_QUANTUM)})
 
     def _explain_misplaced_serials(self, lines: list[_Line]) -> None:
         """Name the serial that is not where it is taken from, before the balance check would
@@ -550,9 +580,9 @@ class _Posting:
         for line in taken:
             by_product[line.product.id].append(line)
         for product_id, product_lines in by_product.items():
-            where_now = dict(self.connection.execute(
-                self.sql.serials_at, {"product": product_id, "serials": [line.serial for line in product_lines]}
-            ).all())
+            where_now = dict(self.sql.serials_at.all(
+                self.connection, {"product": product_id, "serials": [line.serial for line in product_lines]}
+            ))
             for line in product_lines:
                 location_id = where_now.get(line.serial)
                 if location_id != line.source.id:
@@ -563,26 +593,27 @@ class _Posting:
         for line in sorted((ln for ln in lines if ln.serial), key=lambda ln: (ln.product.id, ln.serial)):
             row = self._one(self.sql.serial_row, product=line.product.id, serial=line.serial)
             new_location = line.destination.id if line.destination.holds_stock else None
+            serial_id, location_id = row if row is not None else (None, None)
             if line.source.holds_stock:
-                if row is None or row.location_id != line.source.id:
-                    where = "not in stock" if row is None or row.location_id is None else "elsewhere"
+                if row is None or location_id != line.source.id:
+                    where = "not in stock" if location_id is None else "elsewhere"
                     raise RuleViolation(f"serial {line.serial} of {line.product.sku} is not at {line.source.code} ({where})")
-            elif row is not None and row.location_id is not None:
+            elif location_id is not None:
                 raise RuleViolation(f"serial {line.serial} of {line.product.sku} is already in stock")
             if row is None:
                 try:
-                    line.serial_id = self.connection.execute(
-                        self.sql.insert_serial,
+                    line.serial_id = self.sql.insert_serial.scalar(
+                        self.connection,
                         {"product_id": line.product.id, "serial": line.serial,
                          "lot_id": line.lot.id if line.lot else None, "location_id": new_location},
-                    ).scalar_one()
+                    )
                 except IntegrityError:
                     raise RuleViolation(
                         f"serial {line.serial} of {line.product.sku} was received at the same moment on another station"
                     ) from None
             else:
-                line.serial_id = row.id
-                self.connection.execute(self.sql.place_serial, {"serial_id": row.id, "location": new_location})
+                line.serial_id = serial_id
+                self.sql.place_serial.execute(self.connection, {"serial_id": serial_id, "location": new_location})
 
     def _insert_movements(self, lines: list[_Line]) -> list[int]:
         """All movement rows in one executemany (RETURNING ids in order), then the new layers."""
@@ -598,7 +629,7 @@ class _Posting:
             for line in lines
         ]
         if len(rows) == 1:
-            ids = [self.connection.execute(self.sql.insert_movement, rows[0]).scalar_one()]
+            ids = [self.sql.insert_movement.scalar(self.connection, rows[0])]
         else:
             ids = list(self.connection.execute(self.sql.insert_movements, rows).scalars())
         for movement_id, values in zip(ids, rows, strict=True):
@@ -610,7 +641,7 @@ class _Posting:
             if line.new_layer_cost is not None
         ]
         if layers:
-            self.connection.execute(self.sql.insert_layer, layers)
+            self.sql.insert_layer.execute_many(self.connection, layers)
         return ids
 
     def _audit(self, kind: str, lines: list[_Line]) -> None:

@@ -23,10 +23,12 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 from sqlalchemy import bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from ims_tui.db.direct import Direct
 from ims_tui.db.models import (
     Allocation,
     Balance,
@@ -280,22 +282,41 @@ def open_allocations(session: Session, *, order_id: int | None = None, line_id: 
     return list(session.execute(query))
 
 
-def waiting_lines(session: Session, product_ids: Iterable[int]) -> list:
+class WaitingLine(NamedTuple):
+    id: int
+    order_id: int
+    product_id: int
+    qty_waiting: Decimal
+    min_shelf_days: int | None
+
+
+_wanted = SalesOrderLine.requested_date
+_WAITING = Direct(
+    select(SalesOrderLine.id, SalesOrderLine.order_id, SalesOrderLine.product_id, SalesOrderLine.qty_waiting,
+           Customer.min_shelf_days)
+    .join(SalesOrder, SalesOrder.id == SalesOrderLine.order_id)
+    .join(Customer, Customer.id == SalesOrder.customer_id)
+    .where(SalesOrderLine.product_id.in_(bindparam("products", expanding=True)), SalesOrderLine.qty_waiting > 0,
+           SalesOrder.status.in_(OPEN_STATUSES))
+    .order_by(_wanted.is_(None), _wanted, SalesOrder.due_date.is_(None), SalesOrder.due_date,
+              SalesOrder.confirmed_at, SalesOrderLine.id)
+)
+_STAMP_RECEIVED = Direct(
+    update(_balances)
+    .where(_balances.c.product_id == bindparam("product"), _balances.c.location_id == bindparam("location"),
+           _balances.c.lot_key == bindparam("key"),
+           or_(_balances.c.received_at.is_(None), _balances.c.on_hand == _qty("qty")))
+    .values(received_at=bindparam("at"))
+)
+
+
+def waiting_lines(session: Session, product_ids: Iterable[int]) -> list[WaitingLine]:
     """Open order lines waiting for these products, in the order they are served: requested
     date (else the order's due date), then when the order was confirmed."""
     ids = sorted(set(product_ids))
     if not ids:
         return []
-    wanted = SalesOrderLine.requested_date
-    return list(session.execute(
-        select(SalesOrderLine.id, SalesOrderLine.order_id, SalesOrderLine.product_id, SalesOrderLine.qty_waiting,
-               Customer.min_shelf_days)
-        .join(SalesOrder, SalesOrder.id == SalesOrderLine.order_id)
-        .join(Customer, Customer.id == SalesOrder.customer_id)
-        .where(SalesOrderLine.product_id.in_(ids), SalesOrderLine.qty_waiting > 0, SalesOrder.status.in_(OPEN_STATUSES))
-        .order_by(wanted.is_(None), wanted, SalesOrder.due_date.is_(None), SalesOrder.due_date,
-                  SalesOrder.confirmed_at, SalesOrderLine.id)
-    ))
+    return [WaitingLine(*row) for row in _WAITING.all(session.connection(), {"products": ids})]
 
 
 def allocate_waiting(session: Session, product_ids: Iterable[int]) -> Decimal:
@@ -317,13 +338,8 @@ def stock_added(session: Session, added: Sequence[tuple[int, int, int, Decimal]]
         return
     connection = session.connection()
     for product_id, location_id, lot_key, qty in added:
-        connection.execute(
-            update(_balances)
-            .where(_balances.c.product_id == product_id, _balances.c.location_id == location_id,
-                   _balances.c.lot_key == lot_key,
-                   or_(_balances.c.received_at.is_(None), _balances.c.on_hand == _qty("qty")))
-            .values(received_at=bindparam("at")),
-            {"qty": qty, "at": at},
+        _STAMP_RECEIVED.execute(
+            connection, {"product": product_id, "location": location_id, "key": lot_key, "qty": qty, "at": at}
         )
     allocate_waiting(session, {product_id for product_id, *_ in added})
 
