@@ -10,8 +10,8 @@ process so resident memory is comparable:
 - resident memory (VmHWM) of the process after the run.
 
 Goal: the million-product figures within 1.2x of the thousand-product ones.  Start-up: process
-start to the sign-in screen, against a bare Textual app composing the same widgets (goal:
-within 1.5x).  Figures are printed as ratios, never asserted.
+start to the first frame of the sign-in screen (the first refresh after it mounted), against a
+bare Textual app composing the same widgets, measured the same way (goal: within 1.5x).  Figures are printed as ratios, never asserted.
 
     python -m bench.app_station [--backend sqlite|postgresql] [--large 1000000] [--small 1000]
 
@@ -222,32 +222,41 @@ class Bare(App):
         yield Static("")
         yield Footer(compact=True)
 
-async def ready(pilot):
-    await pilot.pause()
-    print(since_process_start())
-    pilot.app.exit()
+    def on_mount(self):
+        self.call_after_refresh(self.painted)
 
-Bare().run(headless=True, size=(80, 24), auto_pilot=ready)
+    def painted(self):
+        print(since_process_start(), flush=True)
+        self.exit()
+
+Bare().run(headless=True, size=(80, 24))
 """
 
 IMS_APP = SINCE_START + """
 import sys
 from ims_tui.config import Config
-from ims_tui.db.engine import Store
 from ims_tui.app import ImsApp
 from ims_tui.screens.signin import SignInScreen
 
 url = sys.argv[1]
-app = ImsApp(Config(database_url=url, station="bench", idle_lock_minutes=0), Store(url))
 
-async def ready(pilot):
-    while not isinstance(app.screen, SignInScreen):
-        await pilot.pause()
-    await pilot.pause()
-    print(since_process_start())
+def open_store():  # as ``ims`` does: the store opens behind the sign-in screen's first paint
+    from ims_tui.db.engine import Store
+    return Store(url)
+
+app = ImsApp(Config(database_url=url, station="bench", idle_lock_minutes=0), open_store)
+sign_in_mounted = SignInScreen.on_mount
+
+def on_mount(screen):  # the sign-in screen's first frame, measured as the bare app's is
+    sign_in_mounted(screen)
+    screen.call_after_refresh(painted)
+
+def painted():
+    print(since_process_start(), flush=True)
     app.exit()
 
-app.run(headless=True, size=(80, 24), auto_pilot=ready)
+SignInScreen.on_mount = on_mount
+app.run(headless=True, size=(80, 24))
 """
 
 
@@ -258,7 +267,7 @@ def startup(url: str, runs: int) -> tuple[float, float]:
         for _ in range(runs):
             done = subprocess.run([sys.executable, "-c", code, *args], check=True, capture_output=True,
                                   text=True, timeout=120)
-            best.append(float(done.stdout.split()[-1]))
+            best.append(float(done.stdout.split()[0]))
         return statistics.median(best) * 1000
 
     return timed(BARE_APP), timed(IMS_APP, url)

@@ -19,7 +19,7 @@ import contextlib
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -91,7 +91,8 @@ HIGH_CONTRAST = Theme(
 
 
 class ImsApp(App[int]):
-    """The ims station app.  Construct with the station config and an open store."""
+    """The ims station app.  Construct with the station config and a store, or a function that
+    opens it: then the store is opened in a worker after the first paint (start-up time)."""
 
     TITLE = "ims"
     CSS_PATH = Path(__file__).with_name("app.tcss")
@@ -123,12 +124,19 @@ class ImsApp(App[int]):
     KIOSK_IDLE_LOCK_MINUTES = 1.0
     """A kiosk locks after at most this long without a key (shorter in the station file wins)."""
 
-    def __init__(self, config: Config, store: Store, *, actor: Actor | None = None, kiosk: bool = False) -> None:
-        """``actor``: start signed in as this user (a served session whose user the server
+    def __init__(self, config: Config, store: Store | Callable[[], Store], *, actor: Actor | None = None,
+                 kiosk: bool = False) -> None:
+        """``store``: an open store, or a function that opens it, called by the first worker that
+        needs the store (an :class:`ImsError` it raises ends the app, kept in :attr:`store_error`).
+        ``actor``: start signed in as this user (a served session whose user the server
         authenticated; signing out ends the session).  ``kiosk``: no key leaves the app."""
         super().__init__()
         self.config = config
-        self.store = store
+        self._store: Store | None = None if callable(store) else store
+        self._open_store_with = store if callable(store) else None
+        self._store_lock = threading.Lock()
+        self.store_error: ImsError | None = None
+        """Why the store could not be opened (the app then exits with the error's code)."""
         use_site(config.site)
         self.actor: Actor | None = None
         timing = config.scan_timing
@@ -165,6 +173,31 @@ class ImsApp(App[int]):
             self.set_keymap(config.keys)
 
     # -- start-up, sign-in, sign-out, lock ---------------------------------------------------
+
+    @property
+    def store(self) -> Store:
+        """The store.  Given an opener, the first caller opens it (SQLAlchemy, the models, the
+        engine): the sign-in screen's first store call, made in a worker after its first paint,
+        so start-up paints without them.  Read it in a worker, as every store call is."""
+        if self._store is None:
+            with self._store_lock:
+                if self._store is None:
+                    self._store = self._open_store()
+        return self._store
+
+    def _open_store(self) -> Store:
+        if self.store_error is not None:
+            raise self.store_error
+        assert self._open_store_with is not None
+        try:
+            return self._open_store_with()
+        except ImsError as exc:
+            self.store_error = exc
+            try:
+                self.call_from_thread(self.exit, exc.exit_code)
+            except RuntimeError:  # called on the app's own thread
+                self.exit(exc.exit_code)
+            raise
 
     @property
     def idle_lock_minutes(self) -> float:

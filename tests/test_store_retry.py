@@ -121,3 +121,54 @@ def test_the_cli_says_one_error_line_and_exits_4(pg_store):
     assert "Traceback" not in done.stderr and "_Retry" not in done.stderr
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:") and "try again" in lines[0]
+
+
+def test_a_posting_after_the_server_cut_every_pooled_connection_is_retried_on_a_live_one(pg_store):
+    """No pre-ping on checkout (a round trip per transaction): a pooled connection the server
+    closed fails the transaction's first statement, before anything is committed, and the
+    store retries on a fresh connection."""
+    from ims_tui.services import stock
+
+    stock.receive(pg_store, ADMIN, "PLAIN", Decimal(5), to="A-01")
+    stock.receive(pg_store, ADMIN, "PLAIN", Decimal(5), to="A-01")
+    pooled = pg_store.engine.pool.checkedin()
+    assert pooled >= 1
+    database = pg_store.engine.url.database
+    admin = Store(pg_store.engine.url.set(database="postgres").render_as_string(hide_password=False))
+    try:
+        with admin.connect(begin=True) as connection:
+            cut = connection.exec_driver_sql(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                f"WHERE datname = '{database}' AND pid <> pg_backend_pid()"
+            ).scalar_one()
+    finally:
+        admin.dispose()
+    assert cut >= pooled
+    result = stock.move(pg_store, ADMIN, "PLAIN", Decimal(2), source="A-01", to="A-02")
+    assert not result.already_posted
+    with pg_store.read() as session:
+        from ims_tui.db.models import Balance
+
+        on_hand = session.scalars(select(func.sum(Balance.on_hand)).where(Balance.lot_key == 0)).one()
+    assert on_hand == Decimal(10)
+
+
+def test_a_read_after_the_server_cut_idle_connections_gets_a_live_one(pg_store, monkeypatch):
+    """An idle pooled connection is checked before use, so a read (not retried) still works."""
+    from ims_tui.db import engine
+
+    with pg_store.read() as session:
+        session.execute(select(func.count(AuditEntry.id))).scalar_one()
+    monkeypatch.setattr(engine, "PING_AFTER_IDLE_SECONDS", 0.0)
+    database = pg_store.engine.url.database
+    admin = Store(pg_store.engine.url.set(database="postgres").render_as_string(hide_password=False))
+    try:
+        with admin.connect(begin=True) as connection:
+            connection.exec_driver_sql(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                f"WHERE datname = '{database}' AND pid <> pg_backend_pid()"
+            )
+    finally:
+        admin.dispose()
+    with pg_store.read() as session:
+        assert session.execute(select(func.count(AuditEntry.id))).scalar_one() >= 0

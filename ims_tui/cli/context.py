@@ -9,14 +9,16 @@ import os
 import sys
 from decimal import Decimal
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ims_tui.config import Config, ConfigError, default_database_url, load_config, secure_data_dir
 from ims_tui.settings import use_site
-from ims_tui.db.engine import Store
 from ims_tui.services.actor import Actor
 from ims_tui.services.errors import AuthError, BadInput
 from ims_tui.services.text import visible
+
+if TYPE_CHECKING:
+    from ims_tui.db.engine import Store
 
 
 class CliContext:
@@ -42,6 +44,7 @@ class CliContext:
         the others a SQLite path with nothing there is a mistake, said as such."""
         if self._store is None:
             from ims_tui.db import schema
+            from ims_tui.db.engine import Store  # SQLAlchemy: not before the app's first paint
 
             if self.config.database_url == default_database_url():
                 secure_data_dir()

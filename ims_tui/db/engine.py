@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ims_tui.db import chain
@@ -54,6 +54,30 @@ def _configure_sqlite(engine: Engine) -> None:
         # never queue behind a writer.
         read_only = connection.get_execution_options().get(READ_ONLY_OPTION, False)
         run_driver_sql(connection, "BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+PING_AFTER_IDLE_SECONDS = 2.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Check a pooled PostgreSQL connection before use only when it sat idle (the server may have
+    restarted or cut it meanwhile): SQLAlchemy's ``pool_pre_ping`` pings on every checkout, a
+    round trip per transaction that a station posting back to back does not need.  A connection
+    that dies in between is still caught: :meth:`Store.transact` retries it (see ``_Lost``)."""
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection, record):  # type: ignore[no-untyped-def]
+        record.info["ims_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection, record, _proxy):  # type: ignore[no-untyped-def]
+        idle_since = record.info.get("ims_idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            dbapi_connection.execute("SELECT 1")
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError(str(exc)) from exc  # the pool replaces it (documented recipe)
 
 
 _SECRET_PARAMETERS = ("password", "sslpassword")
@@ -95,9 +119,8 @@ class Store:
         elif self.backend == "postgresql":
             if parsed.drivername == "postgresql":
                 parsed = parsed.set(drivername="postgresql+psycopg")
-            # No pre-ping (a round trip on every checkout): a connection found dead by a
-            # transaction's statements is retried by transact, see _Lost.
             self.engine = create_engine(parsed, echo=echo, connect_args={"connect_timeout": 5})
+            _ping_when_idle(self.engine)
         else:
             raise StoreError(f"unsupported store backend {self.backend!r}: use sqlite:/// or postgresql+psycopg://")
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)

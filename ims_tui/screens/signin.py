@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -20,14 +20,25 @@ from textual.screen import ModalScreen
 from textual.widgets import Header, Input, Static
 
 from ims_tui.screens.base import ImsScreen
-from ims_tui.services import auth
 from ims_tui.services.actor import Actor
-from ims_tui.services.auth import DEMO_PIN, DemoUser, SignInResult
 from ims_tui.widgets.calls import ServiceCalls
 from ims_tui.widgets.scan import Scanned
 from ims_tui.widgets.footer import StationFooter
 
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from ims_tui.services.auth import DemoUser, SignInResult
+
 CSS = Path(__file__).with_name("signin.tcss")
+
+
+def _auth() -> ModuleType:
+    """The sign-in service, imported in the worker that first calls it: it brings SQLAlchemy and
+    the models, which the sign-in screen does not need to paint (start-up time)."""
+    from ims_tui.services import auth
+
+    return auth
 
 
 class _Attempts(ServiceCalls):
@@ -106,14 +117,13 @@ class SignInScreen(_Attempts, ImsScreen):
 
     def on_mount(self) -> None:
         _show(self, set())
-        self._probe()
+        self.call_after_refresh(self._probe)  # painted first: the probe may have to open the store
 
     def _probe(self) -> None:
-        store = self.app.store
-
         def probe() -> tuple[bool, list[DemoUser]]:
-            first = auth.needs_first_admin(store)
-            return first, [] if first else auth.demo_user_names(store)
+            store = self.app.store  # the app opens it after the first paint: this waits for it
+            first = _auth().needs_first_admin(store)
+            return first, [] if first else _auth().demo_user_names(store)
 
         self.call(probe, then=lambda found: self._ready(*found), failed=lambda error: self._set_status(str(error), error=True),
                   group="signin-probe", exclusive=True)
@@ -130,7 +140,7 @@ class SignInScreen(_Attempts, ImsScreen):
             return
         lines = Text("Demo store users: password 'demo' unless 'ims demo --password' set another", style="bold")
         for user in demo_users:
-            badge = f"badge {user.badge_code}, PIN {DEMO_PIN}" if user.badge_code else ""
+            badge = f"badge {user.badge_code}, PIN {_auth().DEMO_PIN}" if user.badge_code else ""
             lines.append(f"\n  {user.username:<10} {user.role:<9} {user.full_name:<18} {badge}".rstrip(), style="")
         panel.update(lines)
 
@@ -174,7 +184,7 @@ class SignInScreen(_Attempts, ImsScreen):
         field = event.input.id
         username = self.query_one("#username", Input).value.strip()
         password = self.query_one("#password", Input).value
-        store, station = self.app.store, self.app.config.station
+        app, station = self.app, self.app.config.station
         if field == "username":
             if username:
                 self.query_one("#password", Input).focus()
@@ -182,17 +192,18 @@ class SignInScreen(_Attempts, ImsScreen):
             if not username:
                 self.query_one("#username", Input).focus()
                 return
-            self._attempt(lambda: auth.sign_in(store, username, password, station=station), self._signed_in)
+            self._attempt(lambda: _auth().sign_in(app.store, username, password, station=station), self._signed_in)
         elif field == "password" and self.mode == "first_admin":
             self.query_one("#confirm", Input).focus()
         elif field == "confirm":
             if self.query_one("#confirm", Input).value != password:
                 self._attempt_failed("the two passwords differ; type them again")
                 return
-            self._attempt(lambda: auth.create_first_admin(store, username, password, station=station), self._signed_in)
+            self._attempt(lambda: _auth().create_first_admin(app.store, username, password, station=station),
+                          self._signed_in)
         elif field == "pin":
             badge, pin = self._badge, event.value
-            self._attempt(lambda: auth.sign_in_badge(store, badge, pin, station=station), self._signed_in)
+            self._attempt(lambda: _auth().sign_in_badge(app.store, badge, pin, station=station), self._signed_in)
 
     def _attempt_failed(self, message: str) -> None:
         super()._attempt_failed(message)
@@ -281,7 +292,7 @@ class LockScreen(_Attempts, ModalScreen[Actor]):
         store, current = self.app.store, self.app.actor
         if event.input.id == "secret":
             secret = event.value
-            self._attempt(lambda: auth.verify_unlock(store, current, secret), self._unlocked)
+            self._attempt(lambda: _auth().verify_unlock(store, current, secret), self._unlocked)
         elif event.input.id == "username":
             if event.value.strip():
                 self.query_one("#password", Input).focus()
@@ -291,11 +302,11 @@ class LockScreen(_Attempts, ModalScreen[Actor]):
                 self.query_one("#username", Input).focus()
                 return
             station = current.station
-            self._attempt(lambda: _take_over(store, current, auth.sign_in(store, username, password, station=station)),
+            self._attempt(lambda: _take_over(store, current, _auth().sign_in(store, username, password, station=station)),
                           self._unlocked)
         elif event.input.id == "pin":
             badge, pin, station = self._badge, event.value, current.station
-            self._attempt(lambda: _take_over(store, current, auth.sign_in_badge(store, badge, pin, station=station)),
+            self._attempt(lambda: _take_over(store, current, _auth().sign_in_badge(store, badge, pin, station=station)),
                           self._unlocked)
 
     def _unlocked(self, result: SignInResult) -> None:
@@ -305,5 +316,5 @@ class LockScreen(_Attempts, ModalScreen[Actor]):
 def _take_over(store: Any, previous: Actor, result: SignInResult) -> SignInResult:
     """Another user signed in at the lock screen: the previous session ends (audited)."""
     if result.actor.username != previous.username:
-        auth.record_sign_out(store, previous, f"station taken over by {result.actor.username} while locked")
+        _auth().record_sign_out(store, previous, f"station taken over by {result.actor.username} while locked")
     return result
