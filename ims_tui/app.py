@@ -194,9 +194,9 @@ class ImsApp(App[int]):
         except ImsError as exc:
             self.store_error = exc
             try:
-                self.call_from_thread(self.exit, exc.exit_code)
+                self.call_from_thread(self.exit, None, exc.exit_code)
             except RuntimeError:  # called on the app's own thread
-                self.exit(exc.exit_code)
+                self.exit(return_code=exc.exit_code)
             raise
 
     @property
