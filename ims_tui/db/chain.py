@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, bindparam, insert, text, update
 from sqlalchemy.orm import Session, SessionTransaction
 
-from ims_tui.db.direct import Direct
+from ims_tui.db.direct import Direct, connection_of
 from ims_tui.db.models import AuditEntry, ChainHead, ChainLink, Movement, Posting
 
 STRIPES = 32
@@ -105,7 +105,7 @@ def seal(session: Session) -> None:
     pending = session.info.pop(PENDING, None)
     if not pending:
         return
-    connection = session.connection()
+    connection = connection_of(session)
     # secrets, not random: forked processes share the random module's state and would all pick
     # the same stripe, queueing on one head row.
     append(connection, pending, stripe=0 if connection.dialect.name == "sqlite" else secrets.randbelow(STRIPES))

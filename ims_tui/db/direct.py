@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import BindParameter, Connection, Dialect
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 from sqlalchemy.sql import visitors
 from sqlalchemy.sql.expression import Executable
 
@@ -73,22 +74,26 @@ class _Compiled:
             column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
         ]
         self.processes_results = any(self.results)
+        self.names = [name for name, *_rest in self.binds]
 
     def parameters(self, params: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
         values = []
+        append = values.append
         for _name, key, index, process, literal in self.binds:
-            if index is not None:
-                value = (params[key] if key in params else literal)[index]
-            elif key in params or literal is _REQUIRED:
+            if key in params:
                 value = params[key]
-            elif isinstance(literal, _Generated):
+            elif literal is _REQUIRED:
+                raise KeyError(f"no value for parameter {key!r} of a direct statement")
+            elif type(literal) is _Generated:
                 value = literal()
             else:
                 value = literal
-            values.append(process(value) if process is not None and value is not None else value)
+            if index is not None:
+                value = value[index]
+            append(process(value) if process is not None and value is not None else value)
         if self.positional:
             return values
-        return {name: value for (name, *_rest), value in zip(self.binds, values, strict=True)}
+        return dict(zip(self.names, values))
 
     def row(self, row: Sequence[Any]) -> tuple[Any, ...]:
         if not self.processes_results:
@@ -130,9 +135,14 @@ class Direct:
         self._expanding = {
             bind.key: None if bind.required else list(bind.value) for bind in binds if bind.expanding
         }
-        self._compiled: dict[tuple[str, tuple[int, ...]], _Compiled] = {}
+        self._compiled: dict[str | tuple[str, tuple[int, ...]], _Compiled] = {}
 
     def _for(self, dialect: Dialect, params: Mapping[str, Any]) -> _Compiled:
+        if not self._expanding:  # most statements: one compiled form per dialect
+            compiled = self._compiled.get(dialect.name)
+            if compiled is None:
+                compiled = self._compiled[dialect.name] = _Compiled(self.statement, dialect, {}, self._required)
+            return compiled
         lists = {name: params[name] if name in params or literal is None else literal
                  for name, literal in self._expanding.items()}
         key = (dialect.name, tuple(len(values) for values in lists.values()))
@@ -175,6 +185,22 @@ class Direct:
             return
         compiled = self._for(connection.dialect, rows[0])
         run_driver_sql(connection, compiled.sql, [compiled.parameters(row) for row in rows], many=True)
+
+
+_CONNECTION = "ims_direct_connection"
+
+
+def connection_of(session: Session) -> Connection:
+    """``session.connection()``, remembered for the session's current transaction: the ledger,
+    the audit row, the change events and the chain each need it, and SQLAlchemy's lookup is
+    not free."""
+    transaction = session.get_transaction()
+    cached = session.info.get(_CONNECTION)
+    if transaction is not None and cached is not None and cached[0] is transaction:
+        return cached[1]
+    connection = session.connection()
+    session.info[_CONNECTION] = (session.get_transaction(), connection)
+    return connection
 
 
 def run_driver_sql(connection: Connection, sql: str, parameters: Any = None, *, many: bool = False) -> Any:

@@ -6,7 +6,7 @@ from sqlalchemy import bindparam, insert
 from sqlalchemy.orm import Session
 
 from ims_tui.db import chain
-from ims_tui.db.direct import Direct
+from ims_tui.db.direct import Direct, connection_of
 from ims_tui.db.models import AuditEntry, utcnow
 from ims_tui.services.actor import Actor
 
@@ -27,7 +27,7 @@ def record(
         "action": action, "target": target[:200], "summary": summary, "outcome": outcome,
         "product_id": product_id,
     }
-    row_id = _INSERT.scalar(session.connection(), values)
+    row_id = _INSERT.scalar(connection_of(session), values)
     chain.remember(session, "audit_log", row_id, values)
 
 

@@ -31,7 +31,7 @@ from decimal import Decimal
 from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.orm import Session, aliased
 
-from ims_tui.db.direct import Direct
+from ims_tui.db.direct import Direct, connection_of
 from ims_tui.db.engine import Store
 from ims_tui.db.models import ChangeEvent, Location, Lot, Movement, Posting, Product
 from ims_tui.services.actor import Actor
@@ -128,7 +128,7 @@ def emit(session: Session, topic: str, ident: object = "") -> None:
     if (topic, ident) in emitted:
         return
     emitted.add((topic, ident))
-    connection = session.connection()
+    connection = connection_of(session)
     if connection.dialect.name == "postgresql":
         _NOTIFY.execute(connection, {"channel": CHANNEL, "payload": f"{topic}:{ident}"})
         return

@@ -18,13 +18,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
-from sqlalchemy import bindparam, exists, select, update
+from sqlalchemy import Connection, bindparam, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ims_tui.db import chain
-from ims_tui.db.direct import Direct
+from ims_tui.db.direct import Direct, connection_of
 from ims_tui.db.engine import Store
 from ims_tui.db.models import (
     Balance,
@@ -175,8 +175,9 @@ def _claim_key(
     session: Session, actor: Actor, kind: str, key: str, reason: str, reference: str, at: dt.datetime, digest: str
 ) -> int | None:
     """Insert the posting row; None when the key was already posted (by anyone, ever)."""
-    posting_id = _statements(session).claim_key.scalar(
-        session.connection(),
+    connection = connection_of(session)
+    posting_id = _statements(connection).claim_key.scalar(
+        connection,
         {"key": key, "kind": kind, "reason": reason, "reference": reference,
          "username": actor.username, "station": actor.station, "at": at, "digest": digest},
     )
@@ -307,8 +308,8 @@ _LOCATION_COLUMNS = (Location.id, Location.code, Location.kind, Location.active)
 _BY_DIALECT: dict[str, _Statements] = {}
 
 
-def _statements(session: Session) -> _Statements:
-    dialect = session.get_bind().dialect.name
+def _statements(connection: Connection) -> _Statements:
+    dialect = connection.dialect.name
     if dialect not in _BY_DIALECT:
         _BY_DIALECT[dialect] = _Statements(dialect)
     return _BY_DIALECT[dialect]
@@ -364,8 +365,8 @@ class _Line:
 class _Posting:
     def __init__(self, session: Session, actor: Actor, reason: str, reference: str, at: dt.datetime) -> None:
         self.session = session
-        self.connection = session.connection()
-        self.sql = _statements(session)
+        self.connection = connection_of(session)
+        self.sql = _statements(self.connection)
         self.actor = actor
         self.posting_id = 0  # set once the key is claimed
         self.reason = reason

@@ -28,7 +28,7 @@ from typing import NamedTuple
 from sqlalchemy import bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from ims_tui.db.direct import Direct
+from ims_tui.db.direct import Direct, connection_of
 from ims_tui.db.models import (
     Allocation,
     Balance,
@@ -316,7 +316,7 @@ def waiting_lines(session: Session, product_ids: Iterable[int]) -> list[WaitingL
     ids = sorted(set(product_ids))
     if not ids:
         return []
-    return [WaitingLine(*row) for row in _WAITING.all(session.connection(), {"products": ids})]
+    return [WaitingLine(*row) for row in _WAITING.all(connection_of(session), {"products": ids})]
 
 
 def allocate_waiting(session: Session, product_ids: Iterable[int]) -> Decimal:
@@ -336,7 +336,7 @@ def stock_added(session: Session, added: Sequence[tuple[int, int, int, Decimal]]
     """
     if not added:
         return
-    connection = session.connection()
+    connection = connection_of(session)
     for product_id, location_id, lot_key, qty in added:
         _STAMP_RECEIVED.execute(
             connection, {"product": product_id, "location": location_id, "key": lot_key, "qty": qty, "at": at}
