@@ -191,15 +191,17 @@ _CONNECTION = "ims_direct_connection"
 
 
 def connection_of(session: Session) -> Connection:
-    """``session.connection()``, remembered for the session's current transaction: the ledger,
-    the audit row, the change events and the chain each need it, and SQLAlchemy's lookup is
-    not free."""
+    """``session.connection()``, remembered for the session's current transaction and savepoint:
+    the ledger, the audit row, the change events and the chain each need it, and SQLAlchemy's
+    lookup is not free.  A savepoint begun since asks the session again (that is when SQLAlchemy
+    emits its SAVEPOINT)."""
     transaction = session.get_transaction()
     cached = session.info.get(_CONNECTION)
-    if transaction is not None and cached is not None and cached[0] is transaction:
-        return cached[1]
+    if (transaction is not None and cached is not None and cached[0] is transaction
+            and cached[1] is session.get_nested_transaction()):
+        return cached[2]
     connection = session.connection()
-    session.info[_CONNECTION] = (session.get_transaction(), connection)
+    session.info[_CONNECTION] = (session.get_transaction(), session.get_nested_transaction(), connection)
     return connection
 
 
