@@ -8,8 +8,8 @@ statements in the same order - the look-ups by code, the posting row, the balanc
 writes, the waiting-lines query, the audit row, ``pg_notify`` on PostgreSQL and the chain's head
 and links, with the digest and the chain's hashes computed as the ledger computes them - through
 the bare DB-API driver in one transaction, with no validation, typing or retries.  Both run
-against the same store, same machine, one writer and eight writer processes.  Figures are
-printed, not asserted.
+against the same store, same machine, one writer and eight writer processes, alternating in
+rounds.  Figures are printed, not asserted.
 
     python -m bench.ledger_postings [--postings N] [--backend sqlite|postgresql|both]
 """
@@ -41,6 +41,7 @@ from ims_tui.services import catalogue, stock
 from ims_tui.services.actor import Actor
 
 PRODUCTS = 200
+ROUNDS = 4
 PG_ADMIN_URL = os.environ.get("IMS_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 ACTOR = Actor("bench", "admin", "bench")
 
@@ -216,10 +217,16 @@ def run_backend(backend: str, postings: int) -> list[tuple[str, int, float, floa
             url, cleanup = new_pg_database()
         try:
             prepare(url)
-            per_writer = max(1, postings // writers)
-            raw = timed(raw_worker, lambda i: (url, per_writer, 1000 + i), writers, per_writer)
-            service = timed(ledger_worker, lambda i: (url, per_writer, 2000 + i), writers, per_writer)
-            rows.append((backend, writers, service, raw))
+            # Alternate the two in rounds, so a change in the shared machine's load in the middle
+            # of the run falls on both sides instead of on one.
+            per_writer = max(1, postings // writers // ROUNDS)
+            seconds = {"raw": 0.0, "ledger": 0.0}
+            for round_ in range(ROUNDS):
+                for name, worker, seed in (("raw", raw_worker, 1000), ("ledger", ledger_worker, 2000)):
+                    rate = timed(worker, lambda i, s=seed: (url, per_writer, s + 100 * round_ + i), writers, per_writer)
+                    seconds[name] += writers * per_writer / rate
+            done = ROUNDS * writers * per_writer
+            rows.append((backend, writers, done / seconds["ledger"], done / seconds["raw"]))
         finally:
             cleanup()
     return rows
