@@ -213,12 +213,24 @@ def _apply(session: Session, rows: list) -> int:
     return changed
 
 
-def mismatches(session: Session, today: dt.date | None = None) -> list[tuple[int, int, bool]]:
-    """Settings whose alert state is not what projected stock says: (product, warehouse, should be open)."""
+def mismatches(session: Session, today: dt.date | None = None) -> list[tuple[int, int, str]]:
+    """Settings whose alert state the stock contradicts: (product, warehouse, what is wrong).
+
+    A product below its point needs an open alert.  An open alert needs the product below its
+    point at least without the open POs: PO lines only come *within* their lead time as days
+    pass, so an alert raised before they did is stale (``refresh_all`` clears it), not wrong.
+    """
     connection = session.connection()
     rows = connection.execute(projection(connection.dialect.name, today or dt.date.today())).all()
-    return [(row.product_id, row.warehouse_id, below(row.projected, row.reorder_point))
-            for row in rows if (row.alert_since is not None) != below(row.projected, row.reorder_point)]
+    problems = []
+    for row in rows:
+        if row.alert_since is None and below(row.projected, row.reorder_point):
+            problems.append((row.product_id, row.warehouse_id, f"projected {_text(row.projected)} is below the reorder "
+                             f"point {_text(row.reorder_point)} but no alert is open"))
+        elif row.alert_since is not None and not below(row.projected - row.incoming, row.reorder_point):
+            problems.append((row.product_id, row.warehouse_id, f"an alert is open but projected "
+                             f"{_text(row.projected)} is not below the reorder point {_text(row.reorder_point)}"))
+    return problems
 
 
 _SETTING_FIELDS = ("reorder_point", "reorder_qty", "max_qty", "safety_stock")

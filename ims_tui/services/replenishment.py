@@ -538,7 +538,7 @@ def create_orders(
     alert an open PO already lifted are not suggested any more, so running it again creates
     nothing; products without a preferred supplier are left for a person to order.
     """
-    check(store, actor, Permission.MANAGE_ORDERS, "replenishment")
+    check(store, actor, Permission.REPLENISH, "replenishment orders")
     overrides = {sku.strip(): _setting_qty(f"quantity of {sku}", qty) for sku, qty in (quantities or {}).items()}
     today = dt.date.today()
 
@@ -684,10 +684,9 @@ def _reorder_points(session: Session, today: dt.date, skus: Sequence[str], offse
 
 def apply_reorder_points(store: Store, actor: Actor, skus: Sequence[str]) -> list[ReorderPointSuggestion]:
     """Write the suggested reorder points (and their safety stock) of ``skus`` (managers; audited)."""
-    check(store, actor, Permission.REPLENISH, "reorder points")
     if not skus:
         raise BadInput("name the products whose suggested reorder point to apply")
-    check(store, actor, Permission.MANAGE_PRODUCTS, ", ".join(skus))
+    check(store, actor, Permission.REPLENISH, ", ".join(skus))
     today = dt.date.today()
 
     def work(session: Session) -> list[ReorderPointSuggestion]:
