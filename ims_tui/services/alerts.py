@@ -308,3 +308,50 @@ def serialize_orders(session: Session) -> None:
 
 def _text(value: Decimal) -> str:
     return format(value.normalize(), "f")
+
+
+def sync_imported(session: Session, entries: Iterable[tuple[int, Decimal | None, Decimal | None]]) -> None:
+    """After a product import: each product's home-warehouse settings take its reorder point and
+    quantity, and the maximum and safety stock the file gave ((product id, max, safety), None
+    where the file left them alone); set-based, then the alerts follow."""
+    wanted = {product_id: (maximum, safety) for product_id, maximum, safety in entries}
+    if not wanted:
+        return
+    ids = sorted(wanted)
+    products = session.execute(
+        select(Product.id, Product.reorder_point, Product.reorder_qty, home_warehouse().label("home"))
+        .where(Product.id.in_(ids))
+    ).all()
+    existing = {(row.product_id, row.warehouse_id): row.id for row in session.execute(
+        select(ReorderSetting.id, ReorderSetting.product_id, ReorderSetting.warehouse_id).where(ReorderSetting.product_id.in_(ids)))}
+    first_supplier = dict(session.execute(
+        select(SupplierItem.product_id, func.min(SupplierItem.supplier_id)).where(SupplierItem.product_id.in_(ids))
+        .group_by(SupplierItem.product_id)).all())
+    inserts, updates = [], []
+    for product in products:
+        if product.home is None:
+            continue
+        maximum, safety = wanted[product.id]
+        values = {"reorder_point": product.reorder_point, "reorder_qty": product.reorder_qty}
+        if maximum is not None:
+            values["max_qty"] = maximum
+        if safety is not None:
+            values["safety_stock"] = safety
+        setting_id = existing.get((product.id, product.home))
+        if setting_id is not None:
+            updates.append({"s_id": setting_id, **{f"s_{name}": value for name, value in values.items()}})
+        elif any(values.values()):
+            inserts.append({"product_id": product.id, "warehouse_id": product.home, "max_qty": Decimal(0),
+                            "safety_stock": Decimal(0), **values, "supplier_id": first_supplier.get(product.id),
+                            "updated_at": utcnow()})
+    table = ReorderSetting.__table__
+    if inserts:
+        session.execute(table.insert(), inserts)
+    by_shape: dict[tuple[str, ...], list[dict]] = {}
+    for row in updates:
+        by_shape.setdefault(tuple(sorted(row)), []).append(row)
+    for shape, rows in by_shape.items():
+        columns = [key.removeprefix("s_") for key in shape if key != "s_id"]
+        session.execute(update(table).where(table.c.id == bindparam("s_id"))
+                        .values({name: bindparam(f"s_{name}", type_=table.c[name].type) for name in columns}), rows)
+    refresh(session, ids)
