@@ -477,6 +477,10 @@ def _find_warehouse(session: Session, code: str | None, product: Product) -> War
     return warehouse
 
 
+_SETTING_NAMES = {"reorder_point": "reorder point", "reorder_qty": "reorder quantity", "max_qty": "maximum",
+                  "safety_stock": "safety stock"}
+
+
 def _setting_qty(what: str, value: object) -> Decimal:
     number = parse_quantity(value, what=what)
     if number < 0:
@@ -500,7 +504,7 @@ def set_reorder_settings(
     None keep what they were; ``supplier=""`` clears the preferred supplier.  Audited; the alert
     follows at once."""
     check(store, actor, Permission.MANAGE_PRODUCTS, code)
-    given = {name: _setting_qty(name.replace("_", " "), value) for name, value in
+    given = {name: _setting_qty(_SETTING_NAMES[name], value) for name, value in
              (("reorder_point", reorder_point), ("reorder_qty", reorder_qty), ("max_qty", max_qty),
               ("safety_stock", safety_stock)) if value is not None and str(value).strip() != ""}
 
@@ -522,6 +526,11 @@ def set_reorder_settings(
 def refresh_alerts(store: Store, actor: Actor) -> int:
     """Recompute every alert (PO lines come within their lead time as days pass); returns how many changed."""
     check(store, actor, Permission.REPLENISH, "alerts")
+    return store.transact(lambda session: alerts.refresh_all(session))
+
+
+def settle_alerts(store: Store) -> int:
+    """Recompute every alert as the program itself (after a schema upgrade); returns how many changed."""
     return store.transact(lambda session: alerts.refresh_all(session))
 
 
