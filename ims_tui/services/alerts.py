@@ -16,10 +16,11 @@ announcing ``alerts``.  A product without reorder settings costs one indexed rea
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable
 from decimal import Decimal
 
-from sqlalchemy import Select, and_, bindparam, case, func, literal, select, text, type_coerce, update
+from sqlalchemy import Date, Select, String, and_, bindparam, case, func, literal, select, text, type_coerce, update
 from sqlalchemy.orm import Session
 
 from ims_tui.db.models import (
@@ -56,25 +57,38 @@ def home_warehouse():  # type: ignore[no-untyped-def]
     )
 
 
-def days_until(dialect: str, column, today: dt.date):  # type: ignore[no-untyped-def]
-    """SQL: whole days from ``today`` to the date ``column`` (negative when past)."""
+def days_until(dialect: str, column):  # type: ignore[no-untyped-def]
+    """SQL: whole days from the ``today`` parameter to the date ``column`` (negative when past)."""
     if dialect == "postgresql":
-        return column - bindparam("today", today)
-    return func.julianday(column) - func.julianday(bindparam("today", today.isoformat()))
+        return column - bindparam("today", type_=Date)
+    return func.julianday(column) - func.julianday(bindparam("today", type_=String))
 
 
-def projection(dialect: str, today: dt.date, product_ids: Iterable[int] | None = None) -> Select:
-    """One row per reorder setting (limited to ``product_ids`` when given) with everything
-    replenishment needs: the setting, its supplier item's terms, and the stock figures.
+def project(session: Session, today: dt.date, product_ids: Iterable[int] | None = None) -> list:
+    """The projection rows (:func:`projection`) of every reorder setting, or of ``product_ids``'."""
+    connection = session.connection()
+    dialect = connection.dialect.name
+    params: dict[str, object] = {"today": today if dialect == "postgresql" else today.isoformat()}
+    if product_ids is not None:
+        params["ids"] = sorted(set(product_ids))
+        if not params["ids"]:
+            return []
+    return connection.execute(projection(dialect, product_ids is not None), params).all()
+
+
+@functools.cache
+def projection(dialect: str, filtered: bool) -> Select:
+    """One row per reorder setting (those of the ``ids`` parameter when ``filtered``) with
+    everything replenishment needs: the setting, its supplier item's terms, the stock figures;
+    ``today`` is a parameter.  Built once per dialect: building it cost more than running it.
 
     Columns: id, product_id, warehouse_id, home, reorder_point, reorder_qty, max_qty,
     safety_stock, supplier_id, lead_time_days, min_order_qty, pack_qty, unit_cost, on_hand,
     reserved, backordered, incoming, on_order, projected, alert_since.
     """
-    ids = sorted(set(product_ids)) if product_ids is not None else None
 
     def only(column):  # type: ignore[no-untyped-def]
-        return column.in_(ids) if ids is not None else literal(True)
+        return column.in_(bindparam("ids", expanding=True)) if filtered else literal(True)
 
     stock = (
         select(Balance.product_id, Location.warehouse_id,
@@ -123,7 +137,7 @@ def projection(dialect: str, today: dt.date, product_ids: Iterable[int] | None =
     remaining = PurchaseOrderLine.qty_ordered - PurchaseOrderLine.qty_received
     due = func.coalesce(PurchaseOrderLine.expected_date, PurchaseOrder.expected_date)
     within = case((due.is_(None), remaining),
-                  (days_until(dialect, due, today) <= settings.c.lead_time_days, remaining), else_=_ZERO)
+                  (days_until(dialect, due) <= settings.c.lead_time_days, remaining), else_=_ZERO)
     incoming = (
         select(settings.c.id.label("setting_id"),
                func.sum(remaining).label("on_order"), func.sum(within).label("incoming"))
@@ -169,7 +183,9 @@ def below(projected: Decimal, reorder_point: Decimal) -> bool:
     return reorder_point > 0 and projected < reorder_point
 
 
-_LOCK = select(ReorderSetting.id).where(ReorderSetting.product_id.in_(bindparam("ids", expanding=True)))
+_LOCK = (select(ReorderSetting.id).where(ReorderSetting.product_id.in_(bindparam("ids", expanding=True)))
+         .order_by(ReorderSetting.id))
+_LOCK_FOR_UPDATE = _LOCK.with_for_update()
 _RAISE = update(ReorderSetting).where(ReorderSetting.id.in_(bindparam("ids", expanding=True)),
                                       ReorderSetting.alert_since.is_(None))
 _CLEAR = update(ReorderSetting).where(ReorderSetting.id.in_(bindparam("ids", expanding=True)),
@@ -183,20 +199,16 @@ def refresh(session: Session, product_ids: Iterable[int], today: dt.date | None 
     if not ids:
         return 0
     connection = session.connection()
-    dialect = connection.dialect.name
-    lock = _LOCK.order_by(ReorderSetting.id)
-    if dialect == "postgresql":
-        lock = lock.with_for_update()
+    lock = _LOCK_FOR_UPDATE if connection.dialect.name == "postgresql" else _LOCK
     if not connection.execute(lock, {"ids": ids}).first():
         return 0
-    return _apply(session, connection.execute(projection(dialect, today or dt.date.today(), ids)).all())
+    return _apply(session, project(session, today or dt.date.today(), ids))
 
 
 def refresh_all(session: Session, today: dt.date | None = None) -> int:
     """Recompute every alert (after an upgrade, or as days pass and PO lines come within their
     lead time); returns how many changed."""
-    connection = session.connection()
-    return _apply(session, connection.execute(projection(connection.dialect.name, today or dt.date.today())).all())
+    return _apply(session, project(session, today or dt.date.today()))
 
 
 def _apply(session: Session, rows: list) -> int:
@@ -220,8 +232,7 @@ def mismatches(session: Session, today: dt.date | None = None) -> list[tuple[int
     point at least without the open POs: PO lines only come *within* their lead time as days
     pass, so an alert raised before they did is stale (``refresh_all`` clears it), not wrong.
     """
-    connection = session.connection()
-    rows = connection.execute(projection(connection.dialect.name, today or dt.date.today())).all()
+    rows = project(session, today or dt.date.today())
     problems = []
     for row in rows:
         if row.alert_since is None and below(row.projected, row.reorder_point):

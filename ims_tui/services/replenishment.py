@@ -302,7 +302,7 @@ def z_for(service_level: Decimal) -> float:
 
 
 def _settings_views(session: Session, product: Product, today: dt.date) -> list[ReorderSettingsView]:
-    rows = session.execute(alerts.projection(session.get_bind().dialect.name, today, [product.id])).all()
+    rows = alerts.project(session, today, [product.id])
     names = dict(session.execute(select(Warehouse.id, Warehouse.code)).all())
     suppliers = dict(session.execute(select(Supplier.id, Supplier.name)).all())
     return [
@@ -419,8 +419,7 @@ def _page(session: Session, today: dt.date, *, offset: int, limit: int, search: 
         return []
     wanted = {setting_id for setting_id, _ in page}
     products = {product_id for _, product_id in page}
-    dialect = session.get_bind().dialect.name
-    rows = {row.id: row for row in session.execute(alerts.projection(dialect, today, products)) if row.id in wanted}
+    rows = {row.id: row for row in alerts.project(session, today, products) if row.id in wanted}
     return _decorate(session, [rows[setting_id] for setting_id, _ in page if setting_id in rows], today)
 
 
@@ -435,8 +434,7 @@ def _decorate(session: Session, rows: list, today: dt.date) -> list[tuple]:
 
 
 def _suggestion_rows(session: Session, today: dt.date, *, only_alerts: bool, product_ids: Iterable[int] | None = None) -> list[tuple]:
-    dialect = session.get_bind().dialect.name
-    rows = [row for row in session.execute(alerts.projection(dialect, today, product_ids))
+    rows = [row for row in alerts.project(session, today, product_ids)
             if row.home and alerts.below(row.projected, row.reorder_point)
             and (row.alert_since is not None or not only_alerts)]
     return _decorate(session, rows, today)
@@ -674,7 +672,7 @@ def _reorder_points(session: Session, today: dt.date, skus: Sequence[str], offse
     products = {product_id for (product_id,) in session.execute(query)}
     if not products:
         return []
-    rows = list(session.execute(alerts.projection(session.get_bind().dialect.name, today, products)))
+    rows = alerts.project(session, today, products)
     history = _demand_history(session, rows, today, window)
     infos = {info.id: info for info in session.execute(_PRODUCT_INFO.where(Product.id.in_(sorted(products))))}
     warehouses = dict(session.execute(select(Warehouse.id, Warehouse.code)).all())
@@ -726,7 +724,7 @@ def backtest(store: Store, actor: Actor, *, skus: Sequence[str] = (), days: int 
         if not suggestions:
             return Backtest(days)
         ids = {resolve_product(session, sku).id for sku, _ in suggestions}
-        rows = list(session.execute(alerts.projection(session.get_bind().dialect.name, today, ids)))
+        rows = alerts.project(session, today, ids)
         history = _demand_history(session, rows, today, days)
         infos = {info.id: info for info in session.execute(_PRODUCT_INFO.where(Product.id.in_(sorted(ids))))}
         warehouses = dict(session.execute(select(Warehouse.id, Warehouse.code)).all())
