@@ -715,8 +715,9 @@ def apply_reorder_points(store: Store, actor: Actor, skus: Sequence[str]) -> lis
 def backtest(store: Store, actor: Actor, *, skus: Sequence[str] = (), days: int = 365, limit: int = 100) -> Backtest:
     """Replay the past ``days`` of demand with the current and with the suggested reorder points
     (reorder-point policy, orders of the suggested quantity arriving after the lead time; demand
-    lost on a day out of stock is taken at the in-stock average): stock-out days each would have
-    had and the average stock each would have held."""
+    lost on a day out of stock is taken at the in-stock average; days before the product was
+    first in stock are left out): stock-out days each would have had and the average stock each
+    would have held."""
     check(store, actor, Permission.REPLENISH, "reorder points")
     today = dt.date.today()
     with store.read() as session:
@@ -735,7 +736,9 @@ def backtest(store: Store, actor: Actor, *, skus: Sequence[str] = (), days: int 
         if suggestion is None:
             continue
         demand, out_of_stock = history[(row.product_id, row.warehouse_id)]
-        series = [suggestion.daily_demand if empty else qty for qty, empty in zip(demand, out_of_stock, strict=True)]
+        first = next((index for index, empty in enumerate(out_of_stock) if not empty), len(demand))  # before: not stocked yet
+        series = [suggestion.daily_demand if empty else qty
+                  for qty, empty in zip(demand[first:], out_of_stock[first:], strict=True)]
         replay = {}
         for name, point in (("current", row.reorder_point), ("suggested", suggestion.suggested)):
             replay[name] = simulate(series, point, row.reorder_qty, row.max_qty, row.min_order_qty, row.pack_qty,
