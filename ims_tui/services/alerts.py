@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from sqlalchemy import Date, Select, String, and_, bindparam, case, func, literal, select, text, type_coerce, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from ims_tui.db.models import (
     Balance,
@@ -64,8 +64,10 @@ def days_until(dialect: str, column):  # type: ignore[no-untyped-def]
     return func.julianday(column) - func.julianday(bindparam("today", type_=String))
 
 
-def project(session: Session, today: dt.date, product_ids: Iterable[int] | None = None) -> list:
-    """The projection rows (:func:`projection`) of every reorder setting, or of ``product_ids``'."""
+def project(session: Session, today: dt.date, product_ids: Iterable[int] | None = None, *,
+            below_only: bool = False) -> list:
+    """The projection rows (:func:`projection`) of every reorder setting, or of ``product_ids``';
+    ``below_only``: only home-warehouse settings whose projected stock is below their point."""
     connection = session.connection()
     dialect = connection.dialect.name
     params: dict[str, object] = {"today": today if dialect == "postgresql" else today.isoformat()}
@@ -73,18 +75,19 @@ def project(session: Session, today: dt.date, product_ids: Iterable[int] | None 
         params["ids"] = sorted(set(product_ids))
         if not params["ids"]:
             return []
-    return connection.execute(projection(dialect, product_ids is not None), params).all()
+    return connection.execute(projection(dialect, product_ids is not None, below_only), params).all()
 
 
 @functools.cache
-def projection(dialect: str, filtered: bool) -> Select:
-    """One row per reorder setting (those of the ``ids`` parameter when ``filtered``) with
-    everything replenishment needs: the setting, its supplier item's terms, the stock figures;
-    ``today`` is a parameter.  Built once per dialect: building it cost more than running it.
+def projection(dialect: str, filtered: bool, below_only: bool = False) -> Select:
+    """One row per reorder setting (those of the ``ids`` parameter when ``filtered``; only the
+    home warehouse's below their point when ``below_only``) with everything replenishment needs:
+    the setting, the product, its supplier item's terms, the stock figures; ``today`` is a
+    parameter.  Built once per dialect: building it cost more than running it.
 
-    Columns: id, product_id, warehouse_id, home, reorder_point, reorder_qty, max_qty,
-    safety_stock, supplier_id, lead_time_days, min_order_qty, pack_qty, unit_cost, on_hand,
-    reserved, backordered, incoming, on_order, projected, alert_since.
+    Columns: id, product_id, warehouse_id, home, sku, name, uom, reorder_point, reorder_qty,
+    max_qty, safety_stock, supplier_id, lead_time_days, min_order_qty, pack_qty, unit_cost,
+    on_hand, reserved, backordered, incoming, on_order, projected, alert_since.
     """
 
     def only(column):  # type: ignore[no-untyped-def]
@@ -115,10 +118,13 @@ def projection(dialect: str, filtered: bool) -> Select:
         .group_by(SupplierItem.product_id, SupplierItem.supplier_id)
         .subquery("items")
     )
-    settings = (
+    home_location = aliased(Location)
+    first_warehouse = select(func.min(Warehouse.id)).scalar_subquery()
+    settings = (  # a CTE: the PO lines below join it again, and it is worked out once
         select(
             ReorderSetting.id, ReorderSetting.product_id, ReorderSetting.warehouse_id,
-            (ReorderSetting.warehouse_id == home_warehouse()).label("home"),
+            (ReorderSetting.warehouse_id == func.coalesce(home_location.warehouse_id, first_warehouse)).label("home"),
+            Product.sku, Product.name, Product.uom,
             ReorderSetting.reorder_point, ReorderSetting.reorder_qty, ReorderSetting.max_qty,
             ReorderSetting.safety_stock, ReorderSetting.supplier_id,
             func.coalesce(items.c.lead_time_days, Supplier.lead_time_days, 0).label("lead_time_days"),
@@ -128,11 +134,12 @@ def projection(dialect: str, filtered: bool) -> Select:
             ReorderSetting.alert_since,
         )
         .join(Product, Product.id == ReorderSetting.product_id)
+        .outerjoin(home_location, home_location.id == Product.default_location_id)
         .outerjoin(Supplier, Supplier.id == ReorderSetting.supplier_id)
         .outerjoin(items, and_(items.c.product_id == ReorderSetting.product_id,
                                items.c.supplier_id == ReorderSetting.supplier_id))
         .where(only(ReorderSetting.product_id))
-        .subquery("settings")
+        .cte("settings")
     )
     remaining = PurchaseOrderLine.qty_ordered - PurchaseOrderLine.qty_received
     due = func.coalesce(PurchaseOrderLine.expected_date, PurchaseOrder.expected_date)
@@ -156,9 +163,10 @@ def projection(dialect: str, filtered: bool) -> Select:
     backordered = qty(case((settings.c.home, waiting.c.backordered), else_=_ZERO))
     coming, on_order = qty(incoming.c.incoming), qty(incoming.c.on_order)
     projected = type_coerce(on_hand - reserved + coming - backordered, Qty())
-    return (
+    statement = (
         select(
             settings.c.id, settings.c.product_id, settings.c.warehouse_id, settings.c.home,
+            settings.c.sku, settings.c.name, settings.c.uom,
             type_coerce(settings.c.reorder_point, Qty()).label("reorder_point"),
             type_coerce(settings.c.reorder_qty, Qty()).label("reorder_qty"),
             type_coerce(settings.c.max_qty, Qty()).label("max_qty"),
@@ -176,6 +184,9 @@ def projection(dialect: str, filtered: bool) -> Select:
         .outerjoin(waiting, waiting.c.product_id == settings.c.product_id)
         .outerjoin(incoming, incoming.c.setting_id == settings.c.id)
     )
+    if below_only:
+        statement = statement.where(settings.c.home, settings.c.reorder_point > 0, projected < settings.c.reorder_point)
+    return statement
 
 
 def below(projected: Decimal, reorder_point: Decimal) -> bool:
