@@ -290,3 +290,19 @@ def test_products_import_and_export_carry_the_reorder_settings(store, tmp_path):
     assert [(p.row, p.column) for p in report.sorted_problems()] == [(2, "max_qty"), (3, "safety_stock")]
     [one] = replenishment.get_reorder_settings(store, SETUP, "T-1")
     assert one.max_qty == 60, "nothing was written"
+
+
+def test_a_longer_lead_time_brings_a_po_line_within_it(store):
+    make_store(store)
+    make_item(store, "L-1", "Acme", reorder_point=10, reorder_qty=10)
+    purchasing.create_po(store, SETUP, "Acme", [LineInput("L-1", Decimal(20), expected_date=TODAY + dt.timedelta(days=8))])
+    assert alert(store, "L-1").on_order == 20 and alert(store, "L-1").incoming == 0, "due after Acme's 5 days"
+    with store.write() as session:
+        catalogue.save_supplier(session, SETUP, "Acme", {"lead_time_days": 10})
+    assert replenishment.count_open_alerts(store, SETUP) == 0
+    with store.write() as session:
+        product = catalogue.resolve_product(session, "L-1")
+        vendor = catalogue.save_supplier(session, SETUP, "Acme", {})
+        catalogue.set_supplier_item(session, SETUP, product, vendor, "AC-L-1", lead_time_days=3)
+    assert alert(store, "L-1").incoming == 0, "the item's own lead time wins"
+    assert run_check(store).clean

@@ -87,7 +87,10 @@ def projection(dialect: str, filtered: bool, below_only: bool = False) -> Select
 
     Columns: id, product_id, warehouse_id, home, sku, name, uom, reorder_point, reorder_qty,
     max_qty, safety_stock, supplier_id, lead_time_days, min_order_qty, pack_qty, unit_cost,
-    on_hand, reserved, backordered, incoming, on_order, projected, alert_since.
+    on_hand, reserved, backordered, incoming, on_order, projected, alert_since; ``below_only``:
+    id, product_id, warehouse_id, sku, name, uom, reorder_point, reorder_qty, max_qty,
+    supplier_id, lead_time_days, min_order_qty, pack_qty, unit_cost, on_order, projected,
+    alert_since.
     """
 
     def only(column):  # type: ignore[no-untyped-def]
@@ -184,8 +187,16 @@ def projection(dialect: str, filtered: bool, below_only: bool = False) -> Select
         .outerjoin(waiting, waiting.c.product_id == settings.c.product_id)
         .outerjoin(incoming, incoming.c.setting_id == settings.c.id)
     )
-    if below_only:
-        statement = statement.where(settings.c.home, settings.c.reorder_point > 0, projected < settings.c.reorder_point)
+    if below_only:  # what a suggestion needs, in this order (read by position: a list of 100,000 is read fast)
+        statement = statement.with_only_columns(
+            settings.c.id, settings.c.product_id, settings.c.warehouse_id, settings.c.sku, settings.c.name,
+            settings.c.uom, *(type_coerce(settings.c[name], Qty()).label(name) for name in (
+                "reorder_point", "reorder_qty", "max_qty")),
+            settings.c.supplier_id, settings.c.lead_time_days,
+            *(type_coerce(settings.c[name], Qty()).label(name) for name in ("min_order_qty", "pack_qty")),
+            settings.c.unit_cost, on_order.label("on_order"), projected.label("projected"), settings.c.alert_since,
+            maintain_column_froms=True,
+        ).where(settings.c.home, settings.c.reorder_point > 0, projected < settings.c.reorder_point)
     return statement
 
 

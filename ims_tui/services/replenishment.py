@@ -29,7 +29,7 @@ import math
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from decimal import ROUND_CEILING, Decimal
 
 from sqlalchemy import func, or_, select
@@ -355,19 +355,6 @@ def daily_demand(session: Session, keys: Iterable[tuple[int, int]], today: dt.da
             for p, w, total in session.execute(query) if (p, w) in keys}
 
 
-def _line(row, warehouse: str, supplier: str | None, demand: Decimal, today: dt.date,
-          qty: Decimal | None = None) -> SuggestionLine:  # type: ignore[no-untyped-def]
-    sku, name, uom = row.sku, row.name, row.uom
-    lead = int(row.lead_time_days or 0)
-    if qty is None:
-        qty = order_quantity(row.projected, row.reorder_point, row.reorder_qty, row.max_qty, row.min_order_qty,
-                             row.pack_qty, whole_units=uom in WHOLE_UNITS)
-    run_out, order_by = order_by_date(row.projected, demand, lead, today)
-    return SuggestionLine(sku, name, uom, warehouse, supplier, row.projected, row.reorder_point, row.reorder_qty,
-                          row.max_qty, row.min_order_qty, row.pack_qty, lead, row.on_order, demand, run_out, order_by,
-                          qty, row.unit_cost or Decimal(0))
-
-
 def list_alerts(
     store: Store,
     actor: Actor,
@@ -386,10 +373,11 @@ def list_alerts(
 
 
 def _alert(row, warehouse: str, supplier: str | None, demand: Decimal, today: dt.date) -> AlertView:  # type: ignore[no-untyped-def]
-    line = _line(row, warehouse, supplier, demand, today)
+    qty = order_quantity(row.projected, row.reorder_point, row.reorder_qty, row.max_qty, row.min_order_qty,
+                         row.pack_qty, whole_units=row.uom in WHOLE_UNITS) if row.home else Decimal(0)
+    _, order_by = order_by_date(row.projected, demand, int(row.lead_time_days or 0), today)
     return AlertView(row.sku, row.name, row.uom, warehouse, row.projected, row.reorder_point, row.on_hand,
-                     row.reserved, row.backordered, row.incoming, row.on_order, line.qty if row.home else Decimal(0),
-                     supplier, line.order_by, row.alert_since)
+                     row.reserved, row.backordered, row.incoming, row.on_order, qty, supplier, order_by, row.alert_since)
 
 
 def _page(session: Session, today: dt.date, *, offset: int, limit: int, search: str, warehouse: str | None,
@@ -429,10 +417,26 @@ def _decorate(session: Session, rows: list, today: dt.date) -> list[tuple]:
              demand.get((row.product_id, row.warehouse_id), Decimal(0))) for row in rows]
 
 
-def _suggestion_rows(session: Session, today: dt.date, *, only_alerts: bool) -> list[tuple]:
-    rows = [row for row in alerts.project(session, today, below_only=True)
-            if row.alert_since is not None or not only_alerts]
-    return _decorate(session, rows, today)
+def _suggested(session: Session, today: dt.date, *, only_alerts: bool) -> list[tuple[int | None, SuggestionLine]]:
+    """(preferred supplier id, suggested line) of every home-warehouse setting below its point."""
+    rows = alerts.project(session, today, below_only=True)
+    if only_alerts:
+        rows = [row for row in rows if row.alert_since is not None]
+    warehouses = dict(session.execute(select(Warehouse.id, Warehouse.code)).all())
+    suppliers = dict(session.execute(select(Supplier.id, Supplier.name)).all())
+    demand = daily_demand(session, {(row.product_id, row.warehouse_id) for row in rows}, today, _window(session))
+    zero = Decimal(0)
+    out = []
+    for (_, product_id, warehouse_id, sku, name, uom, point, reorder_qty, maximum, supplier_id, lead, moq, pack, cost,
+         on_order, projected, _) in rows:
+        rate = demand.get((product_id, warehouse_id), zero)
+        lead = lead or 0
+        run_out, order_by = order_by_date(projected, rate, lead, today)
+        qty = order_quantity(projected, point, reorder_qty, maximum, moq, pack, whole_units=uom in WHOLE_UNITS)
+        out.append((supplier_id, SuggestionLine(
+            sku, name, uom, warehouses[warehouse_id], suppliers.get(supplier_id), projected, point, reorder_qty, maximum,
+            moq, pack, lead, on_order, rate, run_out, order_by, qty, cost or zero)))
+    return out
 
 
 def _group(lines: Iterable[SuggestionLine]) -> list[SupplierSuggestion]:
@@ -451,8 +455,7 @@ def suggest(store: Store, actor: Actor, *, only_alerts: bool = True) -> list[Sup
     check(store, actor, Permission.REPLENISH, "suggestions")
     today = dt.date.today()
     with store.read() as session:
-        rows = _suggestion_rows(session, today, only_alerts=only_alerts)
-    return _group(_line(row, wh, supplier, demand, today) for row, wh, supplier, demand in rows)
+        return _group(line for _, line in _suggested(session, today, only_alerts=only_alerts))
 
 
 # --- changing ---------------------------------------------------------------------------------
@@ -546,16 +549,16 @@ def create_orders(
 
     def work(session: Session) -> list[CreatedOrder]:
         alerts.serialize_orders(session)
-        rows = _suggestion_rows(session, today, only_alerts=only_alerts)
-        unknown = set(overrides) - {row.sku for row, *_ in rows}
+        suggested = _suggested(session, today, only_alerts=only_alerts)
+        unknown = set(overrides) - {line.sku for _, line in suggested}
         if unknown:
             raise BadInput(f"nothing is suggested for {', '.join(sorted(unknown))}")
         by_supplier: dict[int, list[SuggestionLine]] = defaultdict(list)
-        for row, wh, supplier, demand in rows:
-            qty = overrides.get(row.sku)
-            if row.supplier_id is None or qty == 0:
+        for supplier_id, line in suggested:
+            qty = overrides.get(line.sku, line.qty)
+            if supplier_id is None or qty == 0:
                 continue
-            by_supplier[row.supplier_id].append(_line(row, wh, supplier, demand, today, qty))
+            by_supplier[supplier_id].append(replace(line, qty=qty))
         created = []
         for supplier_id in sorted(by_supplier):
             lines = by_supplier[supplier_id]
