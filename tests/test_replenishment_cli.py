@@ -82,3 +82,19 @@ def test_a_picker_may_not_see_or_order(capsys, url, store, monkeypatch, fast_has
     for argv in (("alerts",), ("order",), ("reorder-points", "--apply", "C-1")):
         code, out, err = run_cli(capsys, url, "--user", "pia", "replenish", *argv)
         assert (code, out) == (3, "") and err.startswith("error: permission denied: role picker may not replenish")
+
+
+def test_the_demo_store_has_alerts_to_act_on(capsys, store_url, store):
+    from ims_tui.services import demo, replenishment
+
+    demo.load_demo(store, password="demo-password")
+    open_alerts = replenishment.count_open_alerts(store, SETUP)
+    groups = replenishment.suggest(store, SETUP)
+    assert open_alerts >= 20 and sum(len(group.lines) for group in groups) == open_alerts
+    assert all(group.supplier for group in groups), "every demo product has a preferred supplier"
+    assert any(line.pack_qty > 1 for group in groups for line in group.lines), "some are sold in cases"
+    assert run_cli(capsys, store_url, "check")[0] == 0
+    code, out, _ = run_cli(capsys, store_url, "replenish", "order", "--json")
+    assert code == 0 and len(json.loads(out)) == len(groups)
+    assert replenishment.count_open_alerts(store, SETUP) == 0
+    assert run_cli(capsys, store_url, "check")[0] == 0

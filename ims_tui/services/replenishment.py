@@ -364,11 +364,11 @@ def list_alerts(
     search: str = "",
     warehouse: str | None = None,
 ) -> list[AlertView]:
-    """One page of open alerts, oldest first (SKU within the same moment), with the suggestion."""
+    """One page of open alerts, oldest first, with the suggestion; ``search`` in SKU or name."""
     check(store, actor, Permission.REPLENISH, "alerts")
     today = dt.date.today()
     with store.read() as session:
-        rows = _page(session, today, offset=offset, limit=limit, search=search, warehouse=warehouse, open_only=True)
+        rows = _page(session, today, offset=offset, limit=limit, search=search, warehouse=warehouse)
         return [_alert(row, wh, supplier, demand, today) for row, wh, supplier, demand in rows]
 
 
@@ -380,25 +380,23 @@ def _alert(row, warehouse: str, supplier: str | None, demand: Decimal, today: dt
                      row.reserved, row.backordered, row.incoming, row.on_order, qty, supplier, order_by, row.alert_since)
 
 
-def _page(session: Session, today: dt.date, *, offset: int, limit: int, search: str, warehouse: str | None,
-          open_only: bool) -> list[tuple]:
-    """Projection rows of one page of settings (open alerts only, or all), with their warehouse
-    code, supplier name and daily demand."""
+def _page(session: Session, today: dt.date, *, offset: int, limit: int, search: str, warehouse: str | None) -> list[tuple]:
+    """Projection rows of one page of open alerts (oldest first: the index on ``alert_since``
+    serves it), with their warehouse code, supplier name and daily demand."""
     query = (
         select(ReorderSetting.id, ReorderSetting.product_id)
-        .join(Product, Product.id == ReorderSetting.product_id)
-        .join(Warehouse, Warehouse.id == ReorderSetting.warehouse_id)
-        .order_by(ReorderSetting.alert_since, Product.sku, Warehouse.code)
+        .where(ReorderSetting.alert_since.is_not(None))
+        .order_by(ReorderSetting.alert_since, ReorderSetting.id)
         .offset(max(offset, 0))
         .limit(max(limit, 0))
     )
-    if open_only:
-        query = query.where(ReorderSetting.alert_since.is_not(None))
     if search.strip():
         pattern = f"%{search.strip().lower()}%"
-        query = query.where(or_(func.lower(Product.sku).like(pattern), func.lower(Product.name).like(pattern)))
+        query = query.join(Product, Product.id == ReorderSetting.product_id).where(
+            or_(func.lower(Product.sku).like(pattern), func.lower(Product.name).like(pattern)))
     if warehouse:
-        query = query.where(Warehouse.code == warehouse.strip())
+        query = query.join(Warehouse, Warehouse.id == ReorderSetting.warehouse_id).where(
+            func.upper(Warehouse.code) == warehouse.strip().upper())
     page = session.execute(query).all()
     if not page:
         return []
