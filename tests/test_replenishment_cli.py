@@ -98,3 +98,38 @@ def test_the_demo_store_has_alerts_to_act_on(capsys, store_url, store):
     assert code == 0 and len(json.loads(out)) == len(groups)
     assert replenishment.count_open_alerts(store, SETUP) == 0
     assert run_cli(capsys, store_url, "check")[0] == 0
+
+
+def test_upgrading_a_store_carries_the_products_reorder_points_and_raises_their_alerts(capsys, store_url):
+    from alembic import command
+    from sqlalchemy import text
+
+    from ims_tui.db import schema
+    from ims_tui.db.engine import Store
+
+    store = Store(store_url)
+    config = schema._alembic_config()
+    with store.connect(begin=True) as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0005")
+    with store.engine.begin() as connection:
+        for statement in (
+            "INSERT INTO warehouses (id, code, name) VALUES (1, 'WH1', 'Main')",
+            "INSERT INTO locations (id, code, name, kind, warehouse_id, active, usage) "
+            "VALUES (100, 'A-01', 'A', 'internal', 1, :yes, 'stock')",
+            "INSERT INTO suppliers (id, code, name, lead_time_days, active, created_at) "
+            "VALUES (1, 'S1', 'Sup', 5, :yes, CURRENT_TIMESTAMP)",
+            "INSERT INTO products (id, sku, name, description, category, uom, unit_price, standard_cost, average_cost, "
+            "tracking, reorder_point, reorder_qty, active, created_at, updated_at, min_shelf_life_days, default_location_id) "
+            "VALUES (1, 'OLD-1', 'Old', '', '', 'ea', 0, 0, 0, 'none', 5000, 10000, :yes, CURRENT_TIMESTAMP, "
+            "CURRENT_TIMESTAMP, 0, 100)",
+            "INSERT INTO supplier_items (id, supplier_id, product_id, supplier_sku, cost, min_order_qty) "
+            "VALUES (1, 1, 1, 'X', 0, 1000)",
+        ):
+            connection.execute(text(statement), {"yes": True})
+    store.dispose()
+    assert run_cli(capsys, store_url, "db", "upgrade")[0] == 0
+    code, out, _ = run_cli(capsys, store_url, "replenish", "alerts", "--json")
+    [row] = json.loads(out)
+    assert (row["sku"], row["reorder_point"], row["suggested_qty"], row["supplier"]) == ("OLD-1", "5", "10", "Sup")
+    assert run_cli(capsys, store_url, "check")[0] == 0
