@@ -189,9 +189,49 @@ class SupplierItem(Base):
     cost: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
     lead_time_days: Mapped[int | None] = mapped_column(Integer)
     min_order_qty: Mapped[Decimal] = mapped_column(Qty(), default=Decimal(1))
+    pack_qty: Mapped[Decimal] = mapped_column(Qty(), default=Decimal(1), server_default="1000")
+    """The supplier sells in multiples of this (a case of 12): orders are rounded up to it."""
 
     supplier: Mapped[Supplier] = relationship()
     product: Mapped[Product] = relationship(back_populates="supplier_items")
+
+
+class ReorderSetting(Base):
+    """When and how much to reorder a product in one warehouse, and whether it is in alert now.
+
+    ``alert_since`` is set while the projected stock (on hand + open PO lines due within the lead
+    time - reserved - backordered) is below ``reorder_point`` and cleared when it recovers; it is
+    kept in the transaction of every posting, reservation and PO change (:mod:`ims_tui.services.alerts`),
+    so one row per product and warehouse is also one alert at most.  The product's own
+    ``reorder_point``/``reorder_qty`` are this row's values in the product's home warehouse.
+    """
+
+    __tablename__ = "reorder_settings"
+    __table_args__ = (
+        UniqueConstraint("product_id", "warehouse_id", name="uq_reorder_settings_product_warehouse"),
+        CheckConstraint("reorder_point >= 0 AND reorder_qty >= 0 AND max_qty >= 0 AND safety_stock >= 0",
+                        name="not_negative"),
+        Index("ix_reorder_settings_alert_since", "alert_since"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"))
+    reorder_point: Mapped[Decimal] = mapped_column(Qty(), default=Decimal(0))
+    reorder_qty: Mapped[Decimal] = mapped_column(Qty(), default=Decimal(0))
+    max_qty: Mapped[Decimal] = mapped_column(Qty(), default=Decimal(0))
+    """Order up to this much (0: no maximum, order the reorder quantity)."""
+    safety_stock: Mapped[Decimal] = mapped_column(Qty(), default=Decimal(0))
+    """The part of the reorder point held against variable demand (z * sd * sqrt(L))."""
+    supplier_id: Mapped[int | None] = mapped_column(ForeignKey("suppliers.id"))
+    """The preferred supplier; its supplier item gives lead time, MOQ and pack multiple."""
+    alert_since: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow, server_default=func.now()
+    )
+
+    product: Mapped[Product] = relationship()
+    warehouse: Mapped[Warehouse] = relationship()
+    supplier: Mapped[Supplier | None] = relationship()
 
 
 class Lot(Base):

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from ims_tui.db.models import LOCATION_KINDS, TRACKING, Balance, Barcode, Location, Product, Supplier, SupplierItem, Warehouse
-from ims_tui.services import audit
+from ims_tui.services import alerts, audit
 from ims_tui.services.changes import emit
 from ims_tui.services.actor import Actor
 from ims_tui.services.errors import BadInput, NotFound, RuleViolation
@@ -202,6 +202,9 @@ def save_product(session: Session, actor: Actor, sku: str, fields: dict[str, Any
         if changes:
             audit.record(session, actor, "product.update", sku, "; ".join(changes), product_id=product.id)
             emit(session, "products", product.id)
+    if any(change.startswith(("reorder_point:", "reorder_qty:", "default_location:")) for change in changes):
+        session.flush()
+        alerts.follow_product(session, product)  # its home warehouse's reorder settings
     return product
 
 
@@ -248,6 +251,7 @@ def save_supplier(session: Session, actor: Actor, name: str, fields: dict[str, A
         code = str(fields.get("code") or "".join(ch for ch in name.upper() if ch.isalnum())[:12])
         supplier = Supplier(name=name, code=code, lead_time_days=7, active=True)
         session.add(supplier)
+    lead_time = supplier.lead_time_days
     for key in ("code", "email", "phone", "lead_time_days"):
         if key in fields and fields[key] not in (None, ""):
             value = fields[key]
@@ -256,19 +260,22 @@ def save_supplier(session: Session, actor: Actor, name: str, fields: dict[str, A
             setattr(supplier, key, value)
     session.flush()
     audit.record(session, actor, "supplier.create" if created else "supplier.update", name)
+    if not created and supplier.lead_time_days != lead_time:
+        alerts.supplier_changed(session, supplier.id)  # PO lines come within (or leave) the lead time
     return supplier
 
 
 def set_supplier_item(
     session: Session, actor: Actor, product: Product, supplier: Supplier, supplier_sku: str,
     cost: Decimal | None = None, lead_time_days: int | None = None, min_order_qty: Decimal | None = None,
+    pack_qty: Decimal | None = None,
 ) -> SupplierItem:
     item = session.scalars(
         select(SupplierItem).where(SupplierItem.supplier_id == supplier.id, SupplierItem.product_id == product.id)
     ).first()
     if item is None:
         item = SupplierItem(supplier_id=supplier.id, product_id=product.id, supplier_sku=supplier_sku.strip(),
-                            cost=Decimal(0), min_order_qty=Decimal(1))
+                            cost=Decimal(0), min_order_qty=Decimal(1), pack_qty=Decimal(1))
         session.add(item)
     item.supplier_sku = check_text("supplier SKU", supplier_sku.strip()) or product.sku
     if cost is not None:
@@ -277,8 +284,14 @@ def set_supplier_item(
         item.lead_time_days = int(lead_time_days)
     if min_order_qty is not None:
         item.min_order_qty = _non_negative("minimum order", min_order_qty)
+    if pack_qty is not None:
+        item.pack_qty = _non_negative("pack multiple", pack_qty)
+        if item.pack_qty == 0:
+            raise BadInput("a pack multiple is at least 1")
     audit.record(session, actor, "supplier_item.set", product.sku, f"{supplier.name}: {item.supplier_sku}", product_id=product.id)
     emit(session, "products", product.id)
+    session.flush()
+    alerts.refresh(session, [product.id])  # its lead time decides which PO lines count
     return item
 
 

@@ -38,7 +38,7 @@ from ims_tui.db.models import (
     StoreMeta,
 )
 from ims_tui.db.types import MONEY_SCALE, QTY_SCALE, Money, ScaledDecimal
-from ims_tui.services import audit, changes, reservations
+from ims_tui.services import alerts, audit, changes, reservations
 from ims_tui.services.actor import Actor
 from ims_tui.services.catalogue import find_location, find_product
 from ims_tui.services.errors import BadInput, NotFound, RuleViolation
@@ -497,6 +497,7 @@ class _Posting:
         self._apply_serials(lines)
         movement_ids = self._insert_movements(lines)
         reservations.stock_added(self.session, self.added, self.at)  # FIFO times; waiting orders
+        alerts.refresh(self.session, {line.product.id for line in lines})  # reorder alerts of these products
         self._audit(kind, lines)
         changes.emit(self.session, "stock", self.posting_id)
         return PostingResult(self.posting_id, key, already_posted=False, movement_ids=tuple(movement_ids))

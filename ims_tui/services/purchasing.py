@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 from ims_tui.db.engine import Store
 from ims_tui.db.models import PO_STATUSES  # noqa: F401 - re-exported: the statuses the CLI offers
 from ims_tui.db.models import Product, PurchaseOrder, PurchaseOrderLine, Supplier, SupplierItem
-from ims_tui.services import audit
+from ims_tui.services import alerts, audit
 from ims_tui.services.actor import Actor
 from ims_tui.services.changes import emit
 from ims_tui.services.catalogue import find_product
@@ -308,6 +308,34 @@ def _new_number(session: Session) -> str:
     return f"{PO_PREFIX}{last + 1:06d}"
 
 
+def new_po(session: Session, actor: Actor, vendor: Supplier, *, expected_date: dt.date | None = None,
+           note: str = "") -> PurchaseOrder:
+    """A new draft PO for ``vendor`` in the caller's transaction, under the next free number;
+    expected date defaults to today + the supplier's lead time."""
+    expected = expected_date or dt.date.today() + dt.timedelta(days=vendor.lead_time_days or 0)
+    for attempt in range(10):
+        order = PurchaseOrder(number=_new_number(session), supplier=vendor, status="draft", expected_date=expected,
+                              note=note.strip(), created_by=actor.username)
+        if attempt:
+            order.number = f"{PO_PREFIX}{int(order.number[len(PO_PREFIX):]) + attempt:06d}"
+        try:
+            with session.begin_nested():
+                session.add(order)
+                session.flush()
+            return order
+        except IntegrityError:  # another manager took that number a moment ago
+            continue
+    raise RuleViolation("could not allocate a PO number; try again")
+
+
+def record_created(session: Session, actor: Actor, order: PurchaseOrder) -> None:
+    """Audit and announce a PO just created with its lines; its products' alerts follow."""
+    audit.record(session, actor, "po.create", order.number,
+                 f"{order.supplier.name}; " + "; ".join(f"{qty_text(ln.qty_ordered)} {ln.product.sku}" for ln in order.lines))
+    emit(session, "purchase_orders", order.number)
+    alerts.refresh(session, {line.product_id for line in order.lines})
+
+
 def create_po(
     store: Store,
     actor: Actor,
@@ -321,28 +349,11 @@ def create_po(
     check(store, actor, Permission.MANAGE_ORDERS, supplier)
 
     def work(session: Session) -> PurchaseOrderView:
-        vendor = find_supplier(session, supplier)
-        expected = expected_date or dt.date.today() + dt.timedelta(days=vendor.lead_time_days or 0)
-        for attempt in range(10):
-            order = PurchaseOrder(number=_new_number(session), supplier=vendor, status="draft", expected_date=expected,
-                                  note=note.strip(), created_by=actor.username)
-            if attempt:
-                order.number = f"{PO_PREFIX}{int(order.number[len(PO_PREFIX):]) + attempt:06d}"
-            try:
-                with session.begin_nested():
-                    session.add(order)
-                    session.flush()
-                break
-            except IntegrityError:  # another manager took that number a moment ago
-                continue
-        else:
-            raise RuleViolation("could not allocate a PO number; try again")
+        order = new_po(session, actor, find_supplier(session, supplier), expected_date=expected_date, note=note)
         for line in lines:
             add_line(session, order, line)
         session.flush()
-        audit.record(session, actor, "po.create", order.number,
-                     f"{vendor.name}; " + "; ".join(f"{qty_text(ln.qty_ordered)} {ln.product.sku}" for ln in order.lines))
-        emit(session, "purchase_orders", order.number)
+        record_created(session, actor, order)
         return view_po(session, order.id)
 
     return store.transact(work)
@@ -361,6 +372,7 @@ def add_po_line(store: Store, actor: Actor, number: str, line: LineInput) -> Pur
                      f"line {added.line_no}: {added.product.sku} ordered {qty_text(added.qty_ordered)}",
                      product_id=added.product_id)
         emit(session, "purchase_orders", order.number)
+        alerts.refresh(session, [added.product_id])
         return view_po(session, order.id)
 
     return store.transact(work)
@@ -408,6 +420,8 @@ def set_po_line(
             audit.record(session, actor, "po.line", order.number, f"line {line_no} {line.product.sku}: " + ", ".join(changes),
                          product_id=line.product_id)
             emit(session, "purchase_orders", order.number)
+            session.flush()
+            alerts.refresh(session, [line.product_id])
         session.flush()
         return view_po(session, order.id)
 
@@ -430,6 +444,7 @@ def remove_po_line(store: Store, actor: Actor, number: str, line_no: int) -> Pur
                      product_id=line.product_id)
         emit(session, "purchase_orders", order.number)
         session.flush()
+        alerts.refresh(session, [line.product_id])
         return view_po(session, order.id)
 
     return store.transact(work)
@@ -469,6 +484,7 @@ def cancel_po(store: Store, actor: Actor, number: str, reason: str = "") -> Purc
         audit.record(session, actor, "po.cancel", order.number, reason.strip())
         emit(session, "purchase_orders", order.number)
         session.flush()
+        alerts.refresh(session, {line.product_id for line in order.lines})
         return view_po(session, order.id)
 
     return store.transact(work)

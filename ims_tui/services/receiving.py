@@ -35,7 +35,7 @@ from ims_tui.db.models import (
     SupplierItem,
     User,
 )
-from ims_tui.services import audit, drafts, ledger
+from ims_tui.services import alerts, audit, drafts, ledger
 from ims_tui.services.actor import Actor
 from ims_tui.services.catalogue import find_product, resolve_bin
 from ims_tui.services.changes import emit
@@ -477,6 +477,7 @@ def _post_receipt(
                      + (f" (over-receipt approved by {', '.join(approvers)})" if approvers else ""))
         emit(session, "purchase_orders", order.number)
         session.flush()
+        alerts.refresh(session, {line.product_id for line in order.lines})  # the PO owes less now
         view = view_po(session, order.id)
     if draft_id is not None:
         drafts.close(session, DRAFT_KIND, draft_id)
@@ -647,6 +648,7 @@ def return_to_supplier(
             audit.record(session, actor, "po.return", order.number, f"{qty_text(qty)} {item.sku} from {source}: {reason.strip()}")
             emit(session, "purchase_orders", order.number)
             session.flush()
+            alerts.refresh(session, [product_id])  # the PO owes it again
             view = view_po(session, order.id)
         cost = session.scalar(
             select(Movement.unit_cost).where(Movement.id == result.movement_ids[0])

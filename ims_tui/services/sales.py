@@ -32,7 +32,7 @@ from ims_tui.db.models import (
     SalesOrder,
     SalesOrderLine,
 )
-from ims_tui.services import audit, changes, reservations
+from ims_tui.services import alerts, audit, changes, reservations
 from ims_tui.services.actor import Actor
 from ims_tui.services.catalogue import find_product
 from ims_tui.services.errors import BadInput, NotFound, RuleViolation
@@ -451,6 +451,7 @@ def add_so_line(store: Store, actor: Actor, number: str, line: SOLineInput) -> S
             held = reservations.allocate_line(session, order_id=order.id, line_id=added.id, product_id=added.product_id,
                                               qty=qty, min_shelf_days=order.customer.min_shelf_days or 0)
             summary += f"; reserved {qty_text(sum((h.qty for h in held), Decimal(0)))}"
+            alerts.refresh(session, [added.product_id])
         audit.record(session, actor, "so.line", order.number, summary, product_id=added.product_id)
         changes.emit(session, "sales_orders", order.number)
         return view_so(session, order.id)
@@ -553,6 +554,7 @@ def confirm_so(store: Store, actor: Actor, number: str) -> ConfirmResult:
                                              "reserved", h.qty) for ln in lines for h in held[ln.id]),
         )
         result = ConfirmResult(view)
+        alerts.refresh(session, {line.product_id for line in lines})  # reserved or backordered now
         audit.record(session, actor, "so.confirm", order.number,
                      f"reserved {qty_text(result.reserved)}, waiting {qty_text(result.waiting)}")
         changes.emit(session, "sales_orders", order.number)
@@ -578,6 +580,7 @@ def _release_everything(session: Session, order: SalesOrder, status: str) -> Dec
     order.hold_reason = ""
     session.flush()
     reservations.allocate_waiting(session, products)
+    alerts.refresh(session, {line.product_id for line in order.lines})  # neither reserved nor backordered now
     return released
 
 

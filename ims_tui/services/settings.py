@@ -56,6 +56,23 @@ def _ratio(text: str) -> str:
     return format(value.normalize(), "f")
 
 
+def _window_days(text: str) -> str:
+    value = str(text).strip()
+    if not value.isascii() or not value.isdigit() or not 7 <= int(value) <= 730:
+        raise BadInput(f"the demand window is a whole number of days from 7 to 730, not {text!r}")
+    return str(int(value))
+
+
+def _service_level(text: str) -> str:
+    try:
+        value = Decimal(str(text))
+    except InvalidOperation:
+        raise BadInput(f"not a percentage: {text!r}") from None
+    if not value.is_finite() or not 50 <= value < 100:
+        raise BadInput(f"the service level is a percentage from 50 to below 100, not {text}")
+    return format(value.normalize(), "f")
+
+
 @dataclass(frozen=True)
 class Setting:
     key: str
@@ -70,6 +87,10 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in (
     Setting("abc_b", "95", _percent, "ABC: classes A and B together hold this % of consumption value"),
     Setting("xyz_x", "0.5", _ratio, "XYZ: class X has weekly demand varying at most this much (coefficient of variation)"),
     Setting("xyz_y", "1", _ratio, "XYZ: class Y varies at most this much; more is Z"),
+    Setting("replenish_window_days", "90", _window_days,
+            "replenishment: days of shipments and issues that demand (run-out dates, reorder points) is taken from"),
+    Setting("replenish_service_level", "95", _service_level,
+            "replenishment: % of lead times a demand-based reorder point should cover without running out"),
 )}
 
 
