@@ -227,3 +227,28 @@ async def test_a_manager_applies_the_reorder_point_suggested_from_demand(store):
     [saved] = replenishment.get_reorder_settings(store, MANAGER, "NUT-M6")
     assert (saved.reorder_point, saved.safety_stock) == (suggestion.suggested, suggestion.safety_stock)
 
+
+
+async def test_the_pack_multiple_is_set_on_the_supplier_item_and_rounds_the_suggestion(store):
+    alert_store(store)
+    app = make_app(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot, "manager")
+        app.push_screen(ProductScreen("NUT-M6"))
+        await settle(pilot)
+        await pilot.press("u")
+        await settle(pilot)
+        form = app.screen
+        assert form.query_one("#pack", Input).value == "10"
+        form.query_one("#pack", Input).value = "0"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.screen is form and "at least 1" in str(form.query_one(".error-line", Static).render())
+        form.query_one("#pack", Input).value = "30"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, ProductScreen)
+    [settings] = replenishment.get_reorder_settings(store, MANAGER, "NUT-M6")
+    assert settings.pack_qty == Decimal(30)
+    suggested = {line.sku: line.qty for group in replenishment.suggest(store, MANAGER) for line in group.lines}
+    assert suggested["NUT-M6"] == Decimal(90)  # the order quantity of 80 in whole packs of 30

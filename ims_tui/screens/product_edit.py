@@ -208,7 +208,7 @@ class BarcodesScreen(_Form):
 
 
 class SupplierItemScreen(_Form):
-    """How a supplier sells this product: their SKU, cost, lead time, minimum order."""
+    """How a supplier sells this product: their SKU, cost, lead time, minimum order, pack multiple."""
 
     DEFAULT_CSS = FORM_CSS.format(cls="SupplierItemScreen")
 
@@ -227,6 +227,7 @@ class SupplierItemScreen(_Form):
             lead = first.get("lead_time_days")
             yield self.field_row("Lead time (days)", Input("" if lead is None else str(lead), id="lead", compact=True))
             yield self.field_row("Minimum order", Input(qty(first["min_order_qty"]) if first else "", id="moq", compact=True))
+            yield self.field_row("Pack multiple", Input(qty(first["pack_qty"]) if first else "1", id="pack", compact=True))
             yield Static("", id="supplier-hint", classes="hint")
             yield Static("", classes="error-line")
 
@@ -242,10 +243,11 @@ class SupplierItemScreen(_Form):
 
     def action_save(self) -> None:
         store, actor, sku = self.app.store, self.app.actor, self.detail.sku
-        values = {name: self.query_one(f"#{name}", Input).value for name in ("supplier", "supplier_sku", "cost", "lead", "moq")}
+        values = {name: self.query_one(f"#{name}", Input).value
+                  for name in ("supplier", "supplier_sku", "cost", "lead", "moq", "pack")}
         self.run_saving(
             lambda: set_supplier_item(store, actor, sku, values["supplier"], values["supplier_sku"],
-                                      values["cost"], values["lead"], values["moq"]),
+                                      values["cost"], values["lead"], values["moq"], values["pack"]),
             lambda _: self.dismiss(True),
         )
 
