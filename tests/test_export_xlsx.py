@@ -41,7 +41,7 @@ def test_products_sheet_has_typed_cells_and_no_formulas(stocked, admin, tmp_path
     header = [cell.value for cell in sheet[1]]
     assert header[:3] == ["sku", "name", "description"] and all(cell.font.b for cell in sheet[1])
     assert sheet.freeze_panes == "A2"
-    assert sheet.auto_filter.ref == "A1:P3"
+    assert sheet.auto_filter.ref == "A1:R3"
     row = {name: cell for name, cell in zip(header, sheet[2], strict=True)}
     assert row["name"].value == "=1+2" and row["name"].data_type == "s" and row["name"].quotePrefix
     assert row["category"].value == "+SUM(A1)" and row["category"].quotePrefix

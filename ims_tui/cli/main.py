@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "ims_tui.cli.sales",
     "ims_tui.cli.serve",
     "ims_tui.cli.settings",
+    "ims_tui.cli.replenish",
     "ims_tui.cli.reports",
     "ims_tui.cli.reference",
 )

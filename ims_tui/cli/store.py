@@ -11,7 +11,7 @@ from ims_tui.cli.context import CliContext
 from ims_tui.cli.parsing import add_json_flag
 from ims_tui.db import schema
 from ims_tui.db.engine import Store, redact
-from ims_tui.services import demo, integrity
+from ims_tui.services import demo, integrity, replenishment
 from ims_tui.services.errors import BadInput, StoreError
 from ims_tui.services.permissions import Permission, check
 
@@ -86,6 +86,8 @@ def cmd_upgrade(ctx: CliContext, args: argparse.Namespace) -> int:
     if ctx.args.user:  # an account named must sign in, and be an administrator, to change the schema
         check(store, ctx.actor, Permission.MANAGE_USERS, "db upgrade")
     before, after = schema.upgrade(store)
+    if before != after:
+        replenishment.settle_alerts(store)  # settings carried over from the products raise their alerts
     message = f"schema already at {after}" if before == after else f"schema upgraded {before or 'empty'} -> {after}"
     ctx.emit({"before": before, "after": after}, message)
     return 0

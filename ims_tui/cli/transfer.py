@@ -14,7 +14,7 @@ from ims_tui.services.transfer import EXPORT_KINDS, FORMATS, KINDS, ImportOption
 IMPORT_EPILOG = """\
 columns (headers match case-insensitively; common synonyms such as EAN or Vendor are read and reported):
   products   sku name [description category uom barcodes unit_price unit_cost supplier supplier_sku
-             supplier_cost reorder_point reorder_qty tracking default_location active]
+             supplier_cost reorder_point reorder_qty max_qty safety_stock tracking default_location active]
   suppliers  name [code email phone lead_time_days active]
   locations  code [name parent warehouse barcode kind active]
   stock      sku location qty [lot expiry serial unit_cost]   (opening stock, posted as adjustments)

@@ -319,8 +319,7 @@ class ReorderSettingsScreen(_Form):
 
     def may_apply(self) -> bool:
         actor = self.app.actor
-        return bool(self.suggestions) and actor is not None and all(
-            allows(actor.role, permission) for permission in (Permission.REPLENISH, Permission.MANAGE_PRODUCTS))
+        return bool(self.suggestions) and actor is not None and allows(actor.role, Permission.REPLENISH)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "apply_suggestion":

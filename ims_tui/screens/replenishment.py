@@ -322,7 +322,7 @@ class SuggestedOrdersScreen(StationScreen):
         Binding("a", "toggle_scope", "Alerts/all", id="suggested.scope"),
         Binding("escape", "escape", "Back", id="suggested.back"),
     ]
-    REQUIRES = {"quantity": Permission.MANAGE_ORDERS, "create": Permission.MANAGE_ORDERS}
+    REQUIRES = {"quantity": Permission.REPLENISH, "create": Permission.REPLENISH}
     DEFAULT_CSS = """
     SuggestedOrdersScreen #suggestion-columns { height: 1; }
     SuggestedOrdersScreen #suggestion-detail { height: 2; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }

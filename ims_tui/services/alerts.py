@@ -213,12 +213,24 @@ def _apply(session: Session, rows: list) -> int:
     return changed
 
 
-def mismatches(session: Session, today: dt.date | None = None) -> list[tuple[int, int, bool]]:
-    """Settings whose alert state is not what projected stock says: (product, warehouse, should be open)."""
+def mismatches(session: Session, today: dt.date | None = None) -> list[tuple[int, int, str]]:
+    """Settings whose alert state the stock contradicts: (product, warehouse, what is wrong).
+
+    A product below its point needs an open alert.  An open alert needs the product below its
+    point at least without the open POs: PO lines only come *within* their lead time as days
+    pass, so an alert raised before they did is stale (``refresh_all`` clears it), not wrong.
+    """
     connection = session.connection()
     rows = connection.execute(projection(connection.dialect.name, today or dt.date.today())).all()
-    return [(row.product_id, row.warehouse_id, below(row.projected, row.reorder_point))
-            for row in rows if (row.alert_since is not None) != below(row.projected, row.reorder_point)]
+    problems = []
+    for row in rows:
+        if row.alert_since is None and below(row.projected, row.reorder_point):
+            problems.append((row.product_id, row.warehouse_id, f"projected {_text(row.projected)} is below the reorder "
+                             f"point {_text(row.reorder_point)} but no alert is open"))
+        elif row.alert_since is not None and not below(row.projected - row.incoming, row.reorder_point):
+            problems.append((row.product_id, row.warehouse_id, f"an alert is open but projected "
+                             f"{_text(row.projected)} is not below the reorder point {_text(row.reorder_point)}"))
+    return problems
 
 
 _SETTING_FIELDS = ("reorder_point", "reorder_qty", "max_qty", "safety_stock")
@@ -296,3 +308,50 @@ def serialize_orders(session: Session) -> None:
 
 def _text(value: Decimal) -> str:
     return format(value.normalize(), "f")
+
+
+def sync_imported(session: Session, entries: Iterable[tuple[int, Decimal | None, Decimal | None]]) -> None:
+    """After a product import: each product's home-warehouse settings take its reorder point and
+    quantity, and the maximum and safety stock the file gave ((product id, max, safety), None
+    where the file left them alone); set-based, then the alerts follow."""
+    wanted = {product_id: (maximum, safety) for product_id, maximum, safety in entries}
+    if not wanted:
+        return
+    ids = sorted(wanted)
+    products = session.execute(
+        select(Product.id, Product.reorder_point, Product.reorder_qty, home_warehouse().label("home"))
+        .where(Product.id.in_(ids))
+    ).all()
+    existing = {(row.product_id, row.warehouse_id): row.id for row in session.execute(
+        select(ReorderSetting.id, ReorderSetting.product_id, ReorderSetting.warehouse_id).where(ReorderSetting.product_id.in_(ids)))}
+    first_supplier = dict(session.execute(
+        select(SupplierItem.product_id, func.min(SupplierItem.supplier_id)).where(SupplierItem.product_id.in_(ids))
+        .group_by(SupplierItem.product_id)).all())
+    inserts, updates = [], []
+    for product in products:
+        if product.home is None:
+            continue
+        maximum, safety = wanted[product.id]
+        values = {"reorder_point": product.reorder_point, "reorder_qty": product.reorder_qty}
+        if maximum is not None:
+            values["max_qty"] = maximum
+        if safety is not None:
+            values["safety_stock"] = safety
+        setting_id = existing.get((product.id, product.home))
+        if setting_id is not None:
+            updates.append({"s_id": setting_id, **{f"s_{name}": value for name, value in values.items()}})
+        elif any(values.values()):
+            inserts.append({"product_id": product.id, "warehouse_id": product.home, "max_qty": Decimal(0),
+                            "safety_stock": Decimal(0), **values, "supplier_id": first_supplier.get(product.id),
+                            "updated_at": utcnow()})
+    table = ReorderSetting.__table__
+    if inserts:
+        session.execute(table.insert(), inserts)
+    by_shape: dict[tuple[str, ...], list[dict]] = {}
+    for row in updates:
+        by_shape.setdefault(tuple(sorted(row)), []).append(row)
+    for shape, rows in by_shape.items():
+        columns = [key.removeprefix("s_") for key in shape if key != "s_id"]
+        session.execute(update(table).where(table.c.id == bindparam("s_id"))
+                        .values({name: bindparam(f"s_{name}", type_=table.c[name].type) for name in columns}), rows)
+    refresh(session, ids)

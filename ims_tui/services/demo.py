@@ -32,11 +32,12 @@ from ims_tui.db.models import (
     SalesOrderLine,
     StoreMeta,
     Supplier,
+    ReorderSetting,
     SupplierItem,
     User,
     Warehouse,
 )
-from ims_tui.services import audit, ledger, reservations
+from ims_tui.services import alerts, audit, ledger, reservations
 from ims_tui.services.actor import Actor
 from ims_tui.services.auth import DEMO_PIN
 from ims_tui.services.errors import BadInput, PermissionDenied, RuleViolation
@@ -291,9 +292,12 @@ class _DemoBuilder:
         session.flush()
         products = self._products(suppliers, bins)
         session.flush()
+        self._reorder_settings(products)
         self._history(products, bins)
         self._purchase_orders(products, suppliers)
         self._sales_orders(products, customers)
+        session.flush()
+        alerts.refresh_all(session)  # the orders above were written directly, not through the services
         audit.record(session, self.actor, "demo.load", "store", self.summary.describe())
 
     def _locations(self) -> list[Location]:
@@ -361,6 +365,21 @@ class _DemoBuilder:
                         products.append(product)
         self.summary.products = len(products)
         return products
+
+    def _reorder_settings(self, products: list[Product]) -> None:
+        """Each product's reorder point in its home warehouse, ordered from its supplier; the
+        supplier sells in cases where the product has a case barcode."""
+        for product in products:
+            cases = [barcode.pack_qty for barcode in product.barcodes if barcode.pack_qty > 1]
+            item = product.supplier_items[0]
+            item.pack_qty = cases[0] if cases else Decimal(1)
+            if product.reorder_point > 0:
+                maximum = product.reorder_point + 2 * product.reorder_qty if product.reorder_qty >= 48 else Decimal(0)
+                self.session.add(ReorderSetting(
+                    product_id=product.id, warehouse_id=product.default_location.warehouse_id,
+                    reorder_point=product.reorder_point, reorder_qty=product.reorder_qty, max_qty=maximum,
+                    safety_stock=Decimal(0), supplier_id=item.supplier_id))
+        self.session.flush()
 
     def _post(self, kind: str, move: ledger.StockMove, at: dt.datetime, reason: str = "", reference: str = "") -> None:
         ledger.post(self.session, self.actor, kind, [move], key=ledger.new_key(), reason=reason, reference=reference, at=at)

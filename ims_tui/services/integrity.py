@@ -47,6 +47,7 @@ def run_check(store: Store) -> CheckReport:
             *_serials_in_one_place(session),
             *_layers_match_stock(session),
             *_reservations_match(session),
+            *_alerts_match(session),
             *_chain_intact(session),
         ]
         return CheckReport(
@@ -216,6 +217,20 @@ def _reservations_match(session: Session) -> list[str]:
         if status not in OPEN_STATUSES and waiting + reserved + picked:
             problems.append(f"order line of a {status} order still holds or waits: {where}")
     return problems
+
+
+def _alerts_match(session: Session) -> list[str]:
+    """An open reorder alert for exactly the products whose projected stock is below their point."""
+    from ims_tui.db.models import Warehouse
+    from ims_tui.services.alerts import mismatches
+
+    problems = mismatches(session)
+    if not problems:
+        return []
+    skus = dict(session.execute(select(Product.id, Product.sku)).all())
+    warehouses = dict(session.execute(select(Warehouse.id, Warehouse.code)).all())
+    return [f"reorder alert out of step: {skus.get(product, product)} in {warehouses.get(warehouse, warehouse)}: {what}"
+            for product, warehouse, what in problems]
 
 
 def _chain_intact(session: Session) -> list[str]:

@@ -477,6 +477,10 @@ def _find_warehouse(session: Session, code: str | None, product: Product) -> War
     return warehouse
 
 
+_SETTING_NAMES = {"reorder_point": "reorder point", "reorder_qty": "reorder quantity", "max_qty": "maximum",
+                  "safety_stock": "safety stock"}
+
+
 def _setting_qty(what: str, value: object) -> Decimal:
     number = parse_quantity(value, what=what)
     if number < 0:
@@ -500,7 +504,7 @@ def set_reorder_settings(
     None keep what they were; ``supplier=""`` clears the preferred supplier.  Audited; the alert
     follows at once."""
     check(store, actor, Permission.MANAGE_PRODUCTS, code)
-    given = {name: _setting_qty(name.replace("_", " "), value) for name, value in
+    given = {name: _setting_qty(_SETTING_NAMES[name], value) for name, value in
              (("reorder_point", reorder_point), ("reorder_qty", reorder_qty), ("max_qty", max_qty),
               ("safety_stock", safety_stock)) if value is not None and str(value).strip() != ""}
 
@@ -525,6 +529,11 @@ def refresh_alerts(store: Store, actor: Actor) -> int:
     return store.transact(lambda session: alerts.refresh_all(session))
 
 
+def settle_alerts(store: Store) -> int:
+    """Recompute every alert as the program itself (after a schema upgrade); returns how many changed."""
+    return store.transact(lambda session: alerts.refresh_all(session))
+
+
 def create_orders(
     store: Store,
     actor: Actor,
@@ -538,7 +547,7 @@ def create_orders(
     alert an open PO already lifted are not suggested any more, so running it again creates
     nothing; products without a preferred supplier are left for a person to order.
     """
-    check(store, actor, Permission.MANAGE_ORDERS, "replenishment")
+    check(store, actor, Permission.REPLENISH, "replenishment orders")
     overrides = {sku.strip(): _setting_qty(f"quantity of {sku}", qty) for sku, qty in (quantities or {}).items()}
     today = dt.date.today()
 
@@ -684,10 +693,9 @@ def _reorder_points(session: Session, today: dt.date, skus: Sequence[str], offse
 
 def apply_reorder_points(store: Store, actor: Actor, skus: Sequence[str]) -> list[ReorderPointSuggestion]:
     """Write the suggested reorder points (and their safety stock) of ``skus`` (managers; audited)."""
-    check(store, actor, Permission.REPLENISH, "reorder points")
     if not skus:
         raise BadInput("name the products whose suggested reorder point to apply")
-    check(store, actor, Permission.MANAGE_PRODUCTS, ", ".join(skus))
+    check(store, actor, Permission.REPLENISH, ", ".join(skus))
     today = dt.date.today()
 
     def work(session: Session) -> list[ReorderPointSuggestion]:

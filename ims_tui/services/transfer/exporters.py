@@ -33,12 +33,14 @@ from ims_tui.db.models import (
     Movement,
     Posting,
     Product,
+    ReorderSetting,
     SerialNumber,
     Supplier,
     SupplierItem,
     Warehouse,
 )
 from ims_tui.services import audit, audit_log
+from ims_tui.services.alerts import home_warehouse
 from ims_tui.services.actor import Actor
 from ims_tui.services.errors import BadInput
 from ims_tui.services.outputs import write_output, write_output_to_stream
@@ -57,7 +59,7 @@ COLUMNS: dict[str, Columns] = {
     "products": (("sku", "text"), ("name", "text"), ("description", "text"), ("category", "text"), ("uom", "text"),
                  ("barcodes", "text"), ("unit_price", "money"), ("unit_cost", "money"), ("supplier", "text"),
                  ("supplier_sku", "text"), ("supplier_cost", "text"), ("reorder_point", "qty"), ("reorder_qty", "qty"),
-                 ("tracking", "text"), ("default_location", "text"), ("active", "bool")),
+                 ("max_qty", "qty"), ("safety_stock", "qty"), ("tracking", "text"), ("default_location", "text"), ("active", "bool")),
     "suppliers": (("name", "text"), ("code", "text"), ("email", "text"), ("phone", "text"),
                   ("lead_time_days", "int"), ("active", "bool")),
     "customers": (("name", "text"), ("code", "text"), ("email", "text"), ("phone", "text"),
@@ -116,6 +118,7 @@ def _product_rows(store: Store) -> Iterator[tuple]:
             ))
             ids = [p[0] for p in products]
             barcodes: dict[int, list[str]] = {}
+            settings: dict[int, tuple[Decimal, Decimal]] = {}
             items: dict[int, list[tuple[str, str, Decimal]]] = {}
             if ids:
                 for product_id, code, pack in session.execute(
@@ -128,13 +131,18 @@ def _product_rows(store: Store) -> Iterator[tuple]:
                     .where(SupplierItem.product_id.in_(ids)).order_by(SupplierItem.id)
                 ):
                     items.setdefault(product_id, []).append((name, supplier_sku, cost))
+                settings = {product_id: (maximum, safety) for product_id, maximum, safety in session.execute(
+                    select(ReorderSetting.product_id, ReorderSetting.max_qty, ReorderSetting.safety_stock)
+                    .join(Product, Product.id == ReorderSetting.product_id)
+                    .where(ReorderSetting.product_id.in_(ids), ReorderSetting.warehouse_id == home_warehouse())
+                )}
         for (id_, sku, name, description, category, uom, price, cost, reorder_point, reorder_qty, tracking,
              location, active) in products:
             supplied = items.get(id_, [])
             yield (sku, name, description, category, uom, LIST_SEPARATOR.join(barcodes.get(id_, [])), price, cost,
                    LIST_SEPARATOR.join(s[0] for s in supplied), LIST_SEPARATOR.join(s[1] for s in supplied),
-                   LIST_SEPARATOR.join(_decimal_text(s[2]) for s in supplied), reorder_point, reorder_qty, tracking,
-                   location, active)
+                   LIST_SEPARATOR.join(_decimal_text(s[2]) for s in supplied), reorder_point, reorder_qty,
+                   *settings.get(id_, (Decimal(0), Decimal(0))), tracking, location, active)
         if len(products) < BATCH:
             return
         last = products[-1][1]

@@ -27,12 +27,14 @@ from ims_tui.db.models import (
     Lot,
     Posting,
     Product,
+    ReorderSetting,
     SerialNumber,
     Supplier,
     SupplierItem,
     Warehouse,
 )
-from ims_tui.services import ledger
+from ims_tui.services import alerts, ledger
+from ims_tui.services.alerts import home_warehouse
 from ims_tui.services.actor import Actor
 from ims_tui.services.catalogue import gtin_variants, validate_barcode
 from ims_tui.services.errors import BadInput, ImsError
@@ -133,6 +135,7 @@ class _ProductPlan:
     existing_barcodes: dict[str, tuple[int, Decimal]]  # code -> (id, pack)
     items: list[tuple[int, str, Decimal | None]] | None  # (supplier id, supplier sku, cost)
     existing_items: dict[int, tuple[int, str, Decimal]]  # supplier id -> (item id, supplier sku, cost)
+    settings: tuple[Decimal | None, Decimal | None] = (None, None)  # home warehouse's max and safety stock (None: leave)
 
 
 class ProductImporter(Importer):
@@ -168,6 +171,7 @@ class ProductImporter(Importer):
         owners = self._barcode_owners([code for row in rows for code, _ in (row.plan or {}).get("barcodes") or ()])
         item_owners = self._item_owners([(s, sku) for row in rows for s, sku, _ in (row.plan or {}).get("items") or ()])
         by_sku = {row.values["sku"]: row for row in rows}
+        settings_by_product = self._settings_of(ids)
         stocked = self._stocked([p["id"] for sku, p in existing.items() if self._tracking_change(p, by_sku[sku])])
         for row in rows:
             sku = row.values["sku"]
@@ -185,9 +189,10 @@ class ProductImporter(Importer):
             if current is not None and self._tracking_change(current, row) and current["id"] in stocked:
                 row.problem("tracking", f"cannot change tracking of {sku} from {current['tracking']} to "
                                         f"{row.values['tracking']} while it has stock", conflict=True)
+            self._check_settings(row, current, settings_by_product)
             if row.problems:
                 continue
-            row.plan = self._plan(row, current, barcodes_by_product, items_by_product)
+            row.plan = self._plan(row, current, barcodes_by_product, items_by_product, settings_by_product)
             row.action = "create" if current is None else ("update" if row.plan.changed else "unchanged")
 
     def _check_row(self, row: ParsedRow) -> bool:
@@ -383,7 +388,39 @@ class ProductImporter(Importer):
                 ))
         return stocked
 
-    def _plan(self, row: ParsedRow, current: dict | None, barcodes_by_product: dict, items_by_product: dict) -> _ProductPlan:
+    def _settings_of(self, product_ids: list[int]) -> dict[int, tuple[Decimal, Decimal]]:
+        """Max and safety stock of each product's home-warehouse reorder settings."""
+        found: dict[int, tuple[Decimal, Decimal]] = {}
+        for chunk in _in_chunks(product_ids):
+            if chunk:
+                for product_id, maximum, safety in self.session.execute(
+                    select(ReorderSetting.product_id, ReorderSetting.max_qty, ReorderSetting.safety_stock)
+                    .join(Product, Product.id == ReorderSetting.product_id)
+                    .where(ReorderSetting.product_id.in_(chunk), ReorderSetting.warehouse_id == home_warehouse())
+                ):
+                    found[product_id] = (maximum, safety)
+        return found
+
+    def _check_settings(self, row: ParsedRow, current: dict | None, settings_by_product: dict) -> None:
+        """The maximum is not below the reorder point, the safety stock not above it."""
+        point = row.values.get("reorder_point")
+        if point is None:
+            point = current["reorder_point"] if current else Decimal(0)
+        stored = settings_by_product.get(current["id"], (Decimal(0), Decimal(0))) if current else (Decimal(0), Decimal(0))
+        maximum = row.values.get("max_qty")
+        safety = row.values.get("safety_stock")
+        if maximum and maximum < point:
+            row.problem("max_qty", f"the maximum is below the reorder point ({format(point.normalize(), 'f')})",
+                        value=format(maximum.normalize(), "f"))
+        elif maximum is None and stored[0] and stored[0] < point:
+            row.problem("reorder_point", f"the reorder point is above the stored maximum ({format(stored[0].normalize(), 'f')})",
+                        value=format(point.normalize(), "f"))
+        if safety is not None and safety > point:
+            row.problem("safety_stock", f"the safety stock is part of the reorder point ({format(point.normalize(), 'f')}): "
+                        "it cannot be more", value=format(safety.normalize(), "f"))
+
+    def _plan(self, row: ParsedRow, current: dict | None, barcodes_by_product: dict, items_by_product: dict,
+              settings_by_product: dict) -> _ProductPlan:
         wishes = row.plan
         base = dict(PRODUCT_DEFAULTS) if current is None else {f: current[f] for f in PRODUCT_FIELDS}
         fields = dict(base)
@@ -408,7 +445,10 @@ class ProductImporter(Importer):
             after = {s: (sku, existing_items[s][2] if cost is None and s in existing_items else (cost or Decimal(0)))
                      for s, sku, cost in items}
             changed = changed or now != after
-        return _ProductPlan(product_id, fields, changed, barcodes, existing_barcodes, items, existing_items)
+        settings = (row.values.get("max_qty"), row.values.get("safety_stock"))
+        stored = settings_by_product.get(product_id, (Decimal(0), Decimal(0))) if product_id else (Decimal(0), Decimal(0))
+        changed = changed or any(wish is not None and wish != had for wish, had in zip(settings, stored, strict=True))
+        return _ProductPlan(product_id, fields, changed, barcodes, existing_barcodes, items, existing_items, settings)
 
     # -- writing -------------------------------------------------------------------------
 
@@ -435,6 +475,8 @@ class ProductImporter(Importer):
             ])
         self._apply_barcodes([row for row in batch if row.action in ("create", "update")])
         self._apply_items([row for row in batch if row.action in ("create", "update")])
+        alerts.sync_imported(self.session, [(row.plan.product_id, *row.plan.settings)
+                                            for row in batch if row.action in ("create", "update")])
 
     def _apply_barcodes(self, rows: list[ParsedRow]) -> None:
         removed: list[int] = []
