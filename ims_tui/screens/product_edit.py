@@ -256,9 +256,9 @@ def render_suggestion(suggestion: ReorderPointSuggestion) -> str:
     """A reorder point from demand with its inputs, in two lines of the form."""
     return (f"{suggestion.warehouse}: suggested point {qty(suggestion.suggested)} (now {qty(suggestion.current)}),"
             f" safety {qty(suggestion.safety_stock)}\n"
-            f"  d {qty(suggestion.daily_demand)}/day, sd {qty(suggestion.deviation)} over {suggestion.days} days in stock"
-            f" ({suggestion.stockout_days} out), lead {suggestion.lead_time_days} d,"
-            f" z {qty(suggestion.z)} ({qty(suggestion.service_level)}%)")
+            f"  d {qty(suggestion.daily_demand)}/day, sd {qty(suggestion.deviation)}, {suggestion.days} days in stock"
+            f" ({suggestion.stockout_days} out), lead {suggestion.lead_time_days} d, z {qty(suggestion.z)}"
+            f" ({qty(suggestion.service_level)}%)")
 
 
 class ReorderSettingsScreen(_Form):

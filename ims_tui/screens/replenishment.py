@@ -109,7 +109,7 @@ def alert_detail(alert: AlertView | None) -> Text:
     since = alert.since.astimezone().strftime("%Y-%m-%d %H:%M") if alert.since else "-"
     where = "" if alert.suggested_qty else ", not its home warehouse: fill it by a transfer"
     return Text.assemble(
-        (alert.sku, "bold"), f" {alert.name} ({alert.uom}), in alert since {since}{where}\n",
+        (alert.sku, "bold"), f" in alert since {since}{where}: {alert.name} ({alert.uom})\n",
         ("projected ", ""), (_qty(alert.projected), "bold"),
         f" = on hand {_qty(alert.on_hand)} - reserved {_qty(alert.reserved)} - backordered {_qty(alert.backordered)}"
         f" + due within lead time {_qty(alert.incoming)}",
@@ -136,6 +136,7 @@ class ReplenishScreen(StationScreen):
     REQUIRES = {"suggested": Permission.REPLENISH, "recheck": Permission.REPLENISH}
     DEFAULT_CSS = """
     ReplenishScreen #alert-columns { height: 1; }
+    ReplenishScreen #alert-list { scrollbar-gutter: stable; overflow-x: hidden; }
     ReplenishScreen #alert-detail { height: 2; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
@@ -165,8 +166,11 @@ class ReplenishScreen(StationScreen):
         self.load()
 
     def on_resize(self) -> None:
-        self.query_one("#alert-columns", Static).update(alert_header(self.alerts.scrollable_content_region.width
-                                                                    or self.size.width))
+        self.call_after_refresh(self._show_columns)
+
+    def _show_columns(self) -> None:
+        """The column heads, at the width the rows are drawn in (the list's, less its scrollbar)."""
+        self.query_one("#alert-columns", Static).update(alert_header(self.alerts.scrollable_content_region.width))
 
     def load(self) -> None:
         store, actor, search = self.app.store, self.app.actor, self.search
@@ -297,8 +301,8 @@ def suggestion_detail(row: SupplierRow | LineRow | None) -> Text:
     projected = _qty(line.projected)
     maximum = f", max {_qty(line.max_qty)} - {projected}" if line.max_qty else ""
     return Text.assemble(
-        (line.sku, "bold"), f" {line.name}: lead {line.lead_time_days} d, demand {_qty(line.daily_demand)}/day, {run_out},"
-        f" on order {_qty(line.on_order)}, value {format_money(row.value)}\n",
+        (line.sku, "bold"), f" lead {line.lead_time_days} d, demand {_qty(line.daily_demand)}/day, {run_out},"
+        f" on order {_qty(line.on_order)}, value {format_money(row.value)}: {line.name}\n",
         (f"{_qty(line.qty)} {line.uom}", "bold"),
         f" = max(order qty {_qty(line.reorder_qty)}{maximum}, point {_qty(line.reorder_point)} - {projected}),"
         f" >= MOQ {_qty(line.min_order_qty)}, packs of {_qty(line.pack_qty)}{chosen}",
@@ -325,6 +329,7 @@ class SuggestedOrdersScreen(StationScreen):
     REQUIRES = {"quantity": Permission.REPLENISH, "create": Permission.REPLENISH}
     DEFAULT_CSS = """
     SuggestedOrdersScreen #suggestion-columns { height: 1; }
+    SuggestedOrdersScreen #suggestion-list { scrollbar-gutter: stable; overflow-x: hidden; }
     SuggestedOrdersScreen #suggestion-detail { height: 2; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
@@ -357,8 +362,12 @@ class SuggestedOrdersScreen(StationScreen):
         self.load()
 
     def on_resize(self) -> None:
+        self.call_after_refresh(self._show_columns)
+
+    def _show_columns(self) -> None:
+        """The column heads, at the width the rows are drawn in (the list's, less its scrollbar)."""
         self.query_one("#suggestion-columns", Static).update(
-            suggestion_header(self.suggestions.scrollable_content_region.width or self.size.width))
+            suggestion_header(self.suggestions.scrollable_content_region.width))
 
     def load(self) -> None:
         """Ask for the suggestions again; the rows are made from them with the chosen quantities."""
