@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from ims_tui.db.models import ROLES, AuditEntry, Movement, PurchaseOrder, TaskDraft, User
-from ims_tui.services import audit_log, auth, catalogue, inventory, purchasing, receiving, stock, users
+from ims_tui.services import audit_log, auth, catalogue, inventory, purchasing, receiving, replenishment, stock, users
 from ims_tui.services.actor import Actor
 from ims_tui.services.errors import PermissionDenied
 from ims_tui.services.permissions import ROLE_PERMISSIONS, Permission
@@ -69,6 +69,22 @@ OPERATIONS = (
               lambda s, a: audit_log.browse(s, a)),
     Operation("audit export", Permission.VIEW_AUDIT, frozenset({"admin", "manager", "auditor"}),
               lambda s, a: list(audit_log.iter_entries(s, a))),
+    Operation("reorder alerts", Permission.REPLENISH, frozenset({"admin", "manager"}),
+              lambda s, a: replenishment.list_alerts(s, a)),
+    Operation("reorder alert count", Permission.REPLENISH, frozenset({"admin", "manager"}),
+              lambda s, a: replenishment.count_open_alerts(s, a)),
+    Operation("suggested POs", Permission.REPLENISH, frozenset({"admin", "manager"}),
+              lambda s, a: replenishment.suggest(s, a)),
+    Operation("suggested POs created", Permission.REPLENISH, frozenset({"admin", "manager"}),
+              lambda s, a: replenishment.create_orders(s, a)),
+    Operation("reorder points", Permission.REPLENISH, frozenset({"admin", "manager"}),
+              lambda s, a: replenishment.reorder_points(s, a)),
+    Operation("reorder points applied", Permission.REPLENISH, frozenset({"admin", "manager"}),
+              lambda s, a: replenishment.apply_reorder_points(s, a, ["P1"])),
+    Operation("reorder settings read", Permission.LOOKUP, ALL,
+              lambda s, a: replenishment.get_reorder_settings(s, a, "P1")),
+    Operation("reorder settings set", Permission.MANAGE_PRODUCTS, frozenset({"admin", "manager"}),
+              lambda s, a: replenishment.set_reorder_settings(s, a, "P1", reorder_point=1, reorder_qty=5)),
     Operation("audit actions", Permission.VIEW_AUDIT, frozenset({"admin", "manager", "auditor"}),
               lambda s, a: audit_log.known_actions(s, a)),
 )
@@ -156,5 +172,5 @@ def test_the_matrix_covers_every_operation_permission_it_names():
     """Guard against a silently shrinking matrix: each kind of operation is in it."""
     assert {op.permission for op in OPERATIONS} >= {
         Permission.RECEIVE, Permission.SHIP, Permission.MOVE, Permission.ADJUST, Permission.LOOKUP,
-        Permission.MANAGE_ORDERS, Permission.MANAGE_USERS, Permission.VIEW_AUDIT,
+        Permission.MANAGE_ORDERS, Permission.MANAGE_USERS, Permission.VIEW_AUDIT, Permission.REPLENISH,
     }

@@ -16,11 +16,12 @@ announcing ``alerts``.  A product without reorder settings costs one indexed rea
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable
 from decimal import Decimal
 
-from sqlalchemy import Select, and_, bindparam, case, func, literal, select, text, type_coerce, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Date, Select, String, and_, bindparam, case, func, literal, select, text, type_coerce, update
+from sqlalchemy.orm import Session, aliased
 
 from ims_tui.db.models import (
     Balance,
@@ -56,25 +57,41 @@ def home_warehouse():  # type: ignore[no-untyped-def]
     )
 
 
-def days_until(dialect: str, column, today: dt.date):  # type: ignore[no-untyped-def]
-    """SQL: whole days from ``today`` to the date ``column`` (negative when past)."""
+def days_until(dialect: str, column):  # type: ignore[no-untyped-def]
+    """SQL: whole days from the ``today`` parameter to the date ``column`` (negative when past)."""
     if dialect == "postgresql":
-        return column - bindparam("today", today)
-    return func.julianday(column) - func.julianday(bindparam("today", today.isoformat()))
+        return column - bindparam("today", type_=Date)
+    return func.julianday(column) - func.julianday(bindparam("today", type_=String))
 
 
-def projection(dialect: str, today: dt.date, product_ids: Iterable[int] | None = None) -> Select:
-    """One row per reorder setting (limited to ``product_ids`` when given) with everything
-    replenishment needs: the setting, its supplier item's terms, and the stock figures.
+def project(session: Session, today: dt.date, product_ids: Iterable[int] | None = None, *,
+            below_only: bool = False) -> list:
+    """The projection rows (:func:`projection`) of every reorder setting, or of ``product_ids``';
+    ``below_only``: only home-warehouse settings whose projected stock is below their point."""
+    connection = session.connection()
+    dialect = connection.dialect.name
+    params: dict[str, object] = {"today": today if dialect == "postgresql" else today.isoformat()}
+    if product_ids is not None:
+        params["ids"] = sorted(set(product_ids))
+        if not params["ids"]:
+            return []
+    return connection.execute(projection(dialect, product_ids is not None, below_only), params).all()
 
-    Columns: id, product_id, warehouse_id, home, reorder_point, reorder_qty, max_qty,
-    safety_stock, supplier_id, lead_time_days, min_order_qty, pack_qty, unit_cost, on_hand,
-    reserved, backordered, incoming, on_order, projected, alert_since.
+
+@functools.cache
+def projection(dialect: str, filtered: bool, below_only: bool = False) -> Select:
+    """One row per reorder setting (those of the ``ids`` parameter when ``filtered``; only the
+    home warehouse's below their point when ``below_only``) with everything replenishment needs:
+    the setting, the product, its supplier item's terms, the stock figures; ``today`` is a
+    parameter.  Built once per dialect: building it cost more than running it.
+
+    Columns: id, product_id, warehouse_id, home, sku, name, uom, reorder_point, reorder_qty,
+    max_qty, safety_stock, supplier_id, lead_time_days, min_order_qty, pack_qty, unit_cost,
+    on_hand, reserved, backordered, incoming, on_order, projected, alert_since.
     """
-    ids = sorted(set(product_ids)) if product_ids is not None else None
 
     def only(column):  # type: ignore[no-untyped-def]
-        return column.in_(ids) if ids is not None else literal(True)
+        return column.in_(bindparam("ids", expanding=True)) if filtered else literal(True)
 
     stock = (
         select(Balance.product_id, Location.warehouse_id,
@@ -101,10 +118,13 @@ def projection(dialect: str, today: dt.date, product_ids: Iterable[int] | None =
         .group_by(SupplierItem.product_id, SupplierItem.supplier_id)
         .subquery("items")
     )
-    settings = (
+    home_location = aliased(Location)
+    first_warehouse = select(func.min(Warehouse.id)).scalar_subquery()
+    settings = (  # a CTE: the PO lines below join it again, and it is worked out once
         select(
             ReorderSetting.id, ReorderSetting.product_id, ReorderSetting.warehouse_id,
-            (ReorderSetting.warehouse_id == home_warehouse()).label("home"),
+            (ReorderSetting.warehouse_id == func.coalesce(home_location.warehouse_id, first_warehouse)).label("home"),
+            Product.sku, Product.name, Product.uom,
             ReorderSetting.reorder_point, ReorderSetting.reorder_qty, ReorderSetting.max_qty,
             ReorderSetting.safety_stock, ReorderSetting.supplier_id,
             func.coalesce(items.c.lead_time_days, Supplier.lead_time_days, 0).label("lead_time_days"),
@@ -114,16 +134,17 @@ def projection(dialect: str, today: dt.date, product_ids: Iterable[int] | None =
             ReorderSetting.alert_since,
         )
         .join(Product, Product.id == ReorderSetting.product_id)
+        .outerjoin(home_location, home_location.id == Product.default_location_id)
         .outerjoin(Supplier, Supplier.id == ReorderSetting.supplier_id)
         .outerjoin(items, and_(items.c.product_id == ReorderSetting.product_id,
                                items.c.supplier_id == ReorderSetting.supplier_id))
         .where(only(ReorderSetting.product_id))
-        .subquery("settings")
+        .cte("settings")
     )
     remaining = PurchaseOrderLine.qty_ordered - PurchaseOrderLine.qty_received
     due = func.coalesce(PurchaseOrderLine.expected_date, PurchaseOrder.expected_date)
     within = case((due.is_(None), remaining),
-                  (days_until(dialect, due, today) <= settings.c.lead_time_days, remaining), else_=_ZERO)
+                  (days_until(dialect, due) <= settings.c.lead_time_days, remaining), else_=_ZERO)
     incoming = (
         select(settings.c.id.label("setting_id"),
                func.sum(remaining).label("on_order"), func.sum(within).label("incoming"))
@@ -142,9 +163,10 @@ def projection(dialect: str, today: dt.date, product_ids: Iterable[int] | None =
     backordered = qty(case((settings.c.home, waiting.c.backordered), else_=_ZERO))
     coming, on_order = qty(incoming.c.incoming), qty(incoming.c.on_order)
     projected = type_coerce(on_hand - reserved + coming - backordered, Qty())
-    return (
+    statement = (
         select(
             settings.c.id, settings.c.product_id, settings.c.warehouse_id, settings.c.home,
+            settings.c.sku, settings.c.name, settings.c.uom,
             type_coerce(settings.c.reorder_point, Qty()).label("reorder_point"),
             type_coerce(settings.c.reorder_qty, Qty()).label("reorder_qty"),
             type_coerce(settings.c.max_qty, Qty()).label("max_qty"),
@@ -162,6 +184,9 @@ def projection(dialect: str, today: dt.date, product_ids: Iterable[int] | None =
         .outerjoin(waiting, waiting.c.product_id == settings.c.product_id)
         .outerjoin(incoming, incoming.c.setting_id == settings.c.id)
     )
+    if below_only:
+        statement = statement.where(settings.c.home, settings.c.reorder_point > 0, projected < settings.c.reorder_point)
+    return statement
 
 
 def below(projected: Decimal, reorder_point: Decimal) -> bool:
@@ -169,7 +194,9 @@ def below(projected: Decimal, reorder_point: Decimal) -> bool:
     return reorder_point > 0 and projected < reorder_point
 
 
-_LOCK = select(ReorderSetting.id).where(ReorderSetting.product_id.in_(bindparam("ids", expanding=True)))
+_LOCK = (select(ReorderSetting.id).where(ReorderSetting.product_id.in_(bindparam("ids", expanding=True)))
+         .order_by(ReorderSetting.id))
+_LOCK_FOR_UPDATE = _LOCK.with_for_update()
 _RAISE = update(ReorderSetting).where(ReorderSetting.id.in_(bindparam("ids", expanding=True)),
                                       ReorderSetting.alert_since.is_(None))
 _CLEAR = update(ReorderSetting).where(ReorderSetting.id.in_(bindparam("ids", expanding=True)),
@@ -183,20 +210,16 @@ def refresh(session: Session, product_ids: Iterable[int], today: dt.date | None 
     if not ids:
         return 0
     connection = session.connection()
-    dialect = connection.dialect.name
-    lock = _LOCK.order_by(ReorderSetting.id)
-    if dialect == "postgresql":
-        lock = lock.with_for_update()
+    lock = _LOCK_FOR_UPDATE if connection.dialect.name == "postgresql" else _LOCK
     if not connection.execute(lock, {"ids": ids}).first():
         return 0
-    return _apply(session, connection.execute(projection(dialect, today or dt.date.today(), ids)).all())
+    return _apply(session, project(session, today or dt.date.today(), ids))
 
 
 def refresh_all(session: Session, today: dt.date | None = None) -> int:
     """Recompute every alert (after an upgrade, or as days pass and PO lines come within their
     lead time); returns how many changed."""
-    connection = session.connection()
-    return _apply(session, connection.execute(projection(connection.dialect.name, today or dt.date.today())).all())
+    return _apply(session, project(session, today or dt.date.today()))
 
 
 def _apply(session: Session, rows: list) -> int:
@@ -220,8 +243,7 @@ def mismatches(session: Session, today: dt.date | None = None) -> list[tuple[int
     point at least without the open POs: PO lines only come *within* their lead time as days
     pass, so an alert raised before they did is stale (``refresh_all`` clears it), not wrong.
     """
-    connection = session.connection()
-    rows = connection.execute(projection(connection.dialect.name, today or dt.date.today())).all()
+    rows = project(session, today or dt.date.today())
     problems = []
     for row in rows:
         if row.alert_since is None and below(row.projected, row.reorder_point):

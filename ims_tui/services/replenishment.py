@@ -302,7 +302,7 @@ def z_for(service_level: Decimal) -> float:
 
 
 def _settings_views(session: Session, product: Product, today: dt.date) -> list[ReorderSettingsView]:
-    rows = session.execute(alerts.projection(session.get_bind().dialect.name, today, [product.id])).all()
+    rows = alerts.project(session, today, [product.id])
     names = dict(session.execute(select(Warehouse.id, Warehouse.code)).all())
     suppliers = dict(session.execute(select(Supplier.id, Supplier.name)).all())
     return [
@@ -355,12 +355,9 @@ def daily_demand(session: Session, keys: Iterable[tuple[int, int]], today: dt.da
             for p, w, total in session.execute(query) if (p, w) in keys}
 
 
-_PRODUCT_INFO = select(Product.id, Product.sku, Product.name, Product.uom)
-
-
-def _line(row, info, warehouse: str, supplier: str | None, demand: Decimal, today: dt.date,
+def _line(row, warehouse: str, supplier: str | None, demand: Decimal, today: dt.date,
           qty: Decimal | None = None) -> SuggestionLine:  # type: ignore[no-untyped-def]
-    _, sku, name, uom = info
+    sku, name, uom = row.sku, row.name, row.uom
     lead = int(row.lead_time_days or 0)
     if qty is None:
         qty = order_quantity(row.projected, row.reorder_point, row.reorder_qty, row.max_qty, row.min_order_qty,
@@ -385,20 +382,20 @@ def list_alerts(
     today = dt.date.today()
     with store.read() as session:
         rows = _page(session, today, offset=offset, limit=limit, search=search, warehouse=warehouse, open_only=True)
-        return [_alert(row, info, wh, supplier, demand, today) for row, info, wh, supplier, demand in rows]
+        return [_alert(row, wh, supplier, demand, today) for row, wh, supplier, demand in rows]
 
 
-def _alert(row, info, warehouse: str, supplier: str | None, demand: Decimal, today: dt.date) -> AlertView:  # type: ignore[no-untyped-def]
-    line = _line(row, info, warehouse, supplier, demand, today)
-    return AlertView(info.sku, info.name, info.uom, warehouse, row.projected, row.reorder_point, row.on_hand,
+def _alert(row, warehouse: str, supplier: str | None, demand: Decimal, today: dt.date) -> AlertView:  # type: ignore[no-untyped-def]
+    line = _line(row, warehouse, supplier, demand, today)
+    return AlertView(row.sku, row.name, row.uom, warehouse, row.projected, row.reorder_point, row.on_hand,
                      row.reserved, row.backordered, row.incoming, row.on_order, line.qty if row.home else Decimal(0),
                      supplier, line.order_by, row.alert_since)
 
 
 def _page(session: Session, today: dt.date, *, offset: int, limit: int, search: str, warehouse: str | None,
           open_only: bool) -> list[tuple]:
-    """Projection rows of one page of settings (open alerts only, or all), with product info,
-    warehouse code, supplier name and daily demand."""
+    """Projection rows of one page of settings (open alerts only, or all), with their warehouse
+    code, supplier name and daily demand."""
     query = (
         select(ReorderSetting.id, ReorderSetting.product_id)
         .join(Product, Product.id == ReorderSetting.product_id)
@@ -419,26 +416,22 @@ def _page(session: Session, today: dt.date, *, offset: int, limit: int, search: 
         return []
     wanted = {setting_id for setting_id, _ in page}
     products = {product_id for _, product_id in page}
-    dialect = session.get_bind().dialect.name
-    rows = {row.id: row for row in session.execute(alerts.projection(dialect, today, products)) if row.id in wanted}
+    rows = {row.id: row for row in alerts.project(session, today, products) if row.id in wanted}
     return _decorate(session, [rows[setting_id] for setting_id, _ in page if setting_id in rows], today)
 
 
 def _decorate(session: Session, rows: list, today: dt.date) -> list[tuple]:
-    infos = {info.id: info for info in session.execute(_PRODUCT_INFO.where(Product.id.in_(sorted({r.product_id for r in rows}))))} \
-        if len({r.product_id for r in rows}) <= 1000 else {info.id: info for info in session.execute(_PRODUCT_INFO)}
+    """Each projection row with its warehouse code, supplier name and daily demand."""
     warehouses = dict(session.execute(select(Warehouse.id, Warehouse.code)).all())
     suppliers = dict(session.execute(select(Supplier.id, Supplier.name)).all())
     demand = daily_demand(session, {(r.product_id, r.warehouse_id) for r in rows}, today, _window(session))
-    return [(row, infos[row.product_id], warehouses[row.warehouse_id], suppliers.get(row.supplier_id),
+    return [(row, warehouses[row.warehouse_id], suppliers.get(row.supplier_id),
              demand.get((row.product_id, row.warehouse_id), Decimal(0))) for row in rows]
 
 
-def _suggestion_rows(session: Session, today: dt.date, *, only_alerts: bool, product_ids: Iterable[int] | None = None) -> list[tuple]:
-    dialect = session.get_bind().dialect.name
-    rows = [row for row in session.execute(alerts.projection(dialect, today, product_ids))
-            if row.home and alerts.below(row.projected, row.reorder_point)
-            and (row.alert_since is not None or not only_alerts)]
+def _suggestion_rows(session: Session, today: dt.date, *, only_alerts: bool) -> list[tuple]:
+    rows = [row for row in alerts.project(session, today, below_only=True)
+            if row.alert_since is not None or not only_alerts]
     return _decorate(session, rows, today)
 
 
@@ -459,7 +452,7 @@ def suggest(store: Store, actor: Actor, *, only_alerts: bool = True) -> list[Sup
     today = dt.date.today()
     with store.read() as session:
         rows = _suggestion_rows(session, today, only_alerts=only_alerts)
-    return _group(_line(row, info, wh, supplier, demand, today) for row, info, wh, supplier, demand in rows)
+    return _group(_line(row, wh, supplier, demand, today) for row, wh, supplier, demand in rows)
 
 
 # --- changing ---------------------------------------------------------------------------------
@@ -554,15 +547,15 @@ def create_orders(
     def work(session: Session) -> list[CreatedOrder]:
         alerts.serialize_orders(session)
         rows = _suggestion_rows(session, today, only_alerts=only_alerts)
-        unknown = set(overrides) - {info.sku for _, info, *_ in rows}
+        unknown = set(overrides) - {row.sku for row, *_ in rows}
         if unknown:
             raise BadInput(f"nothing is suggested for {', '.join(sorted(unknown))}")
         by_supplier: dict[int, list[SuggestionLine]] = defaultdict(list)
-        for row, info, wh, supplier, demand in rows:
-            qty = overrides.get(info.sku)
+        for row, wh, supplier, demand in rows:
+            qty = overrides.get(row.sku)
             if row.supplier_id is None or qty == 0:
                 continue
-            by_supplier[row.supplier_id].append(_line(row, info, wh, supplier, demand, today, qty))
+            by_supplier[row.supplier_id].append(_line(row, wh, supplier, demand, today, qty))
         created = []
         for supplier_id in sorted(by_supplier):
             lines = by_supplier[supplier_id]
@@ -674,9 +667,8 @@ def _reorder_points(session: Session, today: dt.date, skus: Sequence[str], offse
     products = {product_id for (product_id,) in session.execute(query)}
     if not products:
         return []
-    rows = list(session.execute(alerts.projection(session.get_bind().dialect.name, today, products)))
+    rows = alerts.project(session, today, products)
     history = _demand_history(session, rows, today, window)
-    infos = {info.id: info for info in session.execute(_PRODUCT_INFO.where(Product.id.in_(sorted(products))))}
     warehouses = dict(session.execute(select(Warehouse.id, Warehouse.code)).all())
     out = []
     for row in rows:
@@ -684,8 +676,7 @@ def _reorder_points(session: Session, today: dt.date, skus: Sequence[str], offse
         in_stock = [qty for qty, empty in zip(demand, out_of_stock, strict=True) if not empty]
         lead = int(row.lead_time_days or 0)
         mean, deviation, safety, rop = reorder_point_from_demand(in_stock, lead, z)
-        info = infos[row.product_id]
-        out.append(ReorderPointSuggestion(info.sku, info.name, warehouses[row.warehouse_id], len(in_stock),
+        out.append(ReorderPointSuggestion(row.sku, row.name, warehouses[row.warehouse_id], len(in_stock),
                                           window - len(in_stock), mean, deviation, lead, level,
                                           Decimal(str(round(z, 3))), safety, row.reorder_point, rop))
     return sorted(out, key=lambda s: (s.sku, s.warehouse))
@@ -717,8 +708,9 @@ def apply_reorder_points(store: Store, actor: Actor, skus: Sequence[str]) -> lis
 def backtest(store: Store, actor: Actor, *, skus: Sequence[str] = (), days: int = 365, limit: int = 100) -> Backtest:
     """Replay the past ``days`` of demand with the current and with the suggested reorder points
     (reorder-point policy, orders of the suggested quantity arriving after the lead time; demand
-    lost on a day out of stock is taken at the in-stock average): stock-out days each would have
-    had and the average stock each would have held."""
+    lost on a day out of stock is taken at the in-stock average; days before the product was
+    first in stock are left out): stock-out days each would have had and the average stock each
+    would have held."""
     check(store, actor, Permission.REPLENISH, "reorder points")
     today = dt.date.today()
     with store.read() as session:
@@ -726,23 +718,23 @@ def backtest(store: Store, actor: Actor, *, skus: Sequence[str] = (), days: int 
         if not suggestions:
             return Backtest(days)
         ids = {resolve_product(session, sku).id for sku, _ in suggestions}
-        rows = list(session.execute(alerts.projection(session.get_bind().dialect.name, today, ids)))
+        rows = alerts.project(session, today, ids)
         history = _demand_history(session, rows, today, days)
-        infos = {info.id: info for info in session.execute(_PRODUCT_INFO.where(Product.id.in_(sorted(ids))))}
         warehouses = dict(session.execute(select(Warehouse.id, Warehouse.code)).all())
     lines = []
     for row in rows:
-        info = infos[row.product_id]
-        suggestion = suggestions.get((info.sku, warehouses[row.warehouse_id]))
+        suggestion = suggestions.get((row.sku, warehouses[row.warehouse_id]))
         if suggestion is None:
             continue
         demand, out_of_stock = history[(row.product_id, row.warehouse_id)]
-        series = [suggestion.daily_demand if empty else qty for qty, empty in zip(demand, out_of_stock, strict=True)]
+        first = next((index for index, empty in enumerate(out_of_stock) if not empty), len(demand))  # before: not stocked yet
+        series = [suggestion.daily_demand if empty else qty
+                  for qty, empty in zip(demand[first:], out_of_stock[first:], strict=True)]
         replay = {}
         for name, point in (("current", row.reorder_point), ("suggested", suggestion.suggested)):
             replay[name] = simulate(series, point, row.reorder_qty, row.max_qty, row.min_order_qty, row.pack_qty,
                                     int(row.lead_time_days or 0), start=point + max(row.reorder_qty, Decimal(1)))
-        lines.append(BacktestLine(info.sku, warehouses[row.warehouse_id], row.reorder_point, suggestion.suggested,
+        lines.append(BacktestLine(row.sku, warehouses[row.warehouse_id], row.reorder_point, suggestion.suggested,
                                   replay["current"][0], replay["suggested"][0], replay["current"][1], replay["suggested"][1]))
     return Backtest(days, tuple(sorted(lines, key=lambda ln: (ln.sku, ln.warehouse))))
 
