@@ -278,3 +278,23 @@ async def test_the_pack_multiple_is_set_on_the_supplier_item_and_rounds_the_sugg
     assert settings.pack_qty == Decimal(30)
     suggested = {line.sku: line.qty for group in replenishment.suggest(store, MANAGER) for line in group.lines}
     assert suggested["NUT-M6"] == Decimal(90)  # the order quantity of 80 in whole packs of 30
+
+
+async def test_a_po_made_on_another_station_takes_its_line_off_the_suggestions(store):
+    alert_store(store)
+    app = make_app(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot, "manager")
+        await pilot.press("f8", "o")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, SuggestedOrdersScreen)
+        assert isinstance(screen.suggestions.highlighted, LineRow)  # the cursor starts on the first line
+
+        def suggested() -> set[str]:
+            return {row.line.sku for row in screen.suggestions.rows if isinstance(row, LineRow)}
+
+        assert suggested() == {"HEX-M6", "NUT-M6", "TAPE-48"}
+        other_station(store.url, "po", "create", "--supplier", "Acme Tapes", "--line", "TAPE-48:42")
+        await wait_until(pilot, lambda: suggested() == {"HEX-M6", "NUT-M6"}, timeout=1.0)
+        await wait_until(pilot, lambda: badge(app) == "2 alerts", timeout=1.0)

@@ -26,7 +26,7 @@ from ims_tui.screens.base import StoreChanged
 from ims_tui.screens.purchase_orders import StationScreen
 from ims_tui.screens.tasks import Task, register_task
 from ims_tui.services import replenishment
-from ims_tui.services.errors import BadInput
+from ims_tui.services.errors import BadInput, ImsError
 from ims_tui.services.permissions import Permission
 from ims_tui.services.replenishment import AlertView, CreatedOrder, SuggestionLine, SupplierSuggestion
 from ims_tui.values import format_money, format_quantity, parse_quantity, whole_unit_refusal
@@ -341,6 +341,7 @@ class SuggestedOrdersScreen(StationScreen):
         """The manager's quantities by SKU (where they differ from the suggestion)."""
         self.created: list[CreatedOrder] = []
         self.mode: str | None = None
+        self._placed = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -400,6 +401,9 @@ class SuggestedOrdersScreen(StationScreen):
     def on_paged_list_loaded(self, event: PagedList.Loaded) -> None:
         if event.error:
             self.say(event.error, error=True)
+        if not self._placed and event.count > 1:
+            self._placed = True
+            self.suggestions.cursor = 1  # the first product line, under its supplier's heading
         self.on_resize()
         self._show_scope()
         self._show_detail()
@@ -490,7 +494,12 @@ class SuggestedOrdersScreen(StationScreen):
             return
         quantities = {sku: _qty(qty) for sku, qty in self.quantities.items()}
         self.call(replenishment.create_orders, self.app.store, self.app.actor, quantities,
-                  only_alerts=self.only_alerts, then=self._created)
+                  only_alerts=self.only_alerts, then=self._created, failed=self._not_created)
+
+    def _not_created(self, error: ImsError) -> None:
+        """Nothing was created (all or nothing): say why and show what is suggested now."""
+        self.say(str(error), error=True)
+        self.load()
 
     def _created(self, created: list[CreatedOrder]) -> None:
         self.created = created
