@@ -254,3 +254,39 @@ def test_settings_are_audited_and_the_product_keeps_its_home_warehouse_values(st
     assert [ln.sku for g in replenishment.suggest(store, SETUP) for ln in g.lines] == ["S-2"]
     with store.read() as session:
         assert session.scalar(select(func.count()).select_from(ReorderSetting).where(ReorderSetting.alert_since.is_not(None))) == 2
+
+
+# --- import and export carry the settings --------------------------------------------------------
+
+
+def test_products_import_and_export_carry_the_reorder_settings(store, tmp_path):
+    from ims_tui.services.transfer import export, run_import
+
+    make_store(store)
+    make_item(store, "T-1", "Acme", reorder_point=10, reorder_qty=5)
+    path = tmp_path / "products.csv"
+    path.write_text("sku,name,default_location,reorder_point,reorder_qty,max_qty,safety_stock,supplier\n"
+                    "T-1,Widget,A-01,20,5,60,4,\n"
+                    "T-2,Gadget,A-01,8,12,,,Bolt\n")
+    report = run_import(store, SETUP, "products", path)
+    assert report.ok, report.problems
+    [one] = replenishment.get_reorder_settings(store, SETUP, "T-1")
+    assert (one.reorder_point, one.reorder_qty, one.max_qty, one.safety_stock, one.supplier) == (20, 5, 60, 4, "Acme")
+    [two] = replenishment.get_reorder_settings(store, SETUP, "T-2")
+    assert (two.reorder_point, two.reorder_qty, two.supplier, two.in_alert) == (8, 12, "Bolt", True)
+    assert replenishment.count_open_alerts(store, SETUP) == 2, "nothing in stock: both below their points"
+
+    out = tmp_path / "out.csv"
+    export(store, SETUP, "products", out)
+    lines = out.read_text().splitlines()
+    header = lines[0].split(",")
+    row = dict(zip(header, next(line for line in lines if line.startswith("T-1,")).split(","), strict=False))
+    assert (row["reorder_point"], row["reorder_qty"], row["max_qty"], row["safety_stock"]) == ("20", "5", "60", "4")
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("sku,name,reorder_point,max_qty,safety_stock\nT-1,Widget,20,10,\nT-2,Gadget,8,,9\n")
+    report = run_import(store, SETUP, "products", bad)
+    assert not report.ok
+    assert [(p.row, p.column) for p in report.sorted_problems()] == [(2, "max_qty"), (3, "safety_stock")]
+    [one] = replenishment.get_reorder_settings(store, SETUP, "T-1")
+    assert one.max_qty == 60, "nothing was written"

@@ -35,6 +35,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_json_flag(classes)
     classes.set_defaults(handler=cmd_classes)
 
+    replenish = actions.add_parser("replenish", help="demand window and service level of reorder points (administrators)")
+    replenish.add_argument("--window-days", metavar="N", help="days of shipments and issues demand is taken from (default 90)")
+    replenish.add_argument("--service-level", metavar="PCT", help="%% of lead times covered without running out (default 95)")
+    add_json_flag(replenish)
+    replenish.set_defaults(handler=cmd_replenish)
+
     security = actions.add_parser(
         "security", help="sign-in lockout and station idle lock (administrators; a station file cannot weaken them)"
     )
@@ -68,6 +74,14 @@ def cmd_valuation(ctx: CliContext, args: argparse.Namespace) -> int:
 def cmd_classes(ctx: CliContext, args: argparse.Namespace) -> int:
     values = {key: value for key, value in (("abc_a", args.a), ("abc_b", args.b), ("xyz_x", args.x), ("xyz_y", args.y))
               if value is not None}
+    if not values:
+        return cmd_show(ctx, args)
+    return _changed(ctx, settings.change(ctx.store, ctx.actor, values))
+
+
+def cmd_replenish(ctx: CliContext, args: argparse.Namespace) -> int:
+    values = {key: value for key, value in (("replenish_window_days", args.window_days),
+                                            ("replenish_service_level", args.service_level)) if value is not None}
     if not values:
         return cmd_show(ctx, args)
     return _changed(ctx, settings.change(ctx.store, ctx.actor, values))

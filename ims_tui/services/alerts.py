@@ -216,6 +216,12 @@ def refresh(session: Session, product_ids: Iterable[int], today: dt.date | None 
     return _apply(session, project(session, today or dt.date.today(), ids))
 
 
+def supplier_changed(session: Session, supplier_id: int) -> int:
+    """A supplier's lead time changed: refresh the alerts of the products it is preferred for."""
+    product_ids = session.scalars(select(ReorderSetting.product_id).where(ReorderSetting.supplier_id == supplier_id)).all()
+    return refresh(session, product_ids)
+
+
 def refresh_all(session: Session, today: dt.date | None = None) -> int:
     """Recompute every alert (after an upgrade, or as days pass and PO lines come within their
     lead time); returns how many changed."""

@@ -251,6 +251,7 @@ def save_supplier(session: Session, actor: Actor, name: str, fields: dict[str, A
         code = str(fields.get("code") or "".join(ch for ch in name.upper() if ch.isalnum())[:12])
         supplier = Supplier(name=name, code=code, lead_time_days=7, active=True)
         session.add(supplier)
+    lead_time = supplier.lead_time_days
     for key in ("code", "email", "phone", "lead_time_days"):
         if key in fields and fields[key] not in (None, ""):
             value = fields[key]
@@ -259,6 +260,8 @@ def save_supplier(session: Session, actor: Actor, name: str, fields: dict[str, A
             setattr(supplier, key, value)
     session.flush()
     audit.record(session, actor, "supplier.create" if created else "supplier.update", name)
+    if not created and supplier.lead_time_days != lead_time:
+        alerts.supplier_changed(session, supplier.id)  # PO lines come within (or leave) the lead time
     return supplier
 
 
@@ -287,6 +290,8 @@ def set_supplier_item(
             raise BadInput("a pack multiple is at least 1")
     audit.record(session, actor, "supplier_item.set", product.sku, f"{supplier.name}: {item.supplier_sku}", product_id=product.id)
     emit(session, "products", product.id)
+    session.flush()
+    alerts.refresh(session, [product.id])  # its lead time decides which PO lines count
     return item
 
 
