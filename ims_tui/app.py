@@ -36,8 +36,8 @@ from ims_tui.config import Config
 from ims_tui.screens.base import MIN_HEIGHT, MIN_WIDTH, ImsScreen, StoreChanged, TooSmallScreen
 from ims_tui.screens.tasks import Task, get_task, load_tasks, tasks_for
 from ims_tui.services.actor import Actor
-from ims_tui.services.errors import ImsError
-from ims_tui.services.permissions import allows
+from ims_tui.services.errors import ImsError, PermissionDenied
+from ims_tui.services.permissions import Permission, allows
 from ims_tui.services.text import ESCAPES
 from ims_tui.settings import use_site
 from ims_tui.widgets.scan import TERMINATOR_KEYS, ScanDetector, Scanned
@@ -110,6 +110,8 @@ class ImsApp(App[int]):
 
     scanner_states: reactive[dict[str, str]] = reactive(dict, always_update=True)
     """Each configured scanner's state ('connected', 'disconnected: ...'); Home shows them."""
+    open_alerts: reactive[int | None] = reactive(None)
+    """Open reorder alerts, for the footer's badge; None for a role that may not see alerts."""
 
     IDLE_CHECK_SECONDS = 5.0
     BACKGROUND_START_SECONDS = 0.3
@@ -268,6 +270,8 @@ class ImsApp(App[int]):
         self._replace_stack(HomeScreen())
         self.refresh_bindings()
         self._resolve_station()
+        self.open_alerts = None
+        self.count_alerts()
 
     @work(thread=True, group="station", exit_on_error=False)
     def _resolve_station(self) -> None:
@@ -299,6 +303,7 @@ class ImsApp(App[int]):
             self.exit(0)
             return
         self.actor = None
+        self.open_alerts = None
         self._locked = False
         self.sub_title = ""
         self._show_sign_in()
@@ -746,8 +751,35 @@ class ImsApp(App[int]):
         self.say(f"scanner {source.name}: {state}", error=state.startswith("disconnected"))
 
     def _broadcast(self, change: Change) -> None:
+        if change.touches("alerts"):
+            self.count_alerts()
         for screen in self.screen_stack:
             screen.post_message(StoreChanged(change))
+
+    def count_alerts(self) -> None:
+        """Re-read the number of open reorder alerts (the badge), for a role that may see them."""
+        actor = self.actor
+        if actor is not None and allows(actor.role, Permission.REPLENISH):
+            self._count_alerts(actor)
+
+    @work(thread=True, group="alerts", exclusive=True, exit_on_error=False)
+    def _count_alerts(self, actor: Actor) -> None:
+        from textual.worker import get_current_worker
+
+        from ims_tui.services.replenishment import count_open_alerts
+
+        try:
+            count = count_open_alerts(self.store, actor)
+        except PermissionDenied:
+            count = None  # demoted meanwhile: no badge
+        except ImsError:
+            return  # the store is away for a moment: the next change counts again
+        if not get_current_worker().is_cancelled:
+            self.call_from_thread(self._show_alert_count, actor, count)
+
+    def _show_alert_count(self, actor: Actor, count: int | None) -> None:
+        if self.actor is not None and self.actor.username == actor.username:
+            self.open_alerts = count
 
     async def on_unmount(self) -> None:
         if self._scanner_task is not None:

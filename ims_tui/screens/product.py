@@ -1,4 +1,5 @@
-"""One product: details, barcodes, stock by location and lot, incoming, last movements - live."""
+"""One product: details, barcodes, reorder settings, stock by location and lot, incoming, last
+movements - live."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from ims_tui.screens.base import ImsScreen, StoreChanged
 from ims_tui.services.errors import ImsError
 from ims_tui.services.inventory import ProductDetail, StockRow, money, product_detail, qty
 from ims_tui.services.products import can_manage
+from ims_tui.services.replenishment import ReorderSettingsView, get_reorder_settings
 from ims_tui.widgets.footer import StationFooter
 
 
@@ -51,18 +53,39 @@ def expiry_cell(row: StockRow) -> Text:
     return cell
 
 
+def render_reorder(views: list[ReorderSettingsView]) -> Text:
+    """One line per warehouse with reorder settings: point, quantities, supplier terms, alert."""
+    if not views:
+        return Text("No reorder settings (a manager sets them with r)", style="dim")
+    text = Text()
+    text.append("Reorder", style="bold")
+    for view in views:
+        maximum = f", max {qty(view.max_qty)}" if view.max_qty else ""
+        supplier = view.supplier or "no preferred supplier"
+        text.append(f"\n{view.warehouse}{' (home)' if view.home else ''}: ", style="bold")
+        text.append(f"at {qty(view.reorder_point)} (safety {qty(view.safety_stock)}), order {qty(view.reorder_qty)}"
+                    f"{maximum} · {supplier}, lead {view.lead_time_days} d, MOQ {qty(view.min_order_qty)},"
+                    f" pack {qty(view.pack_qty)}")
+        if view.in_alert:
+            text.append("  ALERT", style="bold red")
+    return text
+
+
 class ProductScreen(ImsScreen):
     """Everything about one product, re-read whenever any station moves it."""
 
     TITLE = "Product"
     HELP = (
         "On hand, reserved and available by location and lot follow every station's postings as they "
-        "commit. Managers edit the product (e), its barcodes (b) and supplier items (u); p prints its label."
+        "commit. Managers edit the product (e), its barcodes (b), supplier items (u) and its reorder settings "
+        "per warehouse (r: reorder point, order quantity, maximum, safety stock, preferred supplier, and the "
+        "reorder point suggested from demand); p prints its label."
     )
     BINDINGS = [
         Binding("e", "edit", "Edit", id="product.edit"),
         Binding("b", "barcodes", "Barcodes", id="product.barcodes"),
         Binding("u", "supplier_item", "Supplier item", id="product.supplier_item"),
+        Binding("r", "reorder", "Reorder", id="product.reorder"),
         Binding("p", "print_label", "Label", id="product.label"),
     ]
     DEFAULT_CSS = """
@@ -75,6 +98,7 @@ class ProductScreen(ImsScreen):
         super().__init__()
         self.key = sku
         self.detail: ProductDetail | None = None
+        self.reorder: list[ReorderSettingsView] = []
         self.loads = 0
 
     @property
@@ -85,6 +109,7 @@ class ProductScreen(ImsScreen):
         yield Header()
         with VerticalScroll(id="product-body"):
             yield Static("loading...", id="product-summary")
+            yield Static("", id="product-reorder", classes="section")
             yield Static("", id="product-stock", classes="section")
             yield Static("", id="product-moves", classes="section")
         yield StationFooter()
@@ -95,6 +120,15 @@ class ProductScreen(ImsScreen):
     def load(self) -> None:
         self.call(product_detail, self.app.store, self.app.actor, self.key, movements=6,
                   then=self.show, failed=self._failed, group="product", exclusive=True)
+        self.load_reorder()
+
+    def load_reorder(self) -> None:
+        self.call(get_reorder_settings, self.app.store, self.app.actor, self.key,
+                  then=self.show_reorder, failed=lambda _error: None, group="product-reorder", exclusive=True)
+
+    def show_reorder(self, views: list[ReorderSettingsView]) -> None:
+        self.reorder = views
+        self.query_one("#product-reorder", Static).update(render_reorder(views))
 
     def _failed(self, error: ImsError) -> None:
         self.query_one("#product-summary", Static).update(Text(str(error), style="bold red"))
@@ -155,9 +189,11 @@ class ProductScreen(ImsScreen):
     def on_store_changed(self, message: StoreChanged) -> None:
         if message.change.touches_product(self.product_id):
             self.load()
+        elif message.change.touches("alerts", "purchase_orders", "sales_orders"):
+            self.load_reorder()  # its projected stock may have crossed a reorder point
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("edit", "barcodes", "supplier_item"):
+        if action in ("edit", "barcodes", "supplier_item", "reorder"):
             return self.detail is not None and can_manage(self.app.actor)
         if action == "print_label":
             return self.detail is not None and self.may_print_labels()
@@ -175,6 +211,12 @@ class ProductScreen(ImsScreen):
         from ims_tui.screens.product_edit import BarcodesScreen
 
         self.app.push_screen(BarcodesScreen(self.detail), callback=lambda _: self.load())
+
+    def action_reorder(self) -> None:
+        from ims_tui.screens.product_edit import ReorderSettingsScreen
+
+        self.app.push_screen(ReorderSettingsScreen(self.detail, self.reorder),
+                             callback=lambda saved: saved and self.load())
 
     def action_supplier_item(self) -> None:
         from ims_tui.screens.product_edit import SupplierItemScreen

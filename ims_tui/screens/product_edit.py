@@ -1,4 +1,5 @@
-"""Managers' forms: a product's fields, its barcodes (check digits verified), its supplier items.
+"""Managers' forms: a product's fields, its barcodes (check digits verified), its supplier items,
+its reorder settings per warehouse (with the reorder point suggested from demand).
 
 Each form is a dialog: Enter moves to the next field and saves from the last one, ctrl+s saves,
 Escape cancels.  Saving runs in a thread worker; a refusal is shown on the form's error line
@@ -18,6 +19,14 @@ from textual.widgets import Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
 from ims_tui.services.inventory import ProductDetail, product_detail, qty
+from ims_tui.services.permissions import Permission, allows
+from ims_tui.services.replenishment import (
+    ReorderPointSuggestion,
+    ReorderSettingsView,
+    apply_reorder_points,
+    reorder_points,
+    set_reorder_settings,
+)
 from ims_tui.services.products import (
     add_barcode,
     create_product,
@@ -199,7 +208,7 @@ class BarcodesScreen(_Form):
 
 
 class SupplierItemScreen(_Form):
-    """How a supplier sells this product: their SKU, cost, lead time, minimum order."""
+    """How a supplier sells this product: their SKU, cost, lead time, minimum order, pack multiple."""
 
     DEFAULT_CSS = FORM_CSS.format(cls="SupplierItemScreen")
 
@@ -218,6 +227,7 @@ class SupplierItemScreen(_Form):
             lead = first.get("lead_time_days")
             yield self.field_row("Lead time (days)", Input("" if lead is None else str(lead), id="lead", compact=True))
             yield self.field_row("Minimum order", Input(qty(first["min_order_qty"]) if first else "", id="moq", compact=True))
+            yield self.field_row("Pack multiple", Input(qty(first["pack_qty"]) if first else "1", id="pack", compact=True))
             yield Static("", id="supplier-hint", classes="hint")
             yield Static("", classes="error-line")
 
@@ -233,9 +243,105 @@ class SupplierItemScreen(_Form):
 
     def action_save(self) -> None:
         store, actor, sku = self.app.store, self.app.actor, self.detail.sku
-        values = {name: self.query_one(f"#{name}", Input).value for name in ("supplier", "supplier_sku", "cost", "lead", "moq")}
+        values = {name: self.query_one(f"#{name}", Input).value
+                  for name in ("supplier", "supplier_sku", "cost", "lead", "moq", "pack")}
         self.run_saving(
             lambda: set_supplier_item(store, actor, sku, values["supplier"], values["supplier_sku"],
-                                      values["cost"], values["lead"], values["moq"]),
+                                      values["cost"], values["lead"], values["moq"], values["pack"]),
             lambda _: self.dismiss(True),
         )
+
+
+def render_suggestion(suggestion: ReorderPointSuggestion) -> str:
+    """A reorder point from demand with its inputs, in two lines of the form."""
+    return (f"{suggestion.warehouse}: suggested point {qty(suggestion.suggested)} (now {qty(suggestion.current)}),"
+            f" safety {qty(suggestion.safety_stock)}\n"
+            f"  d {qty(suggestion.daily_demand)}/day, sd {qty(suggestion.deviation)}, {suggestion.days} days in stock"
+            f" ({suggestion.stockout_days} out), lead {suggestion.lead_time_days} d, z {qty(suggestion.z)}"
+            f" ({qty(suggestion.service_level)}%)")
+
+
+class ReorderSettingsScreen(_Form):
+    """A product's reorder settings in one warehouse (its home warehouse first); dismissed with
+    True when saved or when a suggested reorder point was applied."""
+
+    DEFAULT_CSS = FORM_CSS.format(cls="ReorderSettingsScreen") + """
+    ReorderSettingsScreen #rop-suggestion { height: auto; max-height: 6; }
+    """
+    BINDINGS = [Binding("ctrl+r", "apply_suggestion", "Apply suggested point", id="reorder.apply")]
+    FIELDS = (
+        ("reorder_point", "Reorder point"), ("reorder_qty", "Reorder qty"), ("max_qty", "Maximum (0 none)"),
+        ("safety_stock", "Safety stock"),
+    )
+
+    def __init__(self, detail: ProductDetail, views: list[ReorderSettingsView]) -> None:
+        super().__init__()
+        self.detail = detail
+        self.views = {view.warehouse.upper(): view for view in views}
+        self.suggestions: list[ReorderPointSuggestion] = []
+
+    def compose(self) -> ComposeResult:
+        first = next(iter(self.views.values()), None)
+        with Vertical() as box:
+            box.border_title = f"Reorder settings of {self.detail.sku}"
+            box.border_subtitle = "Enter next · ctrl+s save · Esc cancel"
+            yield self.field_row("Warehouse", Input(first.warehouse if first else "", id="warehouse",
+                                                    placeholder="code (empty: home warehouse)", compact=True))
+            for name, label in self.FIELDS:
+                yield self.field_row(label, Input(qty(getattr(first, name)) if first else "", id=name, compact=True))
+            supplier = (first.supplier or "") if first else next(
+                (item["supplier"] for item in self.detail.supplier_items), "")
+            yield self.field_row("Supplier", Input(supplier, id="supplier",
+                                                             placeholder="code or name (empty: none)", compact=True))
+            offered = "; ".join(f"{item['supplier']}" for item in self.detail.supplier_items) or "none yet (u adds one)"
+            places = ", ".join(view.warehouse for view in self.views.values()) or "none yet"
+            yield Static(Text(f"Preferred supplier, one of: {offered}. Warehouses with settings: {places}."),
+                         classes="hint")
+            yield Static("", id="rop-suggestion", classes="hint")
+            yield Static("", classes="error-line")
+
+    def on_mount(self) -> None:
+        actor = self.app.actor
+        if actor is not None and allows(actor.role, Permission.REPLENISH):
+            self.call(reorder_points, self.app.store, actor, skus=[self.detail.sku],
+                      then=self._show_suggestions, failed=lambda error: self.show_error(str(error)))
+
+    def _show_suggestions(self, suggestions: list[ReorderPointSuggestion]) -> None:
+        self.suggestions = suggestions
+        if suggestions:
+            text = "From demand: " + "\n".join(render_suggestion(s) for s in suggestions)
+            if self.may_apply():
+                self.query_one(Vertical).border_subtitle = "ctrl+s save · ctrl+r apply suggested · Esc cancel"
+        else:
+            text = "From demand: no suggestion until the settings are saved"
+        self.query_one("#rop-suggestion", Static).update(Text(text))
+        self.refresh_bindings()
+
+    def may_apply(self) -> bool:
+        actor = self.app.actor
+        return bool(self.suggestions) and actor is not None and allows(actor.role, Permission.REPLENISH)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "apply_suggestion":
+            return self.may_apply()
+        return True
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        """Typing another warehouse's code shows that warehouse's settings."""
+        view = self.views.get(event.value.strip().upper()) if event.input.id == "warehouse" else None
+        if view is not None:
+            for name, _ in self.FIELDS:
+                self.query_one(f"#{name}", Input).value = qty(getattr(view, name))
+            self.query_one("#supplier", Input).value = view.supplier or ""
+
+    def action_save(self) -> None:
+        store, actor, sku = self.app.store, self.app.actor, self.detail.sku
+        values = {name: self.query_one(f"#{name}", Input).value for name, _ in self.FIELDS}
+        warehouse = self.query_one("#warehouse", Input).value.strip() or None
+        supplier = self.query_one("#supplier", Input).value.strip()
+        self.run_saving(lambda: set_reorder_settings(store, actor, sku, warehouse=warehouse, supplier=supplier, **values),
+                        lambda _view: self.dismiss(True))
+
+    def action_apply_suggestion(self) -> None:
+        store, actor, sku = self.app.store, self.app.actor, self.detail.sku
+        self.run_saving(lambda: apply_reorder_points(store, actor, [sku]), lambda _applied: self.dismiss(True))

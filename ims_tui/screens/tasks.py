@@ -45,6 +45,7 @@ TASK_MODULES: tuple[str, ...] = (
     "ims_tui.screens.scrapping",
     "ims_tui.screens.transfers",
     "ims_tui.screens.purchase_orders",
+    "ims_tui.screens.replenishment",
     "ims_tui.screens.audit",
     "ims_tui.screens.live",
     "ims_tui.screens.import_wizard",

@@ -230,6 +230,7 @@ def load_detail(session: Session, product_id: int, *, movements: int = 10) -> Pr
                 "cost": item.cost,
                 "lead_time_days": item.lead_time_days,
                 "min_order_qty": item.min_order_qty,
+                "pack_qty": item.pack_qty,
             }
             for item in product.supplier_items
         ],

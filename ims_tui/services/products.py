@@ -136,8 +136,10 @@ def list_suppliers(store: Store, actor: Actor) -> list[SupplierChoice]:
 def set_supplier_item(
     store: Store, actor: Actor, sku: str, supplier: str, supplier_sku: str,
     cost: str | Decimal = "", lead_time_days: str | int = "", min_order_qty: str | Decimal = "",
+    pack_qty: str | Decimal = "",
 ) -> None:
-    """Record how ``supplier`` (its code or name) sells the product."""
+    """Record how ``supplier`` (its code or name) sells the product: cost, lead time, minimum
+    order and the pack multiple orders are rounded up to (empty values keep what they were)."""
     check(store, actor, Permission.MANAGE_PRODUCTS, sku)
     supplier = supplier.strip()
     if not supplier:
@@ -146,6 +148,7 @@ def set_supplier_item(
         raise BadInput("give the supplier's SKU")
     cost_value = parse_number("cost", cost, MONEY_SCALE) if str(cost).strip() else None
     moq = parse_number("minimum order", min_order_qty, QTY_SCALE) if str(min_order_qty).strip() else None
+    pack = parse_number("pack multiple", pack_qty, QTY_SCALE) if str(pack_qty).strip() else None
     lead = None
     if str(lead_time_days).strip():
         lead_number = parse_number("lead time", lead_time_days, 0)
@@ -156,6 +159,6 @@ def set_supplier_item(
         found = session.scalars(select(Supplier).where(or_(Supplier.code == supplier, Supplier.name == supplier))).first()
         if found is None:
             raise NotFound(f"unknown supplier {supplier!r}")
-        catalogue.set_supplier_item(session, actor, product, found, supplier_sku, cost_value, lead, moq)
+        catalogue.set_supplier_item(session, actor, product, found, supplier_sku, cost_value, lead, moq, pack)
 
     store.transact(work)

@@ -2,7 +2,9 @@
 the user's tasks, then the generic keys (Back, Help, cursor keys of widgets).
 
 :class:`StationFooter` shows as many whole keys as fit the width in that order and keeps F1
-Help at the right; what does not fit is listed by F1.  Never a label cut mid-word.
+Help at the right; what does not fit is listed by F1.  Never a label cut mid-word.  For a role
+that may see reorder alerts it ends with their number (``3 alerts``), which follows the app's
+:attr:`~ims_tui.app.ImsApp.open_alerts` as other stations raise and clear them.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import ActiveBinding
 from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer
+from textual.widgets import Footer, Label
 from textual.widgets._footer import FooterKey
 
 OWN, TASK, GENERIC = 0, 1, 2
@@ -87,22 +89,50 @@ def fit(entries: list[KeyEntry], width: int) -> list[KeyEntry]:
     return shown + ([help_entry] if help_entry else [])
 
 
+def alert_badge(count: int | None) -> str:
+    """The badge's words: ``1 alert``, ``12 alerts``; empty when the role may not see alerts."""
+    if count is None:
+        return ""
+    return f"{count} alert" if count == 1 else f"{count} alerts"
+
+
 class StationFooter(Footer):
-    """The footer of every station screen: whole keys that fit, in the shared order."""
+    """The footer of every station screen: whole keys that fit, in the shared order, and the
+    open-alerts badge at the right for roles that may see alerts."""
+
+    DEFAULT_CSS = """
+    StationFooter .alert-badge { dock: right; width: auto; padding: 0 1; color: $footer-description-foreground; }
+    StationFooter .alert-badge.-open { background: $warning; color: $text; text-style: bold; }
+    """
 
     def __init__(self, **kwargs) -> None:
         kwargs.setdefault("compact", True)
         kwargs.setdefault("show_command_palette", False)
         super().__init__(**kwargs)
 
+    @property
+    def badge_text(self) -> str:
+        return alert_badge(getattr(self.app, "open_alerts", None))
+
     def compose(self) -> ComposeResult:
         if not self._bindings_ready:
             return
-        width = self.size.width or self.app.size.width
+        badge = self.badge_text
+        width = (self.size.width or self.app.size.width) - (cell_len(badge) + 2 if badge else 0)
         for entry in fit(ordered_keys(self.screen, shown_only=True), width):
             binding = entry.active.binding
             yield FooterKey(entry.key, entry.display, entry.description, binding.action,
                             tooltip=binding.tooltip).data_bind(compact=Footer.compact)
+        if badge:
+            yield Label(badge, id="alert-badge", classes="alert-badge -open" if self.app.open_alerts else "alert-badge")
+
+    def on_mount(self) -> None:
+        if hasattr(self.app, "open_alerts"):
+            self.watch(self.app, "open_alerts", self._alerts_changed, init=False)
+
+    def _alerts_changed(self, _count: int | None) -> None:
+        if self.is_attached:
+            self.call_after_refresh(self.recompose)
 
     def on_resize(self) -> None:
         if self.is_attached:

@@ -106,7 +106,9 @@ class PagedList(ServiceCalls, ScrollView, Generic[Row], can_focus=True):
         return self._next_cursor is not None
 
     @property
-    def loading(self) -> bool:
+    def fetching(self) -> bool:
+        """A page is on its way.  (Not ``loading``: Textual takes a widget whose ``loading`` is
+        true out of the focus chain, so a list asked for its rows could not take the focus.)"""
         return self._loading
 
     @property
