@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import any_, bindparam, delete, insert, select, update
+from sqlalchemy import Table, any_, bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ims_tui.db.models import (
@@ -136,6 +137,29 @@ class Importer:
         if self.postgres:
             return [column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))]
         return [column.in_(chunk) for chunk in _in_chunks(values)]
+
+    def insert_rows(self, table: Table, rows: list[dict[str, Any]]) -> None:
+        """Insert ``rows`` (dicts with the same keys) in bulk: ``COPY`` on PostgreSQL, a prepared
+        ``executemany`` on SQLite; in the session's transaction either way."""
+        if not rows:
+            return
+        if not self.postgres:
+            self.session.execute(insert(table), rows)
+            return
+        dialect = self.session.get_bind().dialect
+        names = list(rows[0])
+        processors = [table.c[name].type.bind_processor(dialect) for name in names]
+        cursor = self.session.connection().connection.driver_connection.cursor()
+        statement = f"COPY {table.name} ({', '.join(names)}) FROM STDIN"
+        try:
+            with cursor.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row([value if process is None or value is None else process(value)
+                                    for value, process in zip(row.values(), processors)])
+        except dialect.dbapi.IntegrityError as exc:
+            raise IntegrityError(statement, None, exc) from None
+        finally:
+            cursor.close()
 
     def screen(self, batch: list[ParsedRow]) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -458,12 +482,13 @@ class ProductImporter(Importer):
         now = dt.datetime.now(dt.timezone.utc)
         new_rows = [row for row in batch if row.action == "create"]
         if new_rows:
-            ids = dict(self.session.execute(insert(table).returning(table.c.sku, table.c.id), [
+            self.insert_rows(table, [
                 {"sku": row.values["sku"], **row.plan.fields, "average_cost": Decimal(0), "created_at": now, "updated_at": now}
                 for row in new_rows
-            ]).all())
+            ])
+            ids = self._existing([row.values["sku"] for row in new_rows])
             for row in new_rows:
-                row.plan.product_id = ids[row.values["sku"]]
+                row.plan.product_id = ids[row.values["sku"]]["id"]
         updates = [row for row in batch if row.action == "update"]
         if updates:
             statement = update(table).where(table.c.id == bindparam("p_id")).values(
@@ -499,8 +524,7 @@ class ProductImporter(Importer):
             self.session.execute(
                 update(Barcode.__table__).where(Barcode.__table__.c.id == bindparam("p_id"))
                 .values(pack_qty=bindparam("p_pack", type_=Barcode.__table__.c.pack_qty.type)), repacked)
-        if added:
-            self.session.execute(insert(Barcode.__table__), added)
+        self.insert_rows(Barcode.__table__, added)
 
     def _apply_items(self, rows: list[ParsedRow]) -> None:
         removed: list[int] = []
@@ -530,8 +554,7 @@ class ProductImporter(Importer):
             self.session.execute(
                 update(table).where(table.c.id == bindparam("p_id"))
                 .values(supplier_sku=bindparam("p_sku"), cost=bindparam("p_cost", type_=table.c.cost.type)), changed)
-        if added:
-            self.session.execute(insert(table), added)
+        self.insert_rows(table, added)
 
 
 # --- suppliers --------------------------------------------------------------------------------
@@ -593,15 +616,15 @@ class SupplierImporter(Importer):
             for column in self.fields:
                 if row.values.get(column) is not None:
                     fields[column] = row.values[column]
-            row.plan = (None if current is None else current["id"], fields)
+            row.wishes = (None if current is None else current["id"], fields)
             row.action = "create" if current is None else ("update" if fields != base else "unchanged")
 
     def apply(self, batch: list[ParsedRow]) -> None:
         table = self.model.__table__
-        new = [{"name": row.values["name"], **row.plan[1]} for row in batch if row.action == "create"]
+        new = [{"name": row.values["name"], **row.wishes[1]} for row in batch if row.action == "create"]
         if new:
             self.session.execute(insert(table), new)
-        changed = [{"p_id": row.plan[0], **{f"p_{f}": v for f, v in row.plan[1].items()}} for row in batch if row.action == "update"]
+        changed = [{"p_id": row.wishes[0], **{f"p_{f}": v for f, v in row.wishes[1].items()}} for row in batch if row.action == "update"]
         if changed:
             self.session.execute(update(table).where(table.c.id == bindparam("p_id")).values(
                 {f: bindparam(f"p_{f}", type_=table.c[f].type) for f in self.fields}), changed)
@@ -644,8 +667,8 @@ class LocationImporter(Importer):
 
     def check(self, batch: list[ParsedRow]) -> None:
         """A location that holds stock cannot become an area: asked of the store for those rows only."""
-        becoming_areas = {row.plan[0]: row for row in batch if not row.problems and row.plan and row.plan[0] is not None
-                          and row.plan[1]["kind"] == "view" and self.existing[row.values["code"]]["kind"] != "view"}
+        becoming_areas = {row.wishes[0]: row for row in batch if not row.problems and row.wishes and row.wishes[0] is not None
+                          and row.wishes[1]["kind"] == "view" and self.existing[row.values["code"]]["kind"] != "view"}
         for clause in self.where_in(Balance.location_id, sorted(becoming_areas)):
             for location_id in self.session.scalars(select(Balance.location_id).where(clause, Balance.on_hand > 0).distinct()):
                 row = becoming_areas[location_id]
@@ -697,7 +720,7 @@ class LocationImporter(Importer):
                 fields["warehouse_id"] = self.warehouses.get(warehouse, warehouse)  # a code: created on write
             parent_now = self.code_by_id.get(current["parent_id"]) if current else None
             changed = fields != base or (parent is not None and parent != parent_now)
-            row.plan = (None if current is None else current["id"], fields)
+            row.wishes = (None if current is None else current["id"], fields)
             row.action = "create" if current is None else ("update" if changed else "unchanged")
 
     def finish(self) -> list[Problem]:
@@ -723,17 +746,17 @@ class LocationImporter(Importer):
     def apply(self, batch: list[ParsedRow]) -> None:
         table = Location.__table__
         for row in batch:
-            warehouse = row.plan[1]["warehouse_id"] if row.plan else None
+            warehouse = row.wishes[1]["warehouse_id"] if row.wishes else None
             if isinstance(warehouse, str):
                 if warehouse not in self.warehouses:
                     self.warehouses[warehouse] = self.session.execute(
                         insert(Warehouse.__table__).values(code=warehouse, name=warehouse).returning(Warehouse.__table__.c.id)
                     ).scalar_one()
-                row.plan[1]["warehouse_id"] = self.warehouses[warehouse]
-        new = [{"code": row.values["code"], **row.plan[1]} for row in batch if row.action == "create"]
+                row.wishes[1]["warehouse_id"] = self.warehouses[warehouse]
+        new = [{"code": row.values["code"], **row.wishes[1]} for row in batch if row.action == "create"]
         if new:
             self.session.execute(insert(table), new)
-        changed = [{"p_id": row.plan[0], **{f"p_{f}": v for f, v in row.plan[1].items()}} for row in batch if row.action == "update"]
+        changed = [{"p_id": row.wishes[0], **{f"p_{f}": v for f, v in row.wishes[1].items()}} for row in batch if row.action == "update"]
         if changed:
             self.session.execute(update(table).where(table.c.id == bindparam("p_id")).values(
                 {f: bindparam(f"p_{f}", type_=table.c[f].type) for f in LOCATION_FIELDS}), changed)

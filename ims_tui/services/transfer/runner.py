@@ -232,6 +232,8 @@ def _check_file(store: Store, actor: Actor, kind_spec: KindSpec, path: Path, rep
             for row in batch:
                 report.record(row.number, row.key, "refused" if row.problems else row.action)
                 report.problems.extend(row.problems)
+            for row in batch:
+                row.plan = None  # the writing pass's check makes it again
             checked.add(batch, reader.position())
             batch.clear()
             if progress is not None:
