@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Table, any_, bindparam, delete, insert, select, update
+from sqlalchemy import Table, any_, bindparam, delete, func, insert, literal_column, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -130,32 +131,37 @@ class Importer:
             raise ContextChanged()
 
     def where_in(self, column: Any, values: list) -> list[Any]:
-        """WHERE clauses that together select ``column IN values``: one ``= ANY(array)`` on
-        PostgreSQL (one statement, one parameter), IN lists within SQLite's parameter limit."""
+        """A WHERE clause selecting ``column IN values`` with one parameter however many values:
+        ``= ANY(array)`` on PostgreSQL, ``IN (SELECT value FROM json_each(...))`` on SQLite (no
+        statement of a thousand parameters to build and parse for each batch)."""
         if not values:
             return []
         if self.postgres:
             return [column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))]
-        return [column.in_(chunk) for chunk in _in_chunks(values)]
+        return [column.in_(select(literal_column("value")).select_from(func.json_each(bindparam(None, json.dumps(list(values))))))]
 
     def insert_rows(self, table: Table, rows: list[dict[str, Any]]) -> None:
-        """Insert ``rows`` (dicts with the same keys) in bulk: ``COPY`` on PostgreSQL, a prepared
-        ``executemany`` on SQLite; in the session's transaction either way."""
+        """Insert ``rows`` (dicts with the same keys) in bulk on the session's connection, values
+        converted by the columns' types once: ``COPY`` on PostgreSQL, one prepared ``executemany``
+        on SQLite."""
         if not rows:
-            return
-        if not self.postgres:
-            self.session.execute(insert(table), rows)
             return
         dialect = self.session.get_bind().dialect
         names = list(rows[0])
         processors = [table.c[name].type.bind_processor(dialect) for name in names]
+        values = ([value if process is None or value is None else process(value)
+                   for value, process in zip(row.values(), processors)] for row in rows)
         cursor = self.session.connection().connection.driver_connection.cursor()
-        statement = f"COPY {table.name} ({', '.join(names)}) FROM STDIN"
+        columns = ", ".join(names)
+        statement = (f"COPY {table.name} ({columns}) FROM STDIN" if self.postgres
+                     else f"INSERT INTO {table.name} ({columns}) VALUES ({', '.join('?' * len(names))})")
         try:
-            with cursor.copy(statement) as copy:
-                for row in rows:
-                    copy.write_row([value if process is None or value is None else process(value)
-                                    for value, process in zip(row.values(), processors)])
+            if self.postgres:
+                with cursor.copy(statement) as copy:
+                    for row in values:
+                        copy.write_row(row)
+            else:
+                cursor.executemany(statement, values)
         except dialect.dbapi.IntegrityError as exc:
             raise IntegrityError(statement, None, exc) from None
         finally:
