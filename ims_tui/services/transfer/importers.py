@@ -1,11 +1,14 @@
 """Per-kind checks and bulk writes.
 
-An importer is used twice: in the checking pass (a read transaction) and again in the writing
-pass (the one write transaction), where it checks each batch again against the store as it is
-now and then writes it with bulk statements (``executemany``), not one ORM object per row.
-Catalogue rules are the catalogue service's (barcode check digits via ``validate_barcode``,
-no tracking change while a product has stock); the audit trail gets one row per import with
-the counts, not one per row.  Opening stock is posted through the ledger, one posting per row.
+An importer screens each batch of rows once, in the checking pass (the file alone, earlier rows
+and the store's small tables), and checks it against the rest of the store with a few set-based
+queries per batch (``= ANY(array)`` on PostgreSQL, ``json_each`` on SQLite: one parameter each).
+The writing pass (the one write transaction) checks each batch against the store again, as it
+is now, and writes it in bulk (``COPY`` on PostgreSQL, one prepared ``executemany`` on SQLite),
+not one ORM object per row.  Catalogue rules are the catalogue service's (barcode check digits
+via ``validate_barcode``, no tracking change while a product has stock); the audit trail gets
+one row per import with the counts, not one per row.  Opening stock is posted through the
+ledger, one posting per row (each row's idempotency key is its content).
 """
 
 from __future__ import annotations
