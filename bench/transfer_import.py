@@ -4,6 +4,8 @@ The import is ``run_import`` (sniffing, header mapping, every row checked - numb
 digits, duplicates, store conflicts - then one transaction of bulk statements and one audit
 row).  The baseline parses the same file with ``csv`` and inserts the same products and
 barcodes with the bare DB-API driver's ``executemany`` in one transaction, checking nothing.
+Each ratio is recorded (``bench/_results.py``) against its goal: the import at most 5x the raw
+insert, a re-import dry run (every row checked, nothing written) at most 3x.
 Memory: the Python heap's peak (tracemalloc, in separate runs so it does not slow the timed
 ones) at 10,000 and at 100,000 rows - flat means it does not grow with the file.
 
@@ -25,12 +27,15 @@ import psycopg
 from biip.checksums import gs1_standard_check_digit
 from sqlalchemy import create_engine, make_url, text
 
+from bench._results import record
 from ims_tui.db import schema
 from ims_tui.db.engine import Store
 from ims_tui.db.types import to_scaled
 from ims_tui.services.actor import Actor
 from ims_tui.services.transfer import run_import
 
+IMPORT_GOAL = 5.0
+DRY_RUN_GOAL = 3.0
 PG_ADMIN_URL = os.environ.get("IMS_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 ACTOR = Actor("bench", "admin", "bench")
 
@@ -144,7 +149,11 @@ def run(backend_name: str, rows: int, workdir: Path) -> None:
         print(f"  raw executemany     {baseline:6.2f} s  {rows / baseline:9,.0f} rows/s   import/raw = {imported / baseline:.1f}x")
         print(f"  re-import dry run   {dry:6.2f} s  {rows / dry:9,.0f} rows/s   (all rows checked, all unchanged)")
         print(f"  peak Python heap    {heaps[0] / 1e6:6.1f} MB at {rows // 10:,} rows, {heaps[1] / 1e6:.1f} MB at {rows:,} rows "
-              f"(file {size:.1f} MB)")
+              f"(file {size:.1f} MB)", flush=True)
+        record("transfer_import", f"{backend_name} import of {rows:,} products / raw executemany", imported / baseline,
+               at_most=IMPORT_GOAL, detail=f"{imported:.2f} s vs {baseline:.2f} s")
+        record("transfer_import", f"{backend_name} re-import dry run / raw executemany", dry / baseline,
+               at_most=DRY_RUN_GOAL, detail=f"{dry:.2f} s vs {baseline:.2f} s")
     finally:
         backend.drop_all()
 

@@ -15,6 +15,7 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TypeVar
 
@@ -176,9 +177,14 @@ class Store:
         ``work`` must be safe to run again from the start (it is, when it posts with an
         idempotency key and reads what it needs inside the transaction).  On SQLite, a write that
         finds the store locked by another station's long write (an import) says so through
-        :attr:`on_wait` and keeps waiting for it, rather than failing after the busy timeout.
+        :attr:`on_wait` (or the listener of :func:`reporting_waits`) and keeps waiting for it,
+        rather than failing after the busy timeout; when the long write is already under way, it
+        says so before it starts waiting.
         """
         attempt, waited_since = 1, None
+        if self._marker is not None and (holder := self.long_write_holder()) is not None:
+            waited_since = time.monotonic()
+            self._say_waiting(holder)
         while True:
             try:
                 with self._attempt() as session:
@@ -199,10 +205,14 @@ class Store:
                     raise
                 if waited_since is None:
                     waited_since = time.monotonic()
-                    if self.on_wait is not None:
-                        self.on_wait(f"waiting for {holder} to finish ...")
+                    self._say_waiting(holder)
                 elif time.monotonic() - waited_since > LONG_WRITE_PATIENCE_S:
                     raise
+
+    def _say_waiting(self, holder: str) -> None:
+        listener = _wait_listener.get() or self.on_wait
+        if listener is not None:
+            listener(f"waiting for {holder} to finish ...")
 
     @contextmanager
     def long_write(self, what: str) -> Iterator[None]:
@@ -245,6 +255,21 @@ def _private_file(path: Path, *, create: bool) -> None:
         pass  # another process made it a moment ago
     except OSError as exc:
         raise StoreError(f"cannot create a store at {path}: {exc.strerror or exc}") from None
+
+
+_wait_listener: ContextVar[Callable[[str], None] | None] = ContextVar("ims_wait_listener", default=None)
+
+
+@contextmanager
+def reporting_waits(listener: Callable[[str], None]) -> Iterator[None]:
+    """Within this block (this thread or task), a write that waits for another station's long
+    write tells ``listener`` instead of the store's :attr:`Store.on_wait` (a station's screen
+    shows it on its own message line)."""
+    token = _wait_listener.set(listener)
+    try:
+        yield
+    finally:
+        _wait_listener.reset(token)
 
 
 class StoreBusy(StoreError):

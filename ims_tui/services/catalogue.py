@@ -110,6 +110,10 @@ def validate_barcode(code: str) -> str:
     if not code:
         raise BadInput("a barcode cannot be empty")
     if code.isdigit() and len(code) in (8, 12, 13, 14):
+        from biip.checksums import gs1_standard_check_digit
+
+        if code.isascii() and gs1_standard_check_digit(code[:-1]) == int(code[-1]):
+            return code  # a valid check digit is all Gtin.parse would refuse; it is slow (an import checks 100k)
         try:
             from biip import ParseError
             from biip.gtin import Gtin

@@ -5,7 +5,8 @@ password hashing never block the UI), then, back on the UI thread, hands the res
 ``then`` or an :class:`~ims_tui.services.errors.ImsError` to ``failed`` (by default one
 message line, :meth:`ServiceCalls.say`).  A result is dropped when the screen or widget has
 gone meanwhile, or when a newer call of the same exclusive group replaced it.  Anything else
-raised is said as one line too: the station keeps working.
+raised is said as one line too: the station keeps working.  A write that must wait for another
+station's import says so on the message line while it waits (``services.waiting``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from textual.worker import get_current_worker
 
 from ims_tui.services.errors import ImsError
+from ims_tui.services.waiting import reporting_waits
 
 
 class ServiceCalls:
@@ -48,7 +50,8 @@ class ServiceCalls:
 
     def _call_in_worker(self, fn, args, kwargs, then, failed, even_if_gone: bool = False) -> None:
         try:
-            result = fn(*args, **kwargs)
+            with reporting_waits(lambda note: self._deliver(self.say, note)):
+                result = fn(*args, **kwargs)
         except ImsError as exc:
             self._deliver(failed or self._say_error, exc, even_if_gone)
             return

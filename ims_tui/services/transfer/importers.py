@@ -1,22 +1,28 @@
 """Per-kind checks and bulk writes.
 
-An importer is used twice: in the checking pass (a read transaction) and again in the writing
-pass (the one write transaction), where it checks each batch again against the store as it is
-now and then writes it with bulk statements (``executemany``), not one ORM object per row.
-Catalogue rules are the catalogue service's (barcode check digits via ``validate_barcode``,
-no tracking change while a product has stock); the audit trail gets one row per import with
-the counts, not one per row.  Opening stock is posted through the ledger, one posting per row.
+An importer screens each batch of rows once, in the checking pass (the file alone, earlier rows
+and the store's small tables), and checks it against the rest of the store with a few set-based
+queries per batch (``= ANY(array)`` on PostgreSQL, ``json_each`` on SQLite: one parameter each).
+The writing pass (the one write transaction) checks each batch against the store again, as it
+is now, and writes it in bulk (``COPY`` on PostgreSQL, one prepared ``executemany`` on SQLite),
+not one ORM object per row.  Catalogue rules are the catalogue service's (barcode check digits
+via ``validate_barcode``, no tracking change while a product has stock); the audit trail gets
+one row per import with the counts, not one per row.  Opening stock is posted through the
+ledger, one posting per row (each row's idempotency key is its content).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import Table, any_, bindparam, delete, func, insert, literal_column, select, update
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ims_tui.db.models import (
@@ -49,6 +55,11 @@ from ims_tui.values import ADJUSTMENT
 STOCK_LOCATION_KINDS = ("internal",)
 WHOLE_UNITS = ("ea", "pcs", "unit")
 OPENING_STOCK_REASON = "opening stock import"
+
+
+class ContextChanged(Exception):
+    """Between the check and the write, the store's tables the file was screened against changed
+    (a supplier or location added, renamed ...): check the file again."""
 
 
 class WriteAborted(Exception):
@@ -90,7 +101,15 @@ def _load_locations(session: Session) -> dict[str, _LocationInfo]:
 
 
 class Importer:
-    """Base: state that spans batches (duplicates within the file) and the write counters."""
+    """Base: the store's small tables the checks read (the *context*), state that spans batches
+    (duplicates within the file), and the writes.
+
+    Checking a batch is two steps: :meth:`screen` (what the file says, against earlier rows and
+    the context; run once, outside any write transaction) and :meth:`check` (against the rest of
+    the store, set-based: a few queries per batch).  The writing pass runs :meth:`check` again in
+    the write transaction, on the screened rows, after :meth:`rebind` has found the context
+    unchanged; so the write transaction holds the lock for set-based queries and bulk writes only.
+    """
 
     kind = ""
 
@@ -101,9 +120,63 @@ class Importer:
         self.present = frozenset(parser.used)
         self.source_name = source_name
         self.file_hash = file_hash
+        self.postgres = session.get_bind().dialect.name == "postgresql"
+        self.context = self.load()
 
-    def check(self, batch: list[ParsedRow]) -> None:  # pragma: no cover - abstract
+    def load(self) -> Any:
+        """Read the context into attributes; return it in a form that compares equal while unchanged."""
+        return None
+
+    def rebind(self, session: Session) -> None:
+        """Use ``session`` (the write transaction) from now on; :class:`ContextChanged` when the
+        context is no longer what the rows were screened against."""
+        self.session = session
+        screened, self.context = self.context, self.load()
+        if self.context != screened:
+            raise ContextChanged()
+
+    def where_in(self, column: Any, values: list) -> list[Any]:
+        """A WHERE clause selecting ``column IN values`` with one parameter however many values:
+        ``= ANY(array)`` on PostgreSQL, ``IN (SELECT value FROM json_each(...))`` on SQLite (no
+        statement of a thousand parameters to build and parse for each batch)."""
+        if not values:
+            return []
+        if self.postgres:
+            return [column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))]
+        return [column.in_(select(literal_column("value")).select_from(func.json_each(bindparam(None, json.dumps(list(values))))))]
+
+    def insert_rows(self, table: Table, rows: list[dict[str, Any]]) -> None:
+        """Insert ``rows`` (dicts with the same keys) in bulk on the session's connection, values
+        converted by the columns' types once: ``COPY`` on PostgreSQL, one prepared ``executemany``
+        on SQLite."""
+        if not rows:
+            return
+        dialect = self.session.get_bind().dialect
+        names = list(rows[0])
+        processors = [table.c[name].type.bind_processor(dialect) for name in names]
+        values = ([value if process is None or value is None else process(value)
+                   for value, process in zip(row.values(), processors)] for row in rows)
+        cursor = self.session.connection().connection.driver_connection.cursor()
+        columns = ", ".join(names)
+        statement = (f"COPY {table.name} ({columns}) FROM STDIN" if self.postgres
+                     else f"INSERT INTO {table.name} ({columns}) VALUES ({', '.join('?' * len(names))})")
+        try:
+            if self.postgres:
+                with cursor.copy(statement) as copy:
+                    for row in values:
+                        copy.write_row(row)
+            else:
+                cursor.executemany(statement, values)
+        except dialect.dbapi.IntegrityError as exc:
+            raise IntegrityError(statement, None, exc) from None
+        finally:
+            cursor.close()
+
+    def screen(self, batch: list[ParsedRow]) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def check(self, batch: list[ParsedRow]) -> None:
+        """The checks against the store beyond the context (re-run in the write transaction)."""
 
     def apply(self, batch: list[ParsedRow]) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -149,39 +222,81 @@ class ProductImporter(Importer):
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
-        suppliers = list(self.session.execute(select(Supplier.id, Supplier.name, Supplier.code)))
-        # A supplier is named by its name or its code, in any case; a name wins over a code.
-        self.suppliers = _lower_map([(code, id_) for id_, _, code in suppliers]) | _lower_map([(name, id_) for id_, name, _ in suppliers])
-        self.locations = _load_locations(self.session)
         self.seen_skus = SeenKeys()  # sku -> row
         self.seen_barcodes = SeenKeys()  # barcode -> (row, sku)
         self.seen_supplier_skus = SeenKeys()  # (supplier id, supplier sku) -> (row, sku)
         self.created = 0
 
+    def load(self) -> Any:
+        suppliers = list(self.session.execute(select(Supplier.id, Supplier.name, Supplier.code)))
+        # A supplier is named by its name or its code, in any case; a name wins over a code.
+        self.suppliers = _lower_map([(code, id_) for id_, _, code in suppliers]) | _lower_map([(name, id_) for id_, name, _ in suppliers])
+        self.locations = _load_locations(self.session)
+        return self.suppliers, self.locations
+
     # -- checking ------------------------------------------------------------------------
 
+    def screen(self, batch: list[ParsedRow]) -> None:
+        """The row on its own and against earlier rows; fills ``row.wishes`` (None when refused)."""
+        named = [row for row in batch if row.values.get("sku")]
+        for row, earlier in zip(named, self.seen_skus.first_seen([(row.values["sku"], row.number) for row in named])):
+            if earlier is not None:
+                row.problem("sku", f"SKU {row.values['sku']} is also on row {earlier}")
+        barcodes = {row.number: self._wanted_barcodes(row) for row in batch if row.values.get("barcodes")}
+        pending = [(row, entry) for row in batch for entry in barcodes.get(row.number, ())]
+        earlier_rows = self.seen_barcodes.first_seen([(identity, (row.number, row.values.get("sku") or ""))
+                                                      for row, (_, _, _, identity) in pending])
+        for (row, (code, _, text, _)), earlier in zip(pending, earlier_rows):
+            if earlier is not None:
+                row.problem("barcodes", f"barcode {code} is also on row {earlier[0]} ({earlier[1]})", value=text)
+        for row in batch:
+            if row.values.get("default_location"):
+                code = row.values["default_location"]
+                location = self.locations.get(code)
+                if location is None:
+                    row.problem("default_location", f"unknown location {code} (import locations first)")
+                elif location.kind not in STOCK_LOCATION_KINDS:
+                    row.problem("default_location", f"location {code} is not a stock location ({location.kind})")
+        items = {row.number: self._wanted_items(row) for row in batch}
+        pending_items = [(row, item) for row in batch for item in items[row.number] or () if item[1] is not None]
+        earlier_rows = self.seen_supplier_skus.first_seen([((item[0], item[1]), (row.number, row.values.get("sku") or ""))
+                                                           for row, item in pending_items])
+        for (row, (_, supplier_sku, _, name)), earlier in zip(pending_items, earlier_rows):
+            if earlier is not None:
+                row.problem("supplier_sku", f"{name}'s SKU {supplier_sku} is also on row {earlier[0]} ({earlier[1]})",
+                            value=supplier_sku)
+        for row in batch:
+            row.key = row.values.get("sku") or ""
+            if row.problems:
+                row.wishes = None
+                continue
+            row.wishes = {}
+            if row.values.get("barcodes"):
+                row.wishes["barcodes"] = [(code, pack) for code, pack, _, _ in barcodes[row.number]]
+            if items[row.number] is not None:
+                row.wishes["items"] = [(s, sku, cost) for s, sku, cost, _ in items[row.number]]
+
     def check(self, batch: list[ParsedRow]) -> None:
-        rows = [row for row in batch if self._check_row(row)]
+        rows = [row for row in batch if row.wishes is not None and not row.problems]
         skus = [row.values["sku"] for row in rows]
         existing = self._existing(skus)
         ids = [product["id"] for product in existing.values()]
         barcodes_by_product = self._barcodes_of(ids)
         items_by_product = self._items_of(ids)
-        self._resolve_implied_skus(rows, existing, items_by_product)
-        owners = self._barcode_owners([code for row in rows for code, _ in (row.plan or {}).get("barcodes") or ()])
-        item_owners = self._item_owners([(s, sku) for row in rows for s, sku, _ in (row.plan or {}).get("items") or ()])
+        wanted_items = self._resolve_implied_skus(rows, existing, items_by_product)
+        owners = self._barcode_owners([code for row in rows for code, _ in row.wishes.get("barcodes") or ()])
+        item_owners = self._item_owners([(s, sku) for items in wanted_items.values() for s, sku, _ in items])
         by_sku = {row.values["sku"]: row for row in rows}
         settings_by_product = self._settings_of(ids)
         stocked = self._stocked([p["id"] for sku, p in existing.items() if self._tracking_change(p, by_sku[sku])])
         for row in rows:
             sku = row.values["sku"]
             current = existing.get(sku)
-            wanted = row.plan
-            for code, _ in wanted.get("barcodes") or ():
+            for code, _ in row.wishes.get("barcodes") or ():
                 owner = next((owners[v] for v in gtin_variants(code) if v in owners), None)
                 if owner is not None and owner != sku:
                     row.problem("barcodes", f"barcode {code} already belongs to product {owner}", value=code, conflict=True)
-            for supplier_id, supplier_sku, _ in wanted.get("items") or ():
+            for supplier_id, supplier_sku, _ in wanted_items.get(row.number, ()):
                 owner = item_owners.get((supplier_id, supplier_sku))
                 if owner is not None and owner != sku:
                     row.problem("supplier_sku", f"this supplier's SKU {supplier_sku} already belongs to product {owner}",
@@ -192,39 +307,13 @@ class ProductImporter(Importer):
             self._check_settings(row, current, settings_by_product)
             if row.problems:
                 continue
-            row.plan = self._plan(row, current, barcodes_by_product, items_by_product, settings_by_product)
+            row.plan = self._plan(row, current, barcodes_by_product, items_by_product, wanted_items.get(row.number),
+                                  settings_by_product)
             row.action = "create" if current is None else ("update" if row.plan.changed else "unchanged")
 
-    def _check_row(self, row: ParsedRow) -> bool:
-        """Checks of the row on its own and against earlier rows; fills ``row.plan`` with wishes."""
-        sku = row.values.get("sku")
-        row.key = sku or ""
-        if sku:
-            if sku in self.seen_skus:
-                row.problem("sku", f"SKU {sku} is also on row {self.seen_skus[sku]}")
-            else:
-                self.seen_skus[sku] = row.number
-        wishes: dict[str, Any] = {}
-        if row.values.get("barcodes"):
-            wishes["barcodes"] = self._wanted_barcodes(row, sku or "")
-        if row.values.get("default_location"):
-            code = row.values["default_location"]
-            location = self.locations.get(code)
-            if location is None:
-                row.problem("default_location", f"unknown location {code} (import locations first)")
-            elif location.kind not in STOCK_LOCATION_KINDS:
-                row.problem("default_location", f"location {code} is not a stock location ({location.kind})")
-        items = self._wanted_items(row, sku or "")
-        if items is not None:
-            wishes["items"] = items
-        row.plan = wishes
-        if row.problems:
-            row.plan = None
-            return False
-        return True
-
-    def _wanted_barcodes(self, row: ParsedRow, sku: str) -> list[tuple[str, Decimal]]:
-        wanted: list[tuple[str, Decimal]] = []
+    def _wanted_barcodes(self, row: ParsedRow) -> list[tuple[str, Decimal, str, str]]:
+        """(code, pack, the entry as written, identity) of each well-formed barcode of the row."""
+        wanted: list[tuple[str, Decimal, str, str]] = []
         mine: set[str] = set()
         for entry in row.values["barcodes"]:
             code, _, pack_text = entry.partition(PACK_SEPARATOR)
@@ -252,15 +341,11 @@ class ProductImporter(Importer):
                 row.problem("barcodes", f"barcode {code} is listed twice", value=entry)
                 continue
             mine.add(identity)
-            earlier = self.seen_barcodes.get(identity)
-            if earlier is not None:
-                row.problem("barcodes", f"barcode {code} is also on row {earlier[0]} ({earlier[1]})", value=entry)
-                continue
-            self.seen_barcodes[identity] = (row.number, sku)
-            wanted.append((code, pack))
+            wanted.append((code, pack, entry, identity))
         return wanted
 
-    def _wanted_items(self, row: ParsedRow, sku: str) -> list[tuple[int, str, Decimal | None]] | None:
+    def _wanted_items(self, row: ParsedRow) -> list[tuple[int, str | None, Decimal | None, str]] | None:
+        """(supplier id, supplier SKU or None for the implied one, cost, the supplier as written)."""
         suppliers = row.values.get("supplier") or ()
         supplier_skus = row.values.get("supplier_sku") or ()
         costs = row.values.get("supplier_cost") or ()
@@ -272,7 +357,7 @@ class ProductImporter(Importer):
             if values and len(values) != len(suppliers):
                 row.problem(column, f"{len(values)} values for {len(suppliers)} suppliers: give one per supplier, joined by |")
                 return None
-        items: list[tuple[int, str, Decimal | None]] = []
+        items: list[tuple[int, str | None, Decimal | None, str]] = []
         ids_seen: set[int] = set()
         for index, name in enumerate(suppliers):
             supplier_id = self.suppliers.get(name.lower())
@@ -284,19 +369,14 @@ class ProductImporter(Importer):
                 continue
             ids_seen.add(supplier_id)
             if not supplier_skus:  # resolved in check(): the stored one, else the product's SKU
-                items.append((supplier_id, None, None if not costs else self._cost(row, costs[index])))
+                items.append((supplier_id, None, None if not costs else self._cost(row, costs[index]), name))
                 continue
             supplier_sku = supplier_skus[index]
             if len(supplier_sku) > 80:
                 row.problem("supplier_sku", "a supplier SKU is at most 80 characters", value=supplier_sku)
                 continue
             cost = self._cost(row, costs[index]) if costs else None
-            earlier = self.seen_supplier_skus.get((supplier_id, supplier_sku))
-            if earlier is not None:
-                row.problem("supplier_sku", f"{name}'s SKU {supplier_sku} is also on row {earlier[0]} ({earlier[1]})", value=supplier_sku)
-                continue
-            self.seen_supplier_skus[(supplier_id, supplier_sku)] = (row.number, sku)
-            items.append((supplier_id, supplier_sku, cost))
+            items.append((supplier_id, supplier_sku, cost, name))
         return items
 
     def _cost(self, row: ParsedRow, text: str) -> Decimal | None:
@@ -306,17 +386,21 @@ class ProductImporter(Importer):
             row.problem("supplier_cost", str(exc), value=text)
             return None
 
-    def _resolve_implied_skus(self, rows: list[ParsedRow], existing: dict, items_by_product: dict) -> None:
+    def _resolve_implied_skus(self, rows: list[ParsedRow], existing: dict,
+                              items_by_product: dict) -> dict[int, list[tuple[int, str, Decimal | None]]]:
+        """Row number -> its supplier items, an implied supplier SKU being the stored one, else the product's SKU."""
+        resolved = {}
         for row in rows:
-            items = row.plan.get("items")
-            if not items:
+            items = row.wishes.get("items")
+            if items is None:
                 continue
             current = existing.get(row.values["sku"])
             stored = items_by_product.get(current["id"], {}) if current else {}
-            row.plan["items"] = [
+            resolved[row.number] = [
                 (s, sku if sku is not None else (stored[s][1] if s in stored else row.values["sku"]), cost)
                 for s, sku, cost in items
             ]
+        return resolved
 
     def _tracking_change(self, current: dict, row: ParsedRow) -> bool:
         wanted = row.values.get("tracking")
@@ -325,80 +409,70 @@ class ProductImporter(Importer):
     def _existing(self, skus: list[str]) -> dict[str, dict]:
         table = Product.__table__
         found: dict[str, dict] = {}
-        for chunk in _in_chunks(skus):
-            if chunk:
-                for mapping in self.session.execute(
-                    select(table.c.id, table.c.sku, *(table.c[f] for f in PRODUCT_FIELDS)).where(table.c.sku.in_(chunk))
-                ).mappings():
-                    found[mapping["sku"]] = dict(mapping)
+        for clause in self.where_in(table.c.sku, skus):
+            for mapping in self.session.execute(
+                select(table.c.id, table.c.sku, *(table.c[f] for f in PRODUCT_FIELDS)).where(clause)
+            ).mappings():
+                found[mapping["sku"]] = dict(mapping)
         return found
 
     def _barcodes_of(self, product_ids: list[int]) -> dict[int, dict[str, tuple[int, Decimal]]]:
         found: dict[int, dict[str, tuple[int, Decimal]]] = {}
-        for chunk in _in_chunks(product_ids):
-            if chunk:
-                for id_, product_id, code, pack in self.session.execute(
-                    select(Barcode.id, Barcode.product_id, Barcode.code, Barcode.pack_qty).where(Barcode.product_id.in_(chunk))
-                ):
-                    found.setdefault(product_id, {})[code] = (id_, pack)
+        for clause in self.where_in(Barcode.product_id, product_ids):
+            for id_, product_id, code, pack in self.session.execute(
+                select(Barcode.id, Barcode.product_id, Barcode.code, Barcode.pack_qty).where(clause)
+            ):
+                found.setdefault(product_id, {})[code] = (id_, pack)
         return found
 
     def _items_of(self, product_ids: list[int]) -> dict[int, dict[int, tuple[int, str, Decimal]]]:
         found: dict[int, dict[int, tuple[int, str, Decimal]]] = {}
-        for chunk in _in_chunks(product_ids):
-            if chunk:
-                for id_, product_id, supplier_id, supplier_sku, cost in self.session.execute(
-                    select(SupplierItem.id, SupplierItem.product_id, SupplierItem.supplier_id,
-                           SupplierItem.supplier_sku, SupplierItem.cost).where(SupplierItem.product_id.in_(chunk))
-                ):
-                    found.setdefault(product_id, {})[supplier_id] = (id_, supplier_sku, cost)
+        for clause in self.where_in(SupplierItem.product_id, product_ids):
+            for id_, product_id, supplier_id, supplier_sku, cost in self.session.execute(
+                select(SupplierItem.id, SupplierItem.product_id, SupplierItem.supplier_id,
+                       SupplierItem.supplier_sku, SupplierItem.cost).where(clause)
+            ):
+                found.setdefault(product_id, {})[supplier_id] = (id_, supplier_sku, cost)
         return found
 
     def _barcode_owners(self, codes: list[str]) -> dict[str, str]:
         variants = sorted({v for code in codes for v in gtin_variants(code)})
         owners: dict[str, str] = {}
-        for chunk in _in_chunks(variants):
-            if chunk:
-                for code, sku in self.session.execute(
-                    select(Barcode.code, Product.sku).join(Product, Product.id == Barcode.product_id).where(Barcode.code.in_(chunk))
-                ):
-                    owners[code] = sku
+        for clause in self.where_in(Barcode.code, variants):
+            for code, sku in self.session.execute(
+                select(Barcode.code, Product.sku).join(Product, Product.id == Barcode.product_id).where(clause)
+            ):
+                owners[code] = sku
         return owners
 
     def _item_owners(self, pairs: list[tuple[int, str]]) -> dict[tuple[int, str], str]:
         owners: dict[tuple[int, str], str] = {}
         wanted = set(pairs)
-        for chunk in _in_chunks(sorted({sku for _, sku in pairs})):
-            if chunk:
-                for supplier_id, supplier_sku, sku in self.session.execute(
-                    select(SupplierItem.supplier_id, SupplierItem.supplier_sku, Product.sku)
-                    .join(Product, Product.id == SupplierItem.product_id)
-                    .where(SupplierItem.supplier_sku.in_(chunk))
-                ):
-                    if (supplier_id, supplier_sku) in wanted:
-                        owners[(supplier_id, supplier_sku)] = sku
+        for clause in self.where_in(SupplierItem.supplier_sku, sorted({sku for _, sku in pairs})):
+            for supplier_id, supplier_sku, sku in self.session.execute(
+                select(SupplierItem.supplier_id, SupplierItem.supplier_sku, Product.sku)
+                .join(Product, Product.id == SupplierItem.product_id).where(clause)
+            ):
+                if (supplier_id, supplier_sku) in wanted:
+                    owners[(supplier_id, supplier_sku)] = sku
         return owners
 
     def _stocked(self, product_ids: list[int]) -> set[int]:
         stocked: set[int] = set()
-        for chunk in _in_chunks(product_ids):
-            if chunk:
-                stocked.update(self.session.scalars(
-                    select(Balance.product_id).where(Balance.product_id.in_(chunk), Balance.on_hand > 0).distinct()
-                ))
+        for clause in self.where_in(Balance.product_id, product_ids):
+            stocked.update(self.session.scalars(select(Balance.product_id).where(clause, Balance.on_hand > 0).distinct()))
         return stocked
 
     def _settings_of(self, product_ids: list[int]) -> dict[int, tuple[Decimal, Decimal]]:
         """Max and safety stock of each product's home-warehouse reorder settings."""
         found: dict[int, tuple[Decimal, Decimal]] = {}
-        for chunk in _in_chunks(product_ids):
-            if chunk:
-                for product_id, maximum, safety in self.session.execute(
-                    select(ReorderSetting.product_id, ReorderSetting.max_qty, ReorderSetting.safety_stock)
-                    .join(Product, Product.id == ReorderSetting.product_id)
-                    .where(ReorderSetting.product_id.in_(chunk), ReorderSetting.warehouse_id == home_warehouse())
-                ):
-                    found[product_id] = (maximum, safety)
+        for clause in self.where_in(ReorderSetting.product_id, product_ids):
+            for product_id, maximum, safety in self.session.execute(
+                select(ReorderSetting.product_id, ReorderSetting.max_qty, ReorderSetting.safety_stock)
+                .join(Product, Product.id == ReorderSetting.product_id)
+                .where(clause, ReorderSetting.warehouse_id == home_warehouse())
+            ):
+                found[product_id] = (maximum, safety)
         return found
 
     def _check_settings(self, row: ParsedRow, current: dict | None, settings_by_product: dict) -> None:
@@ -420,8 +494,8 @@ class ProductImporter(Importer):
                         "it cannot be more", value=format(safety.normalize(), "f"))
 
     def _plan(self, row: ParsedRow, current: dict | None, barcodes_by_product: dict, items_by_product: dict,
-              settings_by_product: dict) -> _ProductPlan:
-        wishes = row.plan
+              items: list[tuple[int, str, Decimal | None]] | None, settings_by_product: dict) -> _ProductPlan:
+        wishes = row.wishes
         base = dict(PRODUCT_DEFAULTS) if current is None else {f: current[f] for f in PRODUCT_FIELDS}
         fields = dict(base)
         for column in ("name", "description", "category", "uom", "unit_price", "unit_cost", "reorder_point",
@@ -439,7 +513,6 @@ class ProductImporter(Importer):
         if barcodes is not None and {c: p for c, p in barcodes} != {c: p for c, (_, p) in existing_barcodes.items()}:
             changed = True
         existing_items = items_by_product.get(product_id, {}) if product_id else {}
-        items = wishes.get("items")
         if items is not None:
             now = {s: (sku, cost) for s, (_, sku, cost) in existing_items.items()}
             after = {s: (sku, existing_items[s][2] if cost is None and s in existing_items else (cost or Decimal(0)))
@@ -457,7 +530,7 @@ class ProductImporter(Importer):
         now = dt.datetime.now(dt.timezone.utc)
         new_rows = [row for row in batch if row.action == "create"]
         if new_rows:
-            self.session.execute(insert(table), [
+            self.insert_rows(table, [
                 {"sku": row.values["sku"], **row.plan.fields, "average_cost": Decimal(0), "created_at": now, "updated_at": now}
                 for row in new_rows
             ])
@@ -501,8 +574,7 @@ class ProductImporter(Importer):
             self.session.execute(
                 update(Barcode.__table__).where(Barcode.__table__.c.id == bindparam("p_id"))
                 .values(pack_qty=bindparam("p_pack", type_=Barcode.__table__.c.pack_qty.type)), repacked)
-        if added:
-            self.session.execute(insert(Barcode.__table__), added)
+        self.insert_rows(Barcode.__table__, added)
 
     def _apply_items(self, rows: list[ParsedRow]) -> None:
         removed: list[int] = []
@@ -532,8 +604,7 @@ class ProductImporter(Importer):
             self.session.execute(
                 update(table).where(table.c.id == bindparam("p_id"))
                 .values(supplier_sku=bindparam("p_sku"), cost=bindparam("p_cost", type_=table.c.cost.type)), changed)
-        if added:
-            self.session.execute(insert(table), added)
+        self.insert_rows(table, added)
 
 
 # --- suppliers --------------------------------------------------------------------------------
@@ -552,14 +623,17 @@ class SupplierImporter(Importer):
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
+        self.seen_names = SeenKeys()  # name -> row
+        self.seen_codes = SeenKeys()  # lower-case code -> (row, name)
+
+    def load(self) -> Any:
         table = self.model.__table__
         self.existing = {m["name"]: dict(m) for m in self.session.execute(
             select(table.c.id, table.c.name, *(table.c[f] for f in self.fields))).mappings()}
         self.code_owner = {m["code"].lower(): name for name, m in self.existing.items()}
-        self.seen_names = SeenKeys()  # name -> row
-        self.seen_codes = SeenKeys()  # lower-case code -> (row, name)
+        return self.existing
 
-    def check(self, batch: list[ParsedRow]) -> None:
+    def screen(self, batch: list[ParsedRow]) -> None:
         for row in batch:
             name = row.values.get("name")
             row.key = name or ""
@@ -592,15 +666,15 @@ class SupplierImporter(Importer):
             for column in self.fields:
                 if row.values.get(column) is not None:
                     fields[column] = row.values[column]
-            row.plan = (None if current is None else current["id"], fields)
+            row.wishes = (None if current is None else current["id"], fields)
             row.action = "create" if current is None else ("update" if fields != base else "unchanged")
 
     def apply(self, batch: list[ParsedRow]) -> None:
         table = self.model.__table__
-        new = [{"name": row.values["name"], **row.plan[1]} for row in batch if row.action == "create"]
+        new = [{"name": row.values["name"], **row.wishes[1]} for row in batch if row.action == "create"]
         if new:
             self.session.execute(insert(table), new)
-        changed = [{"p_id": row.plan[0], **{f"p_{f}": v for f, v in row.plan[1].items()}} for row in batch if row.action == "update"]
+        changed = [{"p_id": row.wishes[0], **{f"p_{f}": v for f, v in row.wishes[1].items()}} for row in batch if row.action == "update"]
         if changed:
             self.session.execute(update(table).where(table.c.id == bindparam("p_id")).values(
                 {f: bindparam(f"p_{f}", type_=table.c[f].type) for f in self.fields}), changed)
@@ -628,18 +702,29 @@ class LocationImporter(Importer):
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
+        self.seen = SeenKeys()  # code -> row
+        self.seen_barcodes = SeenKeys()  # barcode -> (row, code)
+        self.parents: dict[str, tuple[int, str]] = {}  # code -> (row, parent code)
+
+    def load(self) -> Any:
         table = Location.__table__
         self.existing = {m["code"]: dict(m) for m in self.session.execute(
             select(table.c.id, table.c.code, table.c.parent_id, *(table.c[f] for f in LOCATION_FIELDS))).mappings()}
         self.code_by_id = {m["id"]: code for code, m in self.existing.items()}
         self.barcode_owner = {m["barcode"]: code for code, m in self.existing.items() if m["barcode"]}
         self.warehouses = dict(self.session.execute(select(Warehouse.code, Warehouse.id)).all())
-        self.seen = SeenKeys()  # code -> row
-        self.seen_barcodes = SeenKeys()  # barcode -> (row, code)
-        self.parents: dict[str, tuple[int, str]] = {}  # code -> (row, parent code)
-        self.stocked = set(self.session.scalars(select(Balance.location_id).where(Balance.on_hand > 0).distinct()))
+        return self.existing, self.warehouses
 
     def check(self, batch: list[ParsedRow]) -> None:
+        """A location that holds stock cannot become an area: asked of the store for those rows only."""
+        becoming_areas = {row.wishes[0]: row for row in batch if not row.problems and row.wishes and row.wishes[0] is not None
+                          and row.wishes[1]["kind"] == "view" and self.existing[row.values["code"]]["kind"] != "view"}
+        for clause in self.where_in(Balance.location_id, sorted(becoming_areas)):
+            for location_id in self.session.scalars(select(Balance.location_id).where(clause, Balance.on_hand > 0).distinct()):
+                row = becoming_areas[location_id]
+                row.problem("kind", f"location {row.values['code']} holds stock, so it cannot become an area (view)", conflict=True)
+
+    def screen(self, batch: list[ParsedRow]) -> None:
         for row in batch:
             code = row.values.get("code")
             row.key = code or ""
@@ -672,9 +757,6 @@ class LocationImporter(Importer):
                     row.problem("parent", f"location {code} cannot be its own parent")
                 else:
                     self.parents[code] = (row.number, parent)
-            kind = row.values.get("kind")
-            if current is not None and kind == "view" and current["kind"] != "view" and current["id"] in self.stocked:
-                row.problem("kind", f"location {code} holds stock, so it cannot become an area (view)", conflict=True)
             if row.problems:
                 continue
             base = {"name": code, "kind": "internal", "warehouse_id": None, "barcode": None, "active": True,
@@ -688,7 +770,7 @@ class LocationImporter(Importer):
                 fields["warehouse_id"] = self.warehouses.get(warehouse, warehouse)  # a code: created on write
             parent_now = self.code_by_id.get(current["parent_id"]) if current else None
             changed = fields != base or (parent is not None and parent != parent_now)
-            row.plan = (None if current is None else current["id"], fields)
+            row.wishes = (None if current is None else current["id"], fields)
             row.action = "create" if current is None else ("update" if changed else "unchanged")
 
     def finish(self) -> list[Problem]:
@@ -714,17 +796,17 @@ class LocationImporter(Importer):
     def apply(self, batch: list[ParsedRow]) -> None:
         table = Location.__table__
         for row in batch:
-            warehouse = row.plan[1]["warehouse_id"] if row.plan else None
+            warehouse = row.wishes[1]["warehouse_id"] if row.wishes else None
             if isinstance(warehouse, str):
                 if warehouse not in self.warehouses:
                     self.warehouses[warehouse] = self.session.execute(
                         insert(Warehouse.__table__).values(code=warehouse, name=warehouse).returning(Warehouse.__table__.c.id)
                     ).scalar_one()
-                row.plan[1]["warehouse_id"] = self.warehouses[warehouse]
-        new = [{"code": row.values["code"], **row.plan[1]} for row in batch if row.action == "create"]
+                row.wishes[1]["warehouse_id"] = self.warehouses[warehouse]
+        new = [{"code": row.values["code"], **row.wishes[1]} for row in batch if row.action == "create"]
         if new:
             self.session.execute(insert(table), new)
-        changed = [{"p_id": row.plan[0], **{f"p_{f}": v for f, v in row.plan[1].items()}} for row in batch if row.action == "update"]
+        changed = [{"p_id": row.wishes[0], **{f"p_{f}": v for f, v in row.wishes[1].items()}} for row in batch if row.action == "update"]
         if changed:
             self.session.execute(update(table).where(table.c.id == bindparam("p_id")).values(
                 {f: bindparam(f"p_{f}", type_=table.c[f].type) for f in LOCATION_FIELDS}), changed)
@@ -753,6 +835,16 @@ def stock_row_key(content: tuple[str, ...], occurrence: int) -> str:
     return f"import:stock:{digest}:{occurrence}"
 
 
+@dataclass
+class _StockWishes:
+    """What the file alone says about an opening-stock row (screened once)."""
+
+    key: str | None  # the idempotency key (None: the row is refused)
+    move: StockMove | None
+    earlier_serials: dict[str, int]  # serial -> the earlier row that has it for the same SKU
+    earlier_lot: tuple[int, dt.date | None] | None  # the earlier row with this SKU's lot, and its expiry
+
+
 class StockImporter(Importer):
     """Opening stock: each row is an adjustment into its location, at its cost, via the ledger."""
 
@@ -760,75 +852,54 @@ class StockImporter(Importer):
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
-        self.locations = _load_locations(self.session)
         self.occurrences = SeenKeys()  # row content -> how many rows so far had it
         self.seen_serials = SeenKeys()  # (sku, serial) -> row
         self.lot_expiry: dict[tuple[str, str], tuple[int, dt.date | None]] = {}
 
-    def check(self, batch: list[ParsedRow]) -> None:
-        skus = sorted({row.values["sku"] for row in batch if row.values.get("sku")})
-        products: dict[str, dict] = {}
-        for chunk in _in_chunks(skus):
-            if chunk:
-                for m in self.session.execute(select(Product.id, Product.sku, Product.tracking, Product.uom, Product.active)
-                                              .where(Product.sku.in_(chunk))).mappings():
-                    products[m["sku"]] = dict(m)
-        lots = self._lots(batch, products)
-        in_stock = self._serials_in_stock(batch, products)
+    def load(self) -> Any:
+        self.locations = _load_locations(self.session)
+        return self.locations
+
+    def screen(self, batch: list[ParsedRow]) -> None:
+        codes = {row.number: self._screen_row(row) for row in batch}
+        pending = [(row, serial) for row in batch if row.values.get("sku") for serial in row.values.get("serial") or ()]
+        earlier_rows = self.seen_serials.first_seen([((row.values["sku"], serial), row.number) for row, serial in pending])
+        earlier_serials: dict[int, dict[str, int]] = {}
+        for (row, serial), earlier in zip(pending, earlier_rows):
+            if earlier is not None:
+                earlier_serials.setdefault(row.number, {}).setdefault(serial, earlier)
+        contents = {}
         for row in batch:
-            self._check_row(row, products, lots)
-        keys = [row.plan[0] for row in batch if not row.problems]
-        posted: set[str] = set()
-        for chunk in _in_chunks(keys):
-            if chunk:
-                posted.update(self.session.scalars(select(Posting.idempotency_key).where(Posting.idempotency_key.in_(chunk))))
+            values = row.values
+            sku, lot, expiry, qty, cost = values.get("sku"), values.get("lot"), values.get("expiry"), values.get("qty"), values.get("unit_cost")
+            earlier_lot = None
+            if sku and lot:
+                earlier_lot = self.lot_expiry.get((sku, lot))
+                if earlier_lot is None or earlier_lot[1] is None:
+                    self.lot_expiry[(sku, lot)] = (row.number, expiry)
+            row.wishes = _StockWishes(None, None, earlier_serials.get(row.number, {}), earlier_lot)
+            if not row.problems:
+                serials = values.get("serial") or ()
+                contents[row.number] = (sku, codes[row.number], format(qty.normalize(), "f"), lot or "",
+                                        expiry.isoformat() if expiry else "", "|".join(serials),
+                                        "" if cost is None else format(cost.normalize(), "f"))
+        occurrences = iter(self.occurrences.count(list(contents.values())))
         for row in batch:
-            if row.problems:
+            content = contents.get(row.number)
+            if content is None:
                 continue
-            if row.plan[0] in posted:
-                row.action = "unchanged"
-                continue
-            move = row.plan[1]
-            product_id = products[move.sku]["id"]
-            for serial in move.serials:
-                if (product_id, serial) in in_stock:
-                    row.problem("serial", f"serial {serial} of {move.sku} is already in stock", value=serial, conflict=True)
-            row.action = "refused" if row.problems else "create"
+            sku, code, lot = content[0], content[1], row.values.get("lot")
+            row.key = f"{sku} @ {code}" + (f" lot {lot}" if lot else "")
+            row.wishes.key = stock_row_key(content, next(occurrences))
+            row.wishes.move = StockMove(sku, row.values["qty"], ADJUSTMENT, code, lot, row.values.get("expiry"),
+                                        tuple(row.values.get("serial") or ()), row.values.get("unit_cost"),
+                                        reference=f"import {self.source_name} row {row.number}"[:200])
 
-    def _lots(self, batch: list[ParsedRow], products: dict[str, dict]) -> dict[tuple[int, str], dt.date | None]:
-        pairs = {(products[r.values["sku"]]["id"], r.values["lot"]) for r in batch
-                 if r.values.get("lot") and r.values.get("sku") in products}
-        found: dict[tuple[int, str], dt.date | None] = {}
-        for chunk in _in_chunks(sorted({code for _, code in pairs})):
-            if chunk:
-                for product_id, code, expiry in self.session.execute(
-                    select(Lot.product_id, Lot.code, Lot.expiry).where(Lot.code.in_(chunk))
-                ):
-                    if (product_id, code) in pairs:
-                        found[(product_id, code)] = expiry
-        return found
-
-    def _serials_in_stock(self, batch: list[ParsedRow], products: dict[str, dict]) -> set[tuple[int, str]]:
-        serials = sorted({s for r in batch for s in r.values.get("serial") or ()})
-        found: set[tuple[int, str]] = set()
-        for chunk in _in_chunks(serials):
-            if chunk:
-                found.update((product_id, serial) for product_id, serial in self.session.execute(
-                    select(SerialNumber.product_id, SerialNumber.serial)
-                    .where(SerialNumber.serial.in_(chunk), SerialNumber.location_id.is_not(None))
-                ))
-        return found
-
-    def _check_row(self, row: ParsedRow, products: dict, lots: dict) -> None:
+    def _screen_row(self, row: ParsedRow) -> str | None:
+        """The row's own checks and its location (from the context); returns the location's code."""
         values = row.values
         sku, code, qty = values.get("sku"), values.get("location"), values.get("qty")
-        lot, expiry, serials, cost = values.get("lot"), values.get("expiry"), values.get("serial") or (), values.get("unit_cost")
         row.key = f"{sku or ''} @ {code or ''}"
-        product = products.get(sku) if sku else None
-        if sku and product is None:
-            row.problem("sku", f"unknown product {sku} (import products first)")
-        elif product is not None and not product["active"]:
-            row.problem("sku", f"product {sku} is inactive", conflict=True)
         if code:
             location = self.locations.get(code)
             if location is None:
@@ -843,45 +914,92 @@ class StockImporter(Importer):
                 code = location.code
         if qty is not None and qty <= 0:
             row.problem("qty", "quantity must be more than zero")
-        if expiry is not None and not lot:
+        if values.get("expiry") is not None and not values.get("lot"):
             row.problem("expiry", "an expiry date needs a lot")
-        if product is not None and qty is not None:
-            tracking = product["tracking"]
-            if tracking == "lot" and not lot:
-                row.problem("lot", f"{sku} is lot-tracked: give the lot", value="")
-            if tracking == "serial":
-                if Decimal(len(serials)) != qty:
-                    row.problem("serial", f"{sku} is serial-tracked: give one serial per unit "
-                                          f"({qty.normalize():f} units, {len(serials)} serials), joined by |")
-                if len(set(serials)) != len(serials):
-                    row.problem("serial", "a serial is listed twice")
-                for serial in serials:
-                    earlier = self.seen_serials.get((sku, serial))
-                    if earlier is not None:
-                        row.problem("serial", f"serial {serial} is also on row {earlier}", value=serial)
-                    self.seen_serials[(sku, serial)] = row.number
-            elif serials:
-                row.problem("serial", f"{sku} is not serial-tracked: leave the serial empty")
-            if qty != qty.to_integral_value() and product["uom"] in WHOLE_UNITS:
-                row.problem("qty", f"{sku} is counted in whole {product['uom']}")
-            if lot:
-                stored = lots.get((product["id"], lot), "absent")
-                earlier = self.lot_expiry.get((sku, lot))
-                if stored != "absent" and expiry is not None and stored is not None and stored != expiry:
-                    row.problem("expiry", f"lot {lot} of {sku} already has expiry {stored.isoformat()}", value=expiry.isoformat(), conflict=True)
-                elif earlier is not None and expiry is not None and earlier[1] is not None and earlier[1] != expiry:
-                    row.problem("expiry", f"lot {lot} of {sku} has expiry {earlier[1].isoformat()} on row {earlier[0]}", value=expiry.isoformat())
-                elif earlier is None or earlier[1] is None:
-                    self.lot_expiry[(sku, lot)] = (row.number, expiry)
-        if row.problems:
+        return code
+
+    def check(self, batch: list[ParsedRow]) -> None:
+        skus = sorted({row.values["sku"] for row in batch if row.values.get("sku")})
+        products: dict[str, dict] = {}
+        for clause in self.where_in(Product.sku, skus):
+            for m in self.session.execute(select(Product.id, Product.sku, Product.tracking, Product.uom, Product.active)
+                                          .where(clause)).mappings():
+                products[m["sku"]] = dict(m)
+        lots = self._lots(batch, products)
+        in_stock = self._serials_in_stock(batch, products)
+        for row in batch:
+            self._check_row(row, products, lots)
+        keys = [row.wishes.key for row in batch if not row.problems]
+        posted: set[str] = set()
+        for clause in self.where_in(Posting.idempotency_key, keys):
+            posted.update(self.session.scalars(select(Posting.idempotency_key).where(clause)))
+        for row in batch:
+            if row.problems:
+                continue
+            row.plan = (row.wishes.key, row.wishes.move)
+            if row.wishes.key in posted:
+                row.action = "unchanged"
+                continue
+            move = row.wishes.move
+            product_id = products[move.sku]["id"]
+            for serial in move.serials:
+                if (product_id, serial) in in_stock:
+                    row.problem("serial", f"serial {serial} of {move.sku} is already in stock", value=serial, conflict=True)
+            row.action = "refused" if row.problems else "create"
+
+    def _lots(self, batch: list[ParsedRow], products: dict[str, dict]) -> dict[tuple[int, str], dt.date | None]:
+        pairs = {(products[r.values["sku"]]["id"], r.values["lot"]) for r in batch
+                 if r.values.get("lot") and r.values.get("sku") in products}
+        found: dict[tuple[int, str], dt.date | None] = {}
+        for clause in self.where_in(Lot.code, sorted({code for _, code in pairs})):
+            for product_id, code, expiry in self.session.execute(select(Lot.product_id, Lot.code, Lot.expiry).where(clause)):
+                if (product_id, code) in pairs:
+                    found[(product_id, code)] = expiry
+        return found
+
+    def _serials_in_stock(self, batch: list[ParsedRow], products: dict[str, dict]) -> set[tuple[int, str]]:
+        serials = sorted({s for r in batch for s in r.values.get("serial") or ()})
+        found: set[tuple[int, str]] = set()
+        for clause in self.where_in(SerialNumber.serial, serials):
+            found.update((product_id, serial) for product_id, serial in self.session.execute(
+                select(SerialNumber.product_id, SerialNumber.serial).where(clause, SerialNumber.location_id.is_not(None))
+            ))
+        return found
+
+    def _check_row(self, row: ParsedRow, products: dict, lots: dict) -> None:
+        """The row against its product and lot as stored."""
+        values = row.values
+        sku, qty = values.get("sku"), values.get("qty")
+        lot, expiry, serials = values.get("lot"), values.get("expiry"), values.get("serial") or ()
+        product = products.get(sku) if sku else None
+        if sku and product is None:
+            row.problem("sku", f"unknown product {sku} (import products first)")
+        elif product is not None and not product["active"]:
+            row.problem("sku", f"product {sku} is inactive", conflict=True)
+        if product is None or qty is None:
             return
-        content = (sku, code, format(qty.normalize(), "f"), lot or "", expiry.isoformat() if expiry else "",
-                   "|".join(serials), "" if cost is None else format(cost.normalize(), "f"))
-        self.occurrences[content] = self.occurrences.get(content, 0) + 1
-        row.key = f"{sku} @ {code}" + (f" lot {lot}" if lot else "")
-        row.plan = (stock_row_key(content, self.occurrences[content]),
-                    StockMove(sku, qty, ADJUSTMENT, code, lot, expiry, tuple(serials), cost,
-                              reference=f"import {self.source_name} row {row.number}"[:200]))
+        tracking = product["tracking"]
+        if tracking == "lot" and not lot:
+            row.problem("lot", f"{sku} is lot-tracked: give the lot", value="")
+        if tracking == "serial":
+            if Decimal(len(serials)) != qty:
+                row.problem("serial", f"{sku} is serial-tracked: give one serial per unit "
+                                      f"({qty.normalize():f} units, {len(serials)} serials), joined by |")
+            if len(set(serials)) != len(serials):
+                row.problem("serial", "a serial is listed twice")
+            for serial, earlier in row.wishes.earlier_serials.items():
+                row.problem("serial", f"serial {serial} is also on row {earlier}", value=serial)
+        elif serials:
+            row.problem("serial", f"{sku} is not serial-tracked: leave the serial empty")
+        if qty != qty.to_integral_value() and product["uom"] in WHOLE_UNITS:
+            row.problem("qty", f"{sku} is counted in whole {product['uom']}")
+        if lot:
+            stored = lots.get((product["id"], lot), "absent")
+            earlier = row.wishes.earlier_lot
+            if stored != "absent" and expiry is not None and stored is not None and stored != expiry:
+                row.problem("expiry", f"lot {lot} of {sku} already has expiry {stored.isoformat()}", value=expiry.isoformat(), conflict=True)
+            elif earlier is not None and expiry is not None and earlier[1] is not None and earlier[1] != expiry:
+                row.problem("expiry", f"lot {lot} of {sku} has expiry {earlier[1].isoformat()} on row {earlier[0]}", value=expiry.isoformat())
 
     def apply(self, batch: list[ParsedRow]) -> None:
         for row in batch:

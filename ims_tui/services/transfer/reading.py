@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import functools
 import hashlib
 import io
 import re
@@ -248,14 +249,21 @@ def neutralise(text: str) -> str:
     return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
 
 
+@functools.cache
+def _number_pattern(decimal: str) -> re.Pattern[str]:
+    group = "," if decimal == "." else "."
+    return re.compile(rf"[+]?(?:\d{{1,3}}(?:{re.escape(group)}\d{{3}})+|\d+)(?:{re.escape(decimal)}\d+)?|[+]?{re.escape(decimal)}\d+",
+                      re.ASCII)
+
+
 def parse_decimal(text: str, decimal: str, scale: int, *, what: str = "number") -> Decimal:
     """A non-negative number in the file's convention (``1.234,5`` with a decimal comma)."""
     cleaned = text.replace("\u00a0", "").replace(" ", "")
     group = "," if decimal == "." else "."
-    pattern = rf"[+]?(?:\d{{1,3}}(?:{re.escape(group)}\d{{3}})+|\d+)(?:{re.escape(decimal)}\d+)?|[+]?{re.escape(decimal)}\d+"
-    if cleaned.startswith("-") and re.fullmatch(pattern, cleaned[1:], re.ASCII):
+    pattern = _number_pattern(decimal)
+    if cleaned.startswith("-") and pattern.fullmatch(cleaned[1:]):
         raise ValueProblem(f"{what} cannot be negative")
-    if not re.fullmatch(pattern, cleaned, re.ASCII):
+    if not pattern.fullmatch(cleaned):
         mark = "comma" if decimal == "," else "point"
         raise ValueProblem(f"not a {what} (this file uses a decimal {mark})")
     normal = cleaned.replace(group, "").replace(decimal, ".")

@@ -1,17 +1,26 @@
 """Running an import: check every row (streaming, a read transaction), then write all or nothing.
 
-The checking pass never writes.  When it finds no problem and this is not a dry run, the
-writing pass reads the file again inside one write transaction, checks each batch again
-against the store as it is at that moment, and writes it; any problem then rolls the whole
-import back.  So a file is imported completely or not at all, and a dry run reports exactly
-what a real run would do.
+The checking pass never writes: it reads the file once, checks each batch of rows against
+earlier rows and the store (a few set-based queries per batch), and keeps the checked batches
+in a private temporary file.  When it finds no problem and this is not a dry run, the writing
+pass opens one write transaction, makes sure the suppliers and locations the rows were checked
+against are unchanged (else the file is checked again), checks each kept batch against the
+store as it is at that moment (set-based again) and writes it with bulk statements; any
+problem then rolls the whole import back.  So a file is imported completely or not at all, the
+write lock is held only for the store's part of the checks and the writes, and a dry run
+reports exactly what a real run would do.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import copyreg
+import pickle
+import tempfile
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
+from typing import IO
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -22,12 +31,14 @@ from ims_tui.services.actor import Actor
 from ims_tui.services.errors import BadInput
 from ims_tui.services.permissions import Permission, check
 from ims_tui.services.transfer.columns import HeaderMapping, KindSpec, match_headers, spec
-from ims_tui.services.transfer.importers import IMPORTERS, WriteAborted
+from ims_tui.services.transfer.importers import IMPORTERS, ContextChanged, Importer, WriteAborted
 from ims_tui.services.transfer.reading import FileFormat, FileProblem, ProgressCallback, RowReader, detect_format
 from ims_tui.services.transfer.report import ImportReport, Problem, write_error_file
 from ims_tui.services.transfer.rows import ParsedRow, RowParser
 
 BATCH_ROWS = 1000
+CHECK_ATTEMPTS = 3
+"""Checks of the whole file, when the store's suppliers or locations changed under the import."""
 PREVIEW_ROWS = 5
 STORE_CHANGED = ("the store changed while importing (another station saved a clashing record); "
                  "nothing was written: run the import again")
@@ -140,14 +151,24 @@ def run_import(
     report.mapping = match_headers(kind, header, dict(options.mapping))
     for problem in _header_problems(report.mapping, header):
         report.refuse(problem)
-    if report.ok:
-        try:
-            with store.read() as session:
-                _pass(session, actor, kind_spec, path, report, write=False, progress=progress)
-        except FileProblem as exc:
-            report.refuse(Problem.make(exc.row, "", "", exc.message))
-    if report.ok and not dry_run:
-        _write(store, actor, kind_spec, path, report, progress)
+    for _attempt in range(CHECK_ATTEMPTS):
+        if not report.ok:
+            break
+        with CheckedBatches(keep=not dry_run) as checked:
+            try:
+                importer = _check_file(store, actor, kind_spec, path, report, checked, progress)
+            except FileProblem as exc:
+                report.refuse(Problem.make(exc.row, "", "", exc.message))
+                break
+            if not report.ok or dry_run:
+                break
+            try:
+                _write(store, actor, kind_spec, path, report, importer, checked, progress)
+                break
+            except ContextChanged:
+                continue
+    else:
+        report.refuse(Problem.make(0, "", "", STORE_CHANGED, conflict=True))
     return _finish(report, RowReader(path, report.format), errors_path)
 
 
@@ -162,73 +183,123 @@ def _finish(report: ImportReport, reader: RowReader | None, errors_path: str | P
     return report
 
 
-def _write(store: Store, actor: Actor, kind_spec: KindSpec, path: Path, report: ImportReport,
-           progress: ProgressCallback | None) -> None:
-    checked = (report._actions, report._keys)
+_SPOOL_REDUCERS = copyreg.dispatch_table | {Decimal: lambda number: (Decimal, (str(number),))}
+"""Decimal's own reduction is several times slower; a batch holds thousands of them."""
+
+
+class CheckedBatches:
+    """The checking pass's batches of rows, kept in a private temporary file for the writing pass
+    (so the write neither reads nor checks the file again, and memory stays flat)."""
+
+    def __init__(self, *, keep: bool) -> None:
+        self.keep = keep
+        self._file: IO[bytes] | None = None
+
+    def __enter__(self) -> CheckedBatches:
+        if self.keep:
+            self._file = tempfile.TemporaryFile()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._file is not None:
+            self._file.close()
+
+    def add(self, batch: list[ParsedRow], position: int) -> None:
+        if self._file is not None:
+            pickler = pickle.Pickler(self._file, protocol=pickle.HIGHEST_PROTOCOL)
+            pickler.dispatch_table = _SPOOL_REDUCERS
+            pickler.dump((position, batch))
+
+    def __iter__(self) -> Iterator[tuple[int, list[ParsedRow]]]:
+        assert self._file is not None
+        self._file.seek(0)
+        while True:
+            try:
+                yield pickle.load(self._file)  # noqa: S301 - our own file, written by add() above
+            except EOFError:
+                return
+
+
+def _check_file(store: Store, actor: Actor, kind_spec: KindSpec, path: Path, report: ImportReport,
+                checked: CheckedBatches, progress: ProgressCallback | None) -> Importer:
+    """The checking pass: every row against earlier rows and the store, in a read transaction;
+    the checked batches are kept for the writing pass.  Returns the importer (its state spans
+    the file: the writing pass goes on with it)."""
+    reader = RowReader(path, report.format)
+    records = iter(reader)
+    next(records, None)  # the header
+    parser = RowParser(kind_spec, report.mapping, report.format)
+    report.reset_rows()
+    batch: list[ParsedRow] = []
+    with store.read() as session:
+        importer = IMPORTERS[kind_spec.kind](session, actor, parser, path.name, report.format.sha256)
+
+        def flush() -> None:
+            importer.screen(batch)
+            importer.check(batch)
+            for row in batch:
+                report.record(row.number, row.key, "refused" if row.problems else row.action)
+                report.problems.extend(row.problems)
+            for row in batch:
+                row.plan = None  # the writing pass's check makes it again
+            checked.add(batch, reader.position())
+            batch.clear()
+            if progress is not None:
+                progress("checking", reader.position(), report.format.size)
+
+        for number, cells in records:
+            if parser.is_blank(cells):
+                continue
+            batch.append(parser.parse(number, cells))
+            if len(batch) >= BATCH_ROWS:
+                flush()
+        if batch:
+            flush()
+        for problem in importer.finish():
+            report.refuse(problem)
+    if progress is not None:
+        progress("checking", report.format.size, report.format.size)
+    return importer
+
+
+def _write(store: Store, actor: Actor, kind_spec: KindSpec, path: Path, report: ImportReport, importer: Importer,
+           checked: CheckedBatches, progress: ProgressCallback | None) -> None:
+    """The writing pass, one transaction: the context must be as checked, each batch is checked
+    against the store again (set-based) and written with bulk statements."""
+    outcome = (report._actions, report._keys)
 
     def work(session: Session) -> None:
-        _pass(session, actor, kind_spec, path, report, write=True, progress=progress)
+        importer.rebind(session)
+        report.reset_rows()
+        for position, batch in checked:
+            importer.check(batch)
+            failed = [problem for row in batch for problem in row.problems]
+            if failed:
+                raise WriteAborted(failed)
+            for row in batch:
+                report.record(row.number, row.key, row.action)
+            importer.apply(batch)
+            if progress is not None:
+                progress("writing", position, report.format.size)
+        importer.complete()
+        session.flush()
         audit.record(session, actor, f"import.{kind_spec.kind}", path.name[:200],
                      f"{report.total} rows: {report.summary(done=True)} (file sha256 {report.format.sha256[:16]}, "
                      f"{report.format.size} bytes; rows are not audited one by one)")
+        if progress is not None:
+            progress("writing", report.format.size, report.format.size)
 
     try:
         with store.long_write(f"an import of {report.total} {kind_spec.kind} rows by {actor.username} on {actor.station}"):
             store.transact(work)
         report.committed = True
+    except ContextChanged:
+        report._actions, report._keys = outcome
+        raise
     except WriteAborted as exc:
-        report._actions, report._keys = checked
+        report._actions, report._keys = outcome
         for problem in exc.problems:
             report.refuse(problem)
     except IntegrityError:
-        report._actions, report._keys = checked
+        report._actions, report._keys = outcome
         report.refuse(Problem.make(0, "", "", STORE_CHANGED, conflict=True))
-    except FileProblem as exc:
-        report._actions, report._keys = checked
-        report.refuse(Problem.make(exc.row, "", "", exc.message))
-
-
-def _pass(session: Session, actor: Actor, kind_spec: KindSpec, path: Path, report: ImportReport, *,
-          write: bool, progress: ProgressCallback | None) -> None:
-    """One streaming pass over the file: check every row; when ``write``, write each checked batch."""
-    reader = RowReader(path, report.format)
-    records = iter(reader)
-    next(records, None)  # the header
-    parser = RowParser(kind_spec, report.mapping, report.format)
-    importer = IMPORTERS[kind_spec.kind](session, actor, parser, path.name, report.format.sha256)
-    report.reset_rows()
-    phase = "writing" if write else "checking"
-    batch: list[ParsedRow] = []
-
-    def flush() -> None:
-        importer.check(batch)
-        failed = [problem for row in batch for problem in row.problems]
-        if write and failed:
-            raise WriteAborted(failed)
-        for row in batch:
-            report.record(row.number, row.key, "refused" if row.problems else row.action)
-            report.problems.extend(row.problems)
-        if write:
-            importer.apply(batch)
-        batch.clear()
-        if progress is not None:
-            progress(phase, reader.position(), report.format.size)
-
-    for number, cells in records:
-        if parser.is_blank(cells):
-            continue
-        batch.append(parser.parse(number, cells))
-        if len(batch) >= BATCH_ROWS:
-            flush()
-    if batch:
-        flush()
-    late = importer.finish()
-    if write and late:
-        raise WriteAborted(late)
-    for problem in late:
-        report.refuse(problem)
-    if write:
-        importer.complete()
-        session.flush()
-    if progress is not None:
-        progress(phase, report.format.size, report.format.size)

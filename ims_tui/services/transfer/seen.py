@@ -1,5 +1,8 @@
 """What earlier rows of a file used, for the "also on row N" checks, in flat memory.
 
+A batch of rows is looked up and recorded in two statements (:meth:`SeenKeys.first_seen`,
+:meth:`SeenKeys.count`), not two per row.
+
 A dict of every SKU and barcode seen grows with the file (about 270 bytes a row).  This
 mapping keeps them in a private temporary SQLite database instead: SQLite holds a bounded page
 cache in memory and spills the rest to a temporary file it deletes on close, so a file of any
@@ -14,6 +17,9 @@ from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 CACHE_KIB = 2048
+IN_LIST = 500
+
+
 
 
 class SeenKeys(MutableMapping[Any, Any]):
@@ -41,3 +47,47 @@ class SeenKeys(MutableMapping[Any, Any]):
 
     def __len__(self) -> int:
         return self._db.execute("SELECT count(*) FROM seen").fetchone()[0]
+
+    def first_seen(self, entries: list[tuple[Any, Any]]) -> list[Any | None]:
+        """For each ``(key, value)`` in order: the value recorded under ``key`` earlier (by an earlier
+        call or an earlier entry of this one), else None - and then ``value`` is recorded for it."""
+        encoded = [json.dumps(key) for key, _ in entries]
+        stored = self._stored(encoded)
+        found: list[Any | None] = []
+        new: list[tuple[str, str]] = []
+        for key, (_, value) in zip(encoded, entries):
+            earlier = stored.get(key)
+            if earlier is None:
+                stored[key] = text = json.dumps(value)
+                new.append((key, text))
+                found.append(None)
+            else:
+                found.append(json.loads(earlier))
+        self._store(new)
+        return found
+
+    def count(self, keys: list[Any]) -> list[int]:
+        """For each key in order, how many times it has been counted, this time included (1 the
+        first time); the counts are kept for later calls."""
+        encoded = [json.dumps(key) for key in keys]
+        counts = {key: int(value) for key, value in self._stored(encoded).items()}
+        found = []
+        for key in encoded:
+            counts[key] = counts.get(key, 0) + 1
+            found.append(counts[key])
+        self._store([(key, str(value)) for key, value in counts.items()])
+        return found
+
+    def _stored(self, encoded: list[str]) -> dict[str, str]:
+        unique = list(dict.fromkeys(encoded))
+        stored: dict[str, str] = {}
+        for start in range(0, len(unique), IN_LIST):
+            chunk = unique[start : start + IN_LIST]
+            stored.update(self._db.execute(f"SELECT key, value FROM seen WHERE key IN ({','.join('?' * len(chunk))})", chunk))
+        return stored
+
+    def _store(self, pairs: list[tuple[str, str]]) -> None:
+        if pairs:
+            self._db.execute("BEGIN")
+            self._db.executemany("INSERT OR REPLACE INTO seen VALUES (?, ?)", pairs)
+            self._db.execute("COMMIT")
