@@ -92,6 +92,7 @@ RAW_STATEMENTS = {
     "JOIN sales_orders o ON o.id = l.order_id JOIN customers c ON c.id = o.customer_id "
     "WHERE l.product_id IN ({p}) AND l.qty_waiting > 0 AND o.status IN ('confirmed', 'picking', 'partial') "
     "ORDER BY l.requested_date IS NULL, l.requested_date, o.due_date IS NULL, o.due_date, o.confirmed_at, l.id",
+    "alert_settings": "SELECT id FROM reorder_settings WHERE product_id IN ({p}) ORDER BY id",
     "audit": "INSERT INTO audit_log (at, username, role, station, action, target, summary, outcome, product_id) "
     "VALUES ({p}, 'bench', 'admin', 'bench', 'stock.move', {p}, {p}, 'ok', {p}) RETURNING id",
     "notify": "SELECT pg_notify('ims_changes', {p})",
@@ -149,6 +150,8 @@ def raw_worker(url: str, postings: int, seed: int) -> None:
         movement_id = cursor.fetchone()[0]
         cursor.execute(sql["received_at"], (stamp, product, b))
         cursor.execute(sql["waiting"], (product,))
+        cursor.fetchall()
+        cursor.execute(sql["alert_settings"] + ("" if sqlite_store else " FOR UPDATE"), (product,))
         cursor.fetchall()
         summary = f"1 {sku} BIN-A->BIN-B"
         cursor.execute(sql["audit"], (stamp, sku, summary, product))
