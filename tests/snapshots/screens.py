@@ -74,6 +74,7 @@ SCREENS: dict[str, Shot] = {
     "sales-orders": Shot("manager", keys=("s",)),
     "counting": Shot("picker", keys=("f6",)),
     "purchase-orders": Shot("manager", keys=("f7",)),
+    "replenish": Shot("manager", keys=("f8",)),
     "live": Shot("manager", keys=("f11",), then=_live_followed),
     "audit": Shot("manager", keys=("f12",)),
     "import": Shot("manager", keys=("i",)),
