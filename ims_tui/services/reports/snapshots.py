@@ -39,6 +39,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ims_tui.db.engine import READ_ONLY_OPTION, Store
+from ims_tui.services.actor import Actor
+from ims_tui.services.permissions import Permission, check
 from ims_tui.services.reports.core import Dialect, midnight
 
 EVERYTHING = 2**62
@@ -112,74 +114,72 @@ def position(sql: Dialect, basis: Basis) -> str:
     their cost layers up to the cut, in one window pass per product (the quantity and receipt
     total rows sort first, so the running sums give each layer the older and newer quantities).
     """
+    return ",\n".join(f"{name} AS ({body})" for name, body in steps(sql, basis))
+
+
+def steps(sql: Dialect, basis: Basis) -> list[tuple[str, str]]:
+    """:func:`position`'s CTEs in order, each a SELECT over the ones before it."""
     greatest, least = sql.greatest, sql.least
     whole = basis.snapshot is None
-    movements = sql.movements if whole else "movements m"
     # with no snapshot every movement is "after" it: a plain scan, not a walk of the date index
-    after = (f"""  SELECT m.product_id, m.qty, m.unit_cost, m.from_location_id, m.to_location_id FROM {movements}
-  WHERE m.created_at < :cut AND m.id <= :top_movement""" if whole else """  SELECT product_id, qty, unit_cost, from_location_id, to_location_id FROM movements
+    after = (f"""
+  SELECT m.product_id, m.qty, m.unit_cost, m.from_location_id, m.to_location_id FROM {sql.movements}
+  WHERE m.created_at < :cut AND m.id <= :top_movement""" if whole else """
+  SELECT product_id, qty, unit_cost, from_location_id, to_location_id FROM movements
   WHERE created_at >= :snap_cut AND created_at < :cut AND id <= :top_movement
   UNION ALL
   SELECT product_id, qty, unit_cost, from_location_id, to_location_id FROM movements
   WHERE id > :snap_movement AND id <= :top_movement AND created_at < :snap_cut""")
-    layers_after = ("""  SELECT product_id AS pid, original_qty AS q FROM cost_layers WHERE created_at < :cut AND id <= :top_layer"""
-                    if whole else """  SELECT product_id AS pid, original_qty AS q FROM cost_layers
+    layers_after = ("""
+  SELECT product_id AS pid, original_qty AS q FROM cost_layers WHERE created_at < :cut AND id <= :top_layer"""
+                    if whole else """
+  SELECT product_id AS pid, original_qty AS q FROM cost_layers
   WHERE created_at >= :snap_cut AND created_at < :cut AND id <= :top_layer
   UNION ALL SELECT product_id, original_qty FROM cost_layers
   WHERE id > :snap_layer AND id <= :top_layer AND created_at < :snap_cut""")
     touched_layers = ("cost_layers WHERE created_at < :cut AND id <= :top_layer" if whole else
                       "cost_layers WHERE product_id IN (SELECT pid FROM touched) AND created_at < :cut AND id <= :top_layer")
-    return f"""
-dm AS (
-{after}
-),
-g AS (
+    return [
+        ("dm", after),
+        ("g", """
   SELECT m.product_id AS pid, t.warehouse_id AS twh, f.warehouse_id AS fwh,
          (t.id IS NOT NULL) AS tin, (f.id IS NOT NULL) AS fin,
          SUM(m.qty) AS q, SUM(m.qty * m.unit_cost) AS v
   FROM dm m
   LEFT JOIN locations t ON t.id = m.to_location_id AND t.kind = 'internal'
   LEFT JOIN locations f ON f.id = m.from_location_id AND f.kind = 'internal'
-  GROUP BY m.product_id, t.warehouse_id, f.warehouse_id, (t.id IS NOT NULL), (f.id IS NOT NULL)
-),
-dl AS (
-{layers_after}
-),
-touched AS (SELECT pid FROM g UNION SELECT pid FROM dl),
-tw AS (
+  GROUP BY m.product_id, t.warehouse_id, f.warehouse_id, (t.id IS NOT NULL), (f.id IS NOT NULL)"""),
+        ("dl", layers_after),
+        ("touched", "SELECT pid FROM g UNION SELECT pid FROM dl"),
+        ("tw", """
   SELECT pid, wh, SUM(qty) AS qty FROM (
     SELECT pid, twh AS wh, q AS qty FROM g WHERE tin
     UNION ALL SELECT pid, fwh AS wh, -q AS qty FROM g WHERE fin
     UNION ALL SELECT product_id, NULLIF(warehouse_key, 0), qty FROM valuation_snapshot_stock
       WHERE snapshot_id = :snap AND product_id IN (SELECT pid FROM touched)
-  ) f GROUP BY pid, wh HAVING SUM(qty) <> 0
-),
-s AS (
+  ) f GROUP BY pid, wh HAVING SUM(qty) <> 0"""),
+        ("s", f"""
   SELECT pid, 0 AS lid, qty, 0 AS rt, 0 AS v, 0 AS q, 0 AS u FROM tw
   UNION ALL SELECT pid, 0, 0, 0, CASE WHEN tin THEN v ELSE -v END, 0, 0 FROM g WHERE tin <> fin
   UNION ALL SELECT pid, 0, 0, q, 0, 0, 0 FROM dl
   UNION ALL SELECT product_id, 0, 0, receipt_qty, book, 0, 0 FROM valuation_snapshot_products
     WHERE snapshot_id = :snap AND product_id IN (SELECT pid FROM touched)
-  UNION ALL SELECT product_id, id, 0, 0, 0, original_qty, unit_cost FROM {touched_layers}
-),
-w AS (
+  UNION ALL SELECT product_id, id, 0, 0, 0, original_qty, unit_cost FROM {touched_layers}"""),
+        ("w", """
   SELECT pid, qty, v, q, u, SUM(qty) OVER r AS pq, SUM(rt) OVER r AS rt, SUM(q) OVER r AS cq
-  FROM s WINDOW r AS (PARTITION BY pid ORDER BY lid ROWS UNBOUNDED PRECEDING)
-),
-ppt AS (
+  FROM s WINDOW r AS (PARTITION BY pid ORDER BY lid ROWS UNBOUNDED PRECEDING)"""),
+        ("ppt", f"""
   SELECT pid, SUM(qty) AS qty, SUM(v) AS book,
          SUM({greatest('0', least('q', 'pq - rt + cq'))} * u) AS fifo,
          SUM({greatest('0', least('q', 'pq - cq + q'))} * u) AS lifo,
          SUM(q * u) AS rv, SUM(q) AS rq
-  FROM w GROUP BY pid
-),
-pv AS (
+  FROM w GROUP BY pid"""),
+        ("pv", f"""
   SELECT pid, qty, book, fifo, lifo, rv, rq, {average(sql, 'qty', 'rv', 'rq')} AS average_value FROM ppt
   UNION ALL
   SELECT product_id, qty, book, fifo, lifo, receipt_value, receipt_qty, average_value FROM valuation_snapshot_products
-  WHERE snapshot_id = :snap AND product_id NOT IN (SELECT pid FROM touched)
-),
-sv AS (
+  WHERE snapshot_id = :snap AND product_id NOT IN (SELECT pid FROM touched)"""),
+        ("sv", f"""
   SELECT tw.pid, tw.wh, tw.qty,
          {share(sql, 't.book', 'tw.qty', 't.qty')} AS book_value,
          {share(sql, 't.fifo', 'tw.qty', 't.qty')} AS fifo_value,
@@ -189,8 +189,8 @@ sv AS (
   WHERE t.qty <> 0
   UNION ALL
   SELECT product_id, NULLIF(warehouse_key, 0), qty, book_value, fifo_value, lifo_value, average_value
-  FROM valuation_snapshot_stock WHERE snapshot_id = :snap AND product_id NOT IN (SELECT pid FROM touched)
-)"""
+  FROM valuation_snapshot_stock WHERE snapshot_id = :snap AND product_id NOT IN (SELECT pid FROM touched)"""),
+    ]
 
 
 # --- choosing a snapshot ------------------------------------------------------------------------
@@ -254,6 +254,12 @@ def periods(first: dt.date, last: dt.date) -> Iterator[dt.date]:
         if month > last:
             return
         yield month
+
+
+def refresh(store: Store, actor: Actor, upto: dt.date | None = None, progress=None) -> list[Built]:  # type: ignore[no-untyped-def]
+    """``ims report snapshot``: :func:`build_periods` for whoever may read reports."""
+    check(store, actor, Permission.REPORTS, "valuation snapshots")
+    return build_periods(store, upto, progress)
 
 
 def build_periods(store: Store, upto: dt.date | None = None, progress=None) -> list[Built]:  # type: ignore[no-untyped-def]
@@ -333,27 +339,30 @@ def _claim(store: Store, cut: dt.datetime, high: tuple[int, int], digest: str) -
 
 
 def _compute(connection: Connection, basis: Basis, cut: dt.datetime, high: tuple[int, int]) -> int:
-    """The position at ``cut`` into two temporary tables, under a read transaction."""
+    """The position at ``cut`` into temporary tables, one per step of :func:`position` (so
+    nothing is computed twice), under a read transaction."""
     connection.execution_options(**{READ_ONLY_OPTION: True})
-    dialect = connection.dialect.name
+    pg = connection.dialect.name == "postgresql"
     sql = Dialect(connection)
-    if dialect == "postgresql":
+    if pg:
         connection.execute(text("SET LOCAL work_mem = '256MB'"))
-    temporary = "pg_temp" if dialect == "postgresql" else "temp"
-    for table in ("snapshot_products_new", "snapshot_stock_new"):
-        connection.execute(text(f"DROP TABLE IF EXISTS {temporary}.{table}"))
     params = basis.params(cut, *high)
-    connection.execute(statement(
-        f"CREATE TEMPORARY TABLE snapshot_products_new AS WITH {position(sql, basis)} "
-        "SELECT pid AS product_id, qty, book, fifo, lifo, rq AS receipt_qty, rv AS receipt_value, average_value "
-        "FROM pv WHERE qty <> 0 OR book <> 0 OR rq <> 0"), params)
-    connection.execute(statement(
-        f"CREATE TEMPORARY TABLE snapshot_stock_new AS WITH {position(sql, basis)} "
-        "SELECT pid AS product_id, COALESCE(wh, 0) AS warehouse_key, qty, book_value, fifo_value, lifo_value, "
-        "average_value FROM sv"), params)
+    _drop_temporary(connection)
+    for name, body in [*steps(sql, basis), *OUTPUTS]:
+        connection.execute(statement(f"CREATE TEMPORARY TABLE {name} AS {body}"), params)
+        if pg:
+            connection.execute(text(f"ANALYZE {name}"))
     products = int(connection.execute(text("SELECT COUNT(*) FROM snapshot_products_new")).scalar_one())
     connection.commit()
     return products
+
+
+OUTPUTS = [
+    ("snapshot_products_new", "SELECT pid AS product_id, qty, book, fifo, lifo, rq AS receipt_qty, rv AS receipt_value, "
+                              "average_value FROM pv WHERE qty <> 0 OR book <> 0 OR rq <> 0"),
+    ("snapshot_stock_new", "SELECT pid AS product_id, COALESCE(wh, 0) AS warehouse_key, qty, book_value, fifo_value, "
+                           "lifo_value, average_value FROM sv"),
+]
 
 
 def _store_rows(connection: Connection, snapshot_id: int) -> None:
@@ -374,9 +383,14 @@ def _store_rows(connection: Connection, snapshot_id: int) -> None:
             "lifo_value, average_value) SELECT :id, product_id, warehouse_key, qty, book_value, fifo_value, lifo_value, "
             "average_value FROM snapshot_stock_new WHERE product_id >= :low AND product_id < :high"), window)
         connection.commit()
-    for table in ("snapshot_products_new", "snapshot_stock_new"):
-        connection.execute(text(f"DROP TABLE {table}"))
+    _drop_temporary(connection)
     connection.commit()
+
+
+def _drop_temporary(connection: Connection) -> None:
+    schema = "pg_temp" if connection.dialect.name == "postgresql" else "temp"
+    for name in [name for name, _ in steps(Dialect(connection), Basis(None))] + [name for name, _ in OUTPUTS]:
+        connection.execute(text(f"DROP TABLE IF EXISTS {schema}.{name}"))
 
 
 def _delete(store: Store, snapshot_id: int) -> None:

@@ -59,15 +59,22 @@ def build(session: Session, params: ReportParams) -> Query:
         rows = (f"SELECT pid, CAST(NULL AS INTEGER) AS wh, qty, {num('x.book')} * 1 AS book_value, "
                 f"{num('x.fifo')} * 1 AS fifo_value, {num('x.lifo')} * 1 AS lifo_value, average_value FROM pv x WHERE x.qty <> 0")
     products = params.by != "warehouse" or params.category is not None
+    if params.by == "product":  # one row per product already (one warehouse at most when split)
+        select = ("p.sku AS key, p.name AS name, 1 AS items, x.qty, x.book_value, x.fifo_value, x.lifo_value, "
+                  "x.average_value")
+        group = ""
+    else:  # rows are one per product (and warehouse, when split): COUNT(*) counts products
+        select = (f"{key} AS key, {name} AS name, COUNT(*) AS items, SUM(x.qty) AS qty, "
+                  "SUM(x.book_value) AS book_value, SUM(x.fifo_value) AS fifo_value, "
+                  "SUM(x.lifo_value) AS lifo_value, SUM(x.average_value) AS average_value")
+        group = f"GROUP BY {key}"
     query = f"""
 WITH {snapshots.position(sql, basis)},
 rows_ AS ({rows})
-SELECT {key} AS key, {name} AS name, COUNT(DISTINCT x.pid) AS items, SUM(x.qty) AS qty,
-       SUM(x.book_value) AS book_value, SUM(x.fifo_value) AS fifo_value,
-       SUM(x.lifo_value) AS lifo_value, SUM(x.average_value) AS average_value
+SELECT {select}
 FROM rows_ x {'JOIN products p ON p.id = x.pid' if products else ''} LEFT JOIN warehouses w ON w.id = x.wh
 WHERE 1 = 1 {product_filter(params)}
-GROUP BY {key}"""
+{group}"""
     return Query(query, {**basis.params(cut), "wh": wh, "category": params.category}, "key")
 
 
