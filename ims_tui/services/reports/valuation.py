@@ -72,7 +72,8 @@ def build(session: Session, params: ReportParams) -> Query:
 WITH {snapshots.position(sql, basis)},
 rows_ AS ({rows})
 SELECT {select}
-FROM rows_ x {'JOIN products p ON p.id = x.pid' if products else ''} LEFT JOIN warehouses w ON w.id = x.wh
+FROM rows_ x {'JOIN products p ON p.id = x.pid' if products else ''}
+     {'LEFT JOIN warehouses w ON w.id = x.wh' if params.by == 'warehouse' else ''}
 WHERE 1 = 1 {product_filter(params)}
 {group}"""
     return Query(query, {**basis.params(cut), "wh": wh, "category": params.category}, "key")
