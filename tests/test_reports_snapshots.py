@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from decimal import Decimal
 
 import pytest
@@ -109,3 +110,29 @@ def test_snapshot_command(store_url, capsys):
     # the valuation as of the snapshot's day reads it and agrees with the hand-computed figures
     code, out, _ = run_cli(capsys, store_url, "--json", "report", "valuation", "--as-of", "2026-01-11", "--by", "warehouse")
     assert {row["warehouse"]: row["book_value"] for row in json.loads(out)["rows"]} == {"WH1": "362", "WH2": "10"}
+
+
+def test_an_empty_store_and_reports_racing_for_the_first_snapshot(store):
+    assert reports.page(store, ADMIN, "valuation", ReportParams()).rows == []
+    reports_store.build(store)
+    params = ReportParams(as_of=END, by="warehouse", today=TODAY)
+    results, errors = [], []
+
+    def run(work):
+        try:
+            results.append(work())
+        except Exception as exc:  # noqa: BLE001 - the test reports whatever escaped
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(lambda: reports.page(store, ADMIN, "valuation", params).rows,)),
+               threading.Thread(target=run, args=(lambda: reports.totals(store, ADMIN, "valuation", params),)),
+               threading.Thread(target=run, args=(lambda: reports.page(store, ADMIN, "valuation", params).rows,))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    pages = [result for result in results if isinstance(result, list)]
+    assert [[(row[0], row[3], row[4]) for row in rows] for rows in pages] == [
+        [("WH1", 32, Decimal("362.00")), ("WH2", 2, Decimal("10.00"))]] * 2
+    assert [cut for _, cut, _, _ in snapshot_rows(store)] == [str(END)]

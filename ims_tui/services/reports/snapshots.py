@@ -64,9 +64,11 @@ class Basis:
     layer_id: int = 0
 
     def params(self, cut: dt.datetime, top_movement: int = EVERYTHING, top_layer: int = EVERYTHING) -> dict[str, Any]:
-        return {"snap": self.snapshot if self.snapshot is not None else -1, "snap_cut": self.cut,
-                "snap_movement": self.movement_id, "snap_layer": self.layer_id, "cut": cut,
-                "top_movement": top_movement, "top_layer": top_layer}
+        bounds = {"cut": cut, "top_movement": top_movement, "top_layer": top_layer}
+        if self.snapshot is None:  # the whole ledger: no bounds of a snapshot in the SQL
+            return {**bounds, "snap": -1}
+        return {**bounds, "snap": self.snapshot, "snap_cut": self.cut, "snap_movement": self.movement_id,
+                "snap_layer": self.layer_id}
 
 
 @dataclass(frozen=True)
