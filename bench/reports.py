@@ -95,9 +95,8 @@ def run(backend: str, products: int, movements: int, workdir: Path, export: bool
 
             # the faster of the planner's choice and (SQLite) a plain scan: the date index must not
             # slow the baseline down
-            baseline = baselines[label] = min(
-                best(plain_sum, runs=3),
-                *([best(lambda cut=cut: plain_sum(cut, "movements NOT INDEXED"), runs=3)] if backend == "sqlite" else []))
+            plans = [plain_sum] + ([lambda cut=cut: plain_sum(cut, "movements NOT INDEXED")] if backend == "sqlite" else [])
+            baseline = baselines[label] = min(best(plan, runs=3) for plan in plans)
             first, _ = timed(lambda d=day: reports.page(store, ACTOR, "valuation", ReportParams(as_of=d, by="warehouse")))
             record("reports", f"{backend}: valuation as of {label}, first ask, vs plain SUM", first / baseline,
                    detail=f"{first:.2f} s vs {baseline:.3f} s (builds the day's snapshot when missing)")

@@ -301,6 +301,9 @@ def build(store: Store, cut: dt.datetime) -> Built | None:
     with store.connect(begin=True) as connection:
         connection.execute(text("UPDATE valuation_snapshots SET complete = :yes WHERE id = :id"),
                            {"yes": True, "id": snapshot_id})
+    if store.backend == "postgresql":  # the planner must know the new snapshot's rows are there
+        with store.connect(begin=True) as connection:
+            connection.execute(text("ANALYZE valuation_snapshot_products, valuation_snapshot_stock"))
     _prune(store)
     return Built(cut, products, time.perf_counter() - started, basis.cut if basis.snapshot is not None else None)
 
