@@ -296,8 +296,14 @@ def build(store: Store, cut: dt.datetime) -> Built | None:
         snapshot_id = _claim(store, cut, high, digest)
         if snapshot_id is None:
             return None
-        products = _compute(connection, basis, cut, high)
-        _store_rows(connection, snapshot_id)
+        try:
+            products = _compute(connection, basis, cut, high)
+            _store_rows(connection, snapshot_id)
+        finally:  # a pooled connection keeps its temporary tables: never leave them behind
+            connection.rollback()
+            connection.execution_options(**{READ_ONLY_OPTION: True})  # temporary tables take no write lock
+            _drop_temporary(connection)
+            connection.commit()
     with store.connect(begin=True) as connection:
         connection.execute(text("UPDATE valuation_snapshots SET complete = :yes WHERE id = :id"),
                            {"yes": True, "id": snapshot_id})
@@ -388,8 +394,6 @@ def _store_rows(connection: Connection, snapshot_id: int) -> None:
             "lifo_value, average_value) SELECT :id, product_id, warehouse_key, qty, book_value, fifo_value, lifo_value, "
             "average_value FROM snapshot_stock_new WHERE product_id >= :low AND product_id < :high"), window)
         connection.commit()
-    _drop_temporary(connection)
-    connection.commit()
 
 
 def _drop_temporary(connection: Connection) -> None:
