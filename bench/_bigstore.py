@@ -5,7 +5,8 @@ between bins, count corrections and customer returns; one product in twenty is l
 expiry dates.  The history is simulated per product in Python (FIFO cost layers, moving average)
 and written with bulk inserts - ``executemany`` on SQLite, ``COPY`` on PostgreSQL - so the store
 keeps the ledger's invariants (``ims check`` is clean): balances equal the movements, cost layers
-hold exactly the stock on hand, every movement has its posting.
+hold exactly the stock on hand, every movement has its posting.  Then the valuation snapshots are
+built as ``ims report snapshot`` builds them (the first of each month, and the start of today).
 
     python -m bench._bigstore --url sqlite:////tmp/reports/big.db [--products 100000] [--movements 1000000]
 """
@@ -23,6 +24,7 @@ from sqlalchemy import text
 
 from ims_tui.db import schema
 from ims_tui.db.engine import Store
+from ims_tui.services.reports import snapshots
 
 CATEGORIES = ("Fasteners", "Electrical", "Plumbing", "Safety", "Power Tools", "Hand Tools", "Packaging", "Cleaning",
               "Paint", "Garden", "Lighting", "Adhesives", "Abrasives", "Storage", "Food & Beverage", "First Aid",
@@ -226,10 +228,17 @@ def generate(url: str, products: int = 100_000, movements: int = 1_000_000, seed
     with store.engine.connect() as connection:
         connection.execute(text("ANALYZE"))
         connection.commit()
+    ledger_seconds = time.perf_counter() - started
+    log(f"  ledger written in {ledger_seconds:.1f} s; valuation snapshots (the first of each month, and today) ...")
+    built = snapshots.build_periods(store, today)
+    with store.engine.connect() as connection:
+        connection.execute(text("ANALYZE"))
+        connection.commit()
     store.dispose()
     seconds = time.perf_counter() - started
-    log(f"  done in {seconds:.1f} s")
-    return {"products": products, "movements": len(events), "layers": len(layers), "seconds": seconds}
+    log(f"  {len(built)} snapshots in {seconds - ledger_seconds:.1f} s; done in {seconds:.1f} s")
+    return {"products": products, "movements": len(events), "layers": len(layers), "seconds": seconds,
+            "snapshots": len(built), "snapshot_seconds": seconds - ledger_seconds}
 
 
 def main() -> None:

@@ -14,7 +14,8 @@ from ims_tui.cli.parsing import add_json_flag, date
 from ims_tui.cli.transfer import ProgressLine
 from ims_tui.services.errors import BadInput
 from ims_tui.services.reports import REPORTS, ReportParams, get_report, iterate, totals
-from ims_tui.services.reports.core import BY_CHOICES
+from ims_tui.services.reports import snapshots
+from ims_tui.services.reports.core import BY_CHOICES, PARAM_FLAGS
 from ims_tui.services.reports.export import export_report
 from ims_tui.services.transfer import FORMATS
 
@@ -31,6 +32,8 @@ reports:
   performance  units and cost shipped, revenue at list price, margin, sell-through, stock-out days
   suppliers    fill rate, promised against actual lead time, late lines (--supplier)
   moves        movement history in a period (--warehouse, --category, --product)
+  snapshot     build the valuation snapshots (the first of each month, and the start of --as-of,
+               default today) that as-of valuations start from; reports build missing ones too
 The period defaults to the 365 days up to today; dates are YYYY-MM-DD (UTC).
 Exit codes: 0 done, 2 bad usage (a parameter the report does not take, an unknown warehouse ...),
 3 permission denied (reports need the reports permission, files also export), 4 store unreachable.
@@ -42,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     parser = subparsers.add_parser("report", help="reports: stock, valuation, cogs, turnover, abc, aging, ...",
                                    epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("name", choices=list(REPORTS), metavar="NAME", help=", ".join(REPORTS))
+    parser.add_argument("name", choices=[*REPORTS, "snapshot"], metavar="NAME", help=", ".join([*REPORTS, "snapshot"]))
     parser.add_argument("--from", dest="date_from", type=date, metavar="D", help="first day of the period")
     parser.add_argument("--to", dest="date_to", type=date, metavar="D", help="last day of the period (default: today)")
     parser.add_argument("--as-of", dest="as_of", type=date, metavar="D", help="the day to value stock at")
@@ -69,6 +72,8 @@ def params_from(args: argparse.Namespace) -> ReportParams:
 
 def cmd_report(ctx: CliContext, args: argparse.Namespace) -> int:
     params = params_from(args)
+    if args.name == "snapshot":
+        return cmd_snapshot(ctx, args, params)
     if args.format and not args.output:
         raise BadInput("--format writes a file: give -o FILE")
     if args.output:
@@ -96,6 +101,18 @@ def cmd_report(ctx: CliContext, args: argparse.Namespace) -> int:
     _table(out, columns, rows, summed)
     if report.notes:
         out.write(f"note: {report.notes}\n")
+    return 0
+
+
+def cmd_snapshot(ctx: CliContext, args: argparse.Namespace, params: ReportParams) -> int:
+    extra = sorted(params.given() - {"as_of"}) + (["-o"] if args.output else []) + (["--format"] if args.format else [])
+    if extra:
+        flags = ", ".join(PARAM_FLAGS.get(name, name) for name in extra)
+        raise BadInput(f"ims report snapshot takes only --as-of, not {flags}")
+    built = snapshots.refresh(ctx.store, ctx.actor, params.as_of)
+    lines = [f"snapshot at {b.cut:%Y-%m-%d}: {b.products} products in {b.seconds:.1f} s" for b in built]
+    ctx.emit({"built": [b.to_dict() for b in built]},
+             "\n".join(lines) if lines else "the snapshots were already up to date")
     return 0
 
 

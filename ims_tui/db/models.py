@@ -13,17 +13,21 @@ from decimal import Decimal
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
     MetaData,
+    Numeric,
     String,
     Text,
     UniqueConstraint,
+    false,
     func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -37,6 +41,9 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+SNAPSHOT_RAW = BigInteger().with_variant(Numeric(38, 0), "postgresql")
+SNAPSHOT_SHARE = Float().with_variant(Numeric(), "postgresql")
 
 TRACKING = ("none", "lot", "serial")
 LOCATION_KINDS = ("internal", "view", "supplier", "customer", "adjustment", "scrap")
@@ -285,6 +292,7 @@ class Movement(Base):
         CheckConstraint("qty > 0", name="qty_positive"),
         CheckConstraint("from_location_id <> to_location_id", name="distinct_locations"),
         Index("ix_movements_product_created", "product_id", "created_at"),
+        Index("ix_movements_created_at", "created_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     posting_id: Mapped[int] = mapped_column(ForeignKey("postings.id"), index=True)
@@ -345,6 +353,7 @@ class CostLayer(Base):
         CheckConstraint("remaining_qty >= 0", name="remaining_not_negative"),
         CheckConstraint("remaining_qty <= original_qty", name="remaining_within_original"),
         Index("ix_cost_layers_product_open", "product_id", "remaining_qty"),
+        Index("ix_cost_layers_created_at", "created_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
@@ -353,6 +362,55 @@ class CostLayer(Base):
     original_qty: Mapped[Decimal] = mapped_column(Qty())
     remaining_qty: Mapped[Decimal] = mapped_column(Qty())
     created_at: Mapped[dt.datetime] = _created()
+
+
+class ValuationSnapshot(Base):
+    """Every product's valuation position before ``cut`` (a UTC midnight), as the ledger held it up
+    to movement ``movement_id`` and cost layer ``layer_id`` (``services/reports/snapshots.py``).
+
+    Derived data: an as-of valuation reads the latest complete snapshot at or before its date and
+    adds the movements it does not cover, so a backdated posting is never missed."""
+
+    __tablename__ = "valuation_snapshots"
+    __table_args__ = (UniqueConstraint("cut", name="uq_valuation_snapshots_cut"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cut: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    movement_id: Mapped[int] = mapped_column(BigInteger)
+    layer_id: Mapped[int] = mapped_column(BigInteger)
+    locations_digest: Mapped[str] = mapped_column(String(64))
+    complete: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    built_at: Mapped[dt.datetime] = _created()
+
+
+class ValuationSnapshotProduct(Base):
+    """A product's quantity, book, FIFO and LIFO values and receipt totals at a snapshot (scaled integers)."""
+
+    __tablename__ = "valuation_snapshot_products"
+    __table_args__ = {"sqlite_with_rowid": False}
+    snapshot_id: Mapped[int] = mapped_column(ForeignKey("valuation_snapshots.id"), primary_key=True)
+    product_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    qty: Mapped[int] = mapped_column(SNAPSHOT_RAW)
+    book: Mapped[int] = mapped_column(SNAPSHOT_RAW)
+    fifo: Mapped[int] = mapped_column(SNAPSHOT_RAW)
+    lifo: Mapped[int] = mapped_column(SNAPSHOT_RAW)
+    receipt_qty: Mapped[int] = mapped_column(SNAPSHOT_RAW)
+    receipt_value: Mapped[int] = mapped_column(SNAPSHOT_RAW)
+    average_value: Mapped[float] = mapped_column(SNAPSHOT_SHARE)
+
+
+class ValuationSnapshotStock(Base):
+    """A product's quantity in one warehouse (``warehouse_key`` 0: none) and its share of the values."""
+
+    __tablename__ = "valuation_snapshot_stock"
+    __table_args__ = {"sqlite_with_rowid": False}
+    snapshot_id: Mapped[int] = mapped_column(ForeignKey("valuation_snapshots.id"), primary_key=True)
+    product_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    warehouse_key: Mapped[int] = mapped_column(Integer, primary_key=True)
+    qty: Mapped[int] = mapped_column(SNAPSHOT_RAW)
+    book_value: Mapped[float] = mapped_column(SNAPSHOT_SHARE)
+    fifo_value: Mapped[float] = mapped_column(SNAPSHOT_SHARE)
+    lifo_value: Mapped[float] = mapped_column(SNAPSHOT_SHARE)
+    average_value: Mapped[float] = mapped_column(SNAPSHOT_SHARE)
 
 
 # --- orders and counts ----------------------------------------------------------------------

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Date, DateTime, bindparam, select, text
+from sqlalchemy import Connection, Date, DateTime, bindparam, select, text
 from sqlalchemy.orm import Session
 
 from ims_tui.db.engine import Store
@@ -116,6 +116,8 @@ class Report:
     prepare: Callable[[Session, ReportParams], dict[str, Any]] = field(default=lambda session, params: {})
     series: Callable[[Session, ReportParams], list[tuple[str, Decimal]]] | None = None
     """The chart's points (a few dozen at most, aggregated in SQL); None: no chart."""
+    before: Callable[[Store, ReportParams], object] | None = None
+    """Work in its own short transactions before the report's read (the valuation's snapshot)."""
 
 
 @dataclass
@@ -160,8 +162,8 @@ def validate(report: Report, params: ReportParams) -> None:
 class Dialect:
     """The few places SQLite and PostgreSQL spell things differently."""
 
-    def __init__(self, session: Session) -> None:
-        self.name = session.get_bind().dialect.name
+    def __init__(self, session: Session | Connection) -> None:
+        self.name = (session.get_bind() if isinstance(session, Session) else session).dialect.name
         self.pg = self.name == "postgresql"
 
     @property
@@ -304,6 +306,8 @@ def _prepared(store: Store, actor: Actor, name: str, params: ReportParams) -> Re
     report = get_report(name)
     validate(report, params)
     check(store, actor, Permission.REPORTS, f"report {name}")
+    if report.before is not None:
+        report.before(store, params)
     return report
 
 
