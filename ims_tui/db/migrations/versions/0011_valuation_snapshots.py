@@ -10,14 +10,14 @@ snapshot and only the movements after it (see ``ims_tui/services/reports/snapsho
   snapshot" is a range scan.
 
 Revision ID: 0011
-Revises: 0005
+Revises: 0010
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0005"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
