@@ -27,9 +27,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import make_url, text
 
-from bench._bigstore import generate
+from bench._bigstore import best, generate, pg_admin, timed
 from bench._results import record
 from ims_tui.db.engine import Store
 from ims_tui.services import replenishment
@@ -70,22 +70,6 @@ LEFT JOIN incoming i ON i.product_id = r.product_id
 LEFT JOIN demand d ON d.product_id = r.product_id AND d.warehouse_id = r.warehouse_id
 """
 
-
-def timed(fn) -> tuple[float, object]:  # type: ignore[no-untyped-def]
-    started = time.perf_counter()
-    result = fn()
-    return time.perf_counter() - started, result
-
-
-def best(fn, runs: int = 3) -> float:  # type: ignore[no-untyped-def]
-    return min(timed(fn)[0] for _ in range(runs))
-
-
-def _pg_admin(statement: str) -> None:
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(statement))
-    admin.dispose()
 
 
 def add_replenishment(store: Store) -> None:
@@ -128,8 +112,8 @@ def run(backend: str, products: int, movements: int, workdir: Path) -> None:
         url = f"sqlite:///{workdir / 'big.db'}"
     else:
         database = f"ims_replenish_bench_{os.getpid()}"
-        _pg_admin(f'DROP DATABASE IF EXISTS "{database}"')
-        _pg_admin(f'CREATE DATABASE "{database}"')
+        pg_admin(PG_ADMIN_URL, f'DROP DATABASE IF EXISTS "{database}"')
+        pg_admin(PG_ADMIN_URL, f'CREATE DATABASE "{database}"')
         url = make_url(PG_ADMIN_URL).set(database=database).render_as_string(hide_password=False)
     try:
         print(f"{backend}: generating {products:,} products, ~{movements:,} movements over two years", flush=True)
@@ -152,10 +136,10 @@ def run(backend: str, products: int, movements: int, workdir: Path) -> None:
         rows = raw()
         groups = suggest()
         lines = sum(len(group.lines) for group in groups)
-        baseline = best(raw)
-        suggestions = best(suggest)
+        baseline = best(raw, runs=3)
+        suggestions = best(suggest, runs=3)
         refresh, changed = timed(lambda: replenishment.refresh_alerts(store, ACTOR))
-        page = best(lambda: replenishment.list_alerts(store, ACTOR, limit=50))
+        page = best(lambda: replenishment.list_alerts(store, ACTOR, limit=50), runs=3)
         count = replenishment.count_open_alerts(store, ACTOR)
         print(f"  suggestions: {lines:,} lines for {len(groups)} suppliers from {rows:,} settings in {suggestions:.2f} s; "
               f"raw SQL aggregate {baseline:.2f} s", flush=True)
@@ -167,7 +151,7 @@ def run(backend: str, products: int, movements: int, workdir: Path) -> None:
         store.dispose()
     finally:
         if backend == "postgresql":
-            _pg_admin(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+            pg_admin(PG_ADMIN_URL, f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
 
 
 def main() -> None:

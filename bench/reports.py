@@ -28,9 +28,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import make_url, text
 
-from bench._bigstore import generate
+from bench._bigstore import best, generate, pg_admin, timed
 from bench._results import record
 from bench.transfer_import import peak_heap
 from ims_tui.db.engine import Store
@@ -44,22 +44,6 @@ PG_ADMIN_URL = os.environ.get("IMS_TEST_DATABASE_URL", "postgresql+psycopg://pos
 ACTOR = Actor("bench", "admin", "bench")
 
 
-def timed(fn) -> tuple[float, object]:  # type: ignore[no-untyped-def]
-    started = time.perf_counter()
-    result = fn()
-    return time.perf_counter() - started, result
-
-
-def best(fn, runs: int = 2) -> float:  # type: ignore[no-untyped-def]
-    return min(timed(fn)[0] for _ in range(runs))
-
-
-def _pg_admin(statement: str) -> None:
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(statement))
-    admin.dispose()
-
 
 def run(backend: str, products: int, movements: int, workdir: Path, export: bool, store_url: str | None = None,
         only_valuation: bool = False) -> None:
@@ -69,8 +53,8 @@ def run(backend: str, products: int, movements: int, workdir: Path, export: bool
         url = f"sqlite:///{workdir / 'big.db'}"
     else:
         database = f"ims_reports_bench_{os.getpid()}"
-        _pg_admin(f'DROP DATABASE IF EXISTS "{database}"')
-        _pg_admin(f'CREATE DATABASE "{database}"')
+        pg_admin(PG_ADMIN_URL, f'DROP DATABASE IF EXISTS "{database}"')
+        pg_admin(PG_ADMIN_URL, f'CREATE DATABASE "{database}"')
         url = make_url(PG_ADMIN_URL).set(database=database).render_as_string(hide_password=False)
     try:
         if store_url:
@@ -144,7 +128,7 @@ def run(backend: str, products: int, movements: int, workdir: Path, export: bool
         store.dispose()
     finally:
         if backend == "postgresql" and not store_url:
-            _pg_admin(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+            pg_admin(PG_ADMIN_URL, f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
 
 
 def main() -> None:
