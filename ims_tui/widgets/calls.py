@@ -17,7 +17,6 @@ from typing import Any
 from textual.worker import get_current_worker
 
 from ims_tui.services.errors import ImsError
-from ims_tui.services.waiting import reporting_waits
 
 
 class ServiceCalls:
@@ -49,6 +48,10 @@ class ServiceCalls:
         self.app.say(text, error=error or warning)  # type: ignore[attr-defined]
 
     def _call_in_worker(self, fn, args, kwargs, then, failed, even_if_gone: bool = False) -> None:
+        # Imported here, on the worker: it brings the store's engine (SQLAlchemy), which the
+        # sign-in screen must not wait for before it paints.
+        from ims_tui.services.waiting import reporting_waits
+
         try:
             with reporting_waits(lambda note: self._deliver(self.say, note)):
                 result = fn(*args, **kwargs)
