@@ -44,12 +44,6 @@ class ParsedRow:
     def get(self, column: str) -> Any:
         return self.values.get(column)
 
-    def __reduce__(self) -> tuple:
-        """Pickled as its constructor's arguments (the checked batches kept for the writing pass):
-        several times faster to load than a dataclass's default."""
-        return ParsedRow, (self.number, self.values, self.raw, self.headers, self.problems, self.key, self.action,
-                           self.wishes, self.plan)
-
 
 class RowParser:
     """Turns a record's cells into a :class:`ParsedRow` using the header mapping and the file format."""
