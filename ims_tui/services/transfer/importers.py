@@ -218,6 +218,9 @@ PRODUCT_FIELDS = ("name", "description", "category", "uom", "unit_price", "stand
 PRODUCT_DEFAULTS = {"description": "", "category": "", "uom": "ea", "unit_price": ZERO,
                     "standard_cost": ZERO, "reorder_point": ZERO, "reorder_qty": ZERO,
                     "tracking": "none", "default_location_id": None, "active": True}
+PLANNED_COLUMNS = ("name", "description", "category", "uom", "unit_price", "unit_cost", "reorder_point", "reorder_qty",
+                   "tracking", "default_location", "active")
+"""The file's columns that are product fields (the rest are barcodes, supplier items and settings)."""
 _FILE_TO_FIELD = {"unit_cost": "standard_cost", "default_location": "default_location_id"}
 
 
@@ -248,6 +251,7 @@ class ProductImporter(Importer):
         self.seen_barcodes = SeenKeys()  # barcode -> (row, sku)
         self.seen_supplier_skus = SeenKeys()  # (supplier id, supplier sku) -> (row, sku)
         self.created = 0
+        self.planned_columns = [(column, _FILE_TO_FIELD.get(column, column)) for column in PLANNED_COLUMNS if column in self.present]
 
     def load(self) -> Any:
         suppliers = list(self.session.execute(select(Supplier.id, Supplier.name, Supplier.code)))
@@ -433,12 +437,18 @@ class ProductImporter(Importer):
 
     def _existing(self, skus: list[str]) -> dict[str, dict]:
         table = Product.__table__
+        names = ("id", "sku", *PRODUCT_FIELDS)
         found: dict[str, dict] = {}
         for clause in self.where_in(table.c.sku, skus):
-            for mapping in self.session.execute(
-                select(table.c.id, table.c.sku, *(table.c[f] for f in PRODUCT_FIELDS)).where(clause)
-            ).mappings():
-                found[mapping["sku"]] = dict(mapping)
+            for row in self.session.execute(select(*(table.c[name] for name in names)).where(clause)):
+                found[row[1]] = dict(zip(names, row))
+        return found
+
+    def _ids(self, skus: list[str]) -> dict[str, int]:
+        table = Product.__table__
+        found: dict[str, int] = {}
+        for clause in self.where_in(table.c.sku, skus):
+            found.update((sku, id_) for sku, id_ in self.session.execute(select(table.c.sku, table.c.id).where(clause)))
         return found
 
     def _barcodes_of(self, product_ids: list[int]) -> dict[int, dict[str, tuple[int, Decimal]]]:
@@ -527,14 +537,13 @@ class ProductImporter(Importer):
         wishes = row.wishes
         base = dict(PRODUCT_DEFAULTS) if current is None else {f: current[f] for f in PRODUCT_FIELDS}
         fields = dict(base)
-        for column in ("name", "description", "category", "uom", "unit_price", "unit_cost", "reorder_point",
-                       "reorder_qty", "tracking", "default_location", "active"):
+        for column, field in self.planned_columns:
             value = row.values.get(column)
             if value is None:
                 continue
             if column == "default_location":
                 value = self.locations[value].id
-            fields[_FILE_TO_FIELD.get(column, column)] = value
+            fields[field] = value
         changed = current is None or fields != base
         product_id = None if current is None else current["id"]
         existing_barcodes = barcodes_by_product.get(product_id, {}) if product_id else {}
@@ -563,9 +572,9 @@ class ProductImporter(Importer):
                 {"sku": row.values["sku"], **row.plan.fields, "average_cost": ZERO, "created_at": now, "updated_at": now}
                 for row in new_rows
             ])
-            ids = self._existing([row.values["sku"] for row in new_rows])
+            ids = self._ids([row.values["sku"] for row in new_rows])
             for row in new_rows:
-                row.plan.product_id = ids[row.values["sku"]]["id"]
+                row.plan.product_id = ids[row.values["sku"]]
         updates = [row for row in batch if row.action == "update"]
         if updates:
             statement = update(table).where(table.c.id == bindparam("p_id")).values(
