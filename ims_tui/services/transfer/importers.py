@@ -55,6 +55,9 @@ from ims_tui.values import ADJUSTMENT
 STOCK_LOCATION_KINDS = ("internal",)
 WHOLE_UNITS = ("ea", "pcs", "unit")
 OPENING_STOCK_REASON = "opening stock import"
+ZERO = Decimal(0)
+ONE = Decimal(1)
+"""Shared by every row that takes them: the checked batches keep one copy, a bulk insert converts it once."""
 
 
 class ContextChanged(Exception):
@@ -73,6 +76,23 @@ class WriteAborted(Exception):
 def _in_chunks(values: list, size: int = 900) -> list[list]:
     """Split IN lists below SQLite's bound-parameter limits."""
     return [values[i : i + size] for i in range(0, len(values), size)] or [[]]
+
+
+def _remembering(process: Any) -> Any:
+    """``process`` (a column's bind processor), converting again only a value that is not the same
+    object as the last one: a timestamp or a default shared by a batch is converted once."""
+    if process is None:
+        return None
+    last: Any = object()
+    converted: Any = None
+
+    def convert(value: Any) -> Any:
+        nonlocal last, converted
+        if value is not last:
+            last, converted = value, process(value)
+        return converted
+
+    return convert
 
 
 def _lower_map(pairs: list[tuple[str | None, Any]]) -> dict[str, Any]:
@@ -121,6 +141,7 @@ class Importer:
         self.source_name = source_name
         self.file_hash = file_hash
         self.postgres = session.get_bind().dialect.name == "postgresql"
+        self.writing = False  # True in the writing pass (after rebind): the checks also plan the writes
         self.context = self.load()
 
     def load(self) -> Any:
@@ -131,6 +152,7 @@ class Importer:
         """Use ``session`` (the write transaction) from now on; :class:`ContextChanged` when the
         context is no longer what the rows were screened against."""
         self.session = session
+        self.writing = True
         screened, self.context = self.context, self.load()
         if self.context != screened:
             raise ContextChanged()
@@ -153,9 +175,9 @@ class Importer:
             return
         dialect = self.session.get_bind().dialect
         names = list(rows[0])
-        processors = [table.c[name].type.bind_processor(dialect) for name in names]
-        values = ([value if process is None or value is None else process(value)
-                   for value, process in zip(row.values(), processors)] for row in rows)
+        converters = [_remembering(table.c[name].type.bind_processor(dialect)) for name in names]
+        values = ([value if convert is None or value is None else convert(value)
+                   for value, convert in zip(row.values(), converters)] for row in rows)
         cursor = self.session.connection().connection.driver_connection.cursor()
         columns = ", ".join(names)
         statement = (f"COPY {table.name} ({columns}) FROM STDIN" if self.postgres
@@ -193,9 +215,12 @@ class Importer:
 
 PRODUCT_FIELDS = ("name", "description", "category", "uom", "unit_price", "standard_cost", "reorder_point",
                   "reorder_qty", "tracking", "default_location_id", "active")
-PRODUCT_DEFAULTS = {"description": "", "category": "", "uom": "ea", "unit_price": Decimal(0),
-                    "standard_cost": Decimal(0), "reorder_point": Decimal(0), "reorder_qty": Decimal(0),
+PRODUCT_DEFAULTS = {"description": "", "category": "", "uom": "ea", "unit_price": ZERO,
+                    "standard_cost": ZERO, "reorder_point": ZERO, "reorder_qty": ZERO,
                     "tracking": "none", "default_location_id": None, "active": True}
+PLANNED_COLUMNS = ("name", "description", "category", "uom", "unit_price", "unit_cost", "reorder_point", "reorder_qty",
+                   "tracking", "default_location", "active")
+"""The file's columns that are product fields (the rest are barcodes, supplier items and settings)."""
 _FILE_TO_FIELD = {"unit_cost": "standard_cost", "default_location": "default_location_id"}
 
 
@@ -226,6 +251,7 @@ class ProductImporter(Importer):
         self.seen_barcodes = SeenKeys()  # barcode -> (row, sku)
         self.seen_supplier_skus = SeenKeys()  # (supplier id, supplier sku) -> (row, sku)
         self.created = 0
+        self.planned_columns = [(column, _FILE_TO_FIELD.get(column, column)) for column in PLANNED_COLUMNS if column in self.present]
 
     def load(self) -> Any:
         suppliers = list(self.session.execute(select(Supplier.id, Supplier.name, Supplier.code)))
@@ -293,7 +319,7 @@ class ProductImporter(Importer):
             sku = row.values["sku"]
             current = existing.get(sku)
             for code, _ in row.wishes.get("barcodes") or ():
-                owner = next((owners[v] for v in gtin_variants(code) if v in owners), None)
+                owner = owners.get(code)
                 if owner is not None and owner != sku:
                     row.problem("barcodes", f"barcode {code} already belongs to product {owner}", value=code, conflict=True)
             for supplier_id, supplier_sku, _ in wanted_items.get(row.number, ()):
@@ -307,6 +333,9 @@ class ProductImporter(Importer):
             self._check_settings(row, current, settings_by_product)
             if row.problems:
                 continue
+            if current is None and not self.writing:
+                row.action = "create"  # a new product's plan only matters to the writing pass, which makes it
+                continue
             row.plan = self._plan(row, current, barcodes_by_product, items_by_product, wanted_items.get(row.number),
                                   settings_by_product)
             row.action = "create" if current is None else ("update" if row.plan.changed else "unchanged")
@@ -318,7 +347,7 @@ class ProductImporter(Importer):
         for entry in row.values["barcodes"]:
             code, _, pack_text = entry.partition(PACK_SEPARATOR)
             code = code.strip()
-            pack = Decimal(1)
+            pack = ONE
             if pack_text.strip():
                 try:
                     pack = self.parser.qty(pack_text.strip())
@@ -408,12 +437,18 @@ class ProductImporter(Importer):
 
     def _existing(self, skus: list[str]) -> dict[str, dict]:
         table = Product.__table__
+        names = ("id", "sku", *PRODUCT_FIELDS)
         found: dict[str, dict] = {}
         for clause in self.where_in(table.c.sku, skus):
-            for mapping in self.session.execute(
-                select(table.c.id, table.c.sku, *(table.c[f] for f in PRODUCT_FIELDS)).where(clause)
-            ).mappings():
-                found[mapping["sku"]] = dict(mapping)
+            for row in self.session.execute(select(*(table.c[name] for name in names)).where(clause)):
+                found[row[1]] = dict(zip(names, row))
+        return found
+
+    def _ids(self, skus: list[str]) -> dict[str, int]:
+        table = Product.__table__
+        found: dict[str, int] = {}
+        for clause in self.where_in(table.c.sku, skus):
+            found.update((sku, id_) for sku, id_ in self.session.execute(select(table.c.sku, table.c.id).where(clause)))
         return found
 
     def _barcodes_of(self, product_ids: list[int]) -> dict[int, dict[str, tuple[int, Decimal]]]:
@@ -436,14 +471,18 @@ class ProductImporter(Importer):
         return found
 
     def _barcode_owners(self, codes: list[str]) -> dict[str, str]:
-        variants = sorted({v for code in codes for v in gtin_variants(code)})
-        owners: dict[str, str] = {}
-        for clause in self.where_in(Barcode.code, variants):
+        """Code -> the SKU of the product that has it in any spelling (codes nobody has are left out)."""
+        variants = {code: gtin_variants(code) for code in codes}
+        stored: dict[str, str] = {}
+        for clause in self.where_in(Barcode.code, sorted({v for spellings in variants.values() for v in spellings})):
             for code, sku in self.session.execute(
                 select(Barcode.code, Product.sku).join(Product, Product.id == Barcode.product_id).where(clause)
             ):
-                owners[code] = sku
-        return owners
+                stored[code] = sku
+        if not stored:
+            return {}
+        owners = {code: next((stored[v] for v in spellings if v in stored), None) for code, spellings in variants.items()}
+        return {code: owner for code, owner in owners.items() if owner is not None}
 
     def _item_owners(self, pairs: list[tuple[int, str]]) -> dict[tuple[int, str], str]:
         owners: dict[tuple[int, str], str] = {}
@@ -498,14 +537,13 @@ class ProductImporter(Importer):
         wishes = row.wishes
         base = dict(PRODUCT_DEFAULTS) if current is None else {f: current[f] for f in PRODUCT_FIELDS}
         fields = dict(base)
-        for column in ("name", "description", "category", "uom", "unit_price", "unit_cost", "reorder_point",
-                       "reorder_qty", "tracking", "default_location", "active"):
+        for column, field in self.planned_columns:
             value = row.values.get(column)
             if value is None:
                 continue
             if column == "default_location":
                 value = self.locations[value].id
-            fields[_FILE_TO_FIELD.get(column, column)] = value
+            fields[field] = value
         changed = current is None or fields != base
         product_id = None if current is None else current["id"]
         existing_barcodes = barcodes_by_product.get(product_id, {}) if product_id else {}
@@ -531,12 +569,12 @@ class ProductImporter(Importer):
         new_rows = [row for row in batch if row.action == "create"]
         if new_rows:
             self.insert_rows(table, [
-                {"sku": row.values["sku"], **row.plan.fields, "average_cost": Decimal(0), "created_at": now, "updated_at": now}
+                {"sku": row.values["sku"], **row.plan.fields, "average_cost": ZERO, "created_at": now, "updated_at": now}
                 for row in new_rows
             ])
-            ids = self._existing([row.values["sku"] for row in new_rows])
+            ids = self._ids([row.values["sku"] for row in new_rows])
             for row in new_rows:
-                row.plan.product_id = ids[row.values["sku"]]["id"]
+                row.plan.product_id = ids[row.values["sku"]]
         updates = [row for row in batch if row.action == "update"]
         if updates:
             statement = update(table).where(table.c.id == bindparam("p_id")).values(

@@ -256,8 +256,16 @@ def _number_pattern(decimal: str) -> re.Pattern[str]:
                       re.ASCII)
 
 
+@functools.cache
+def _plain_number(decimal: str, scale: int) -> re.Pattern[str]:
+    """Digits without grouping, at most ``scale`` decimals, below :data:`LARGEST`: nearly every cell."""
+    return re.compile(rf"\d{{1,12}}(?:{re.escape(decimal)}\d{{1,{scale}}})?", re.ASCII)
+
+
 def parse_decimal(text: str, decimal: str, scale: int, *, what: str = "number") -> Decimal:
     """A non-negative number in the file's convention (``1.234,5`` with a decimal comma)."""
+    if _plain_number(decimal, scale).fullmatch(text):
+        return Decimal(text if decimal == "." else text.replace(decimal, "."))
     cleaned = text.replace("\u00a0", "").replace(" ", "")
     group = "," if decimal == "." else "."
     pattern = _number_pattern(decimal)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from ims_tui.db.types import MONEY_SCALE, QTY_SCALE
 from ims_tui.services.text import first_control
-from ims_tui.services.transfer.columns import LIST_SEPARATOR, HeaderMapping, KindSpec
+from ims_tui.services.transfer.columns import LIST_SEPARATOR, Column, HeaderMapping, KindSpec
 from ims_tui.services.transfer.reading import (
     FileFormat,
     ValueProblem,
@@ -42,12 +44,6 @@ class ParsedRow:
     def get(self, column: str) -> Any:
         return self.values.get(column)
 
-    def __reduce__(self) -> tuple:
-        """Pickled as its constructor's arguments (the checked batches kept for the writing pass):
-        several times faster to load than a dataclass's default."""
-        return ParsedRow, (self.number, self.values, self.raw, self.headers, self.problems, self.key, self.action,
-                           self.wishes, self.plan)
-
 
 class RowParser:
     """Turns a record's cells into a :class:`ParsedRow` using the header mapping and the file format."""
@@ -59,60 +55,70 @@ class RowParser:
         self.width = len(mapping.matches)
         self.format = file_format
         self.columns = [kind_spec.column(name) for name in self.used]
+        # Per used column, decided once: (name, cell index, required, allowed controls, converter, max length).
+        self._reads = [(column.name, self.used[column.name], column.required, "\n\t" if column.name in MULTILINE else "",
+                        self._converter(column), column.max_length) for column in self.columns]
+        self._unused_required = [column for column in kind_spec.required if column not in self.used]
 
     def is_blank(self, cells: list[str]) -> bool:
         return not any(cells[index].strip() for index in self.used.values() if index < len(cells))
 
     def parse(self, number: int, cells: list[str]) -> ParsedRow:
-        raw = {name: unneutralise(cells[index].strip()) if index < len(cells) else "" for name, index in self.used.items()}
-        row = ParsedRow(number, {}, raw, self.headers)
-        if len(cells) > self.width and any(cell.strip() for cell in cells[self.width:]):
-            row.problem("", f"the row has {len(cells)} cells but the header has {self.width}: check the quoting", value="")
-        for column in self.columns:
-            text = raw[column.name]
+        values: dict[str, Any] = {}
+        raw: dict[str, str] = {}
+        row = ParsedRow(number, values, raw, self.headers)
+        width = len(cells)
+        if width > self.width and any(cell.strip() for cell in cells[self.width:]):
+            row.problem("", f"the row has {width} cells but the header has {self.width}: check the quoting", value="")
+        for name, index, required, allowed, convert, max_length in self._reads:
+            text = raw[name] = unneutralise(cells[index].strip()) if index < width else ""
             if not text:
-                row.values[column.name] = None
-                if column.required:
-                    row.problem(column.name, f"{column.name} is required")
+                values[name] = None
+                if required:
+                    row.problem(name, f"{name} is required")
                 continue
-            control = first_control(text, "\n\t" if column.name in MULTILINE else "")
-            if control is not None:
-                row.values[column.name] = None
-                row.problem(column.name, f"contains a control character (U+{ord(text[control]):04X}): type plain text")
-                continue
+            if not text.isprintable():
+                control = first_control(text, allowed)
+                if control is not None:
+                    values[name] = None
+                    row.problem(name, f"contains a control character (U+{ord(text[control]):04X}): type plain text")
+                    continue
             try:
-                row.values[column.name] = self._value(column.type, column.choices, text, column.name)
+                values[name] = text if convert is None else convert(text)
             except ValueProblem as exc:
-                row.values[column.name] = None
-                row.problem(column.name, str(exc))
+                values[name] = None
+                row.problem(name, str(exc))
                 continue
-            if column.max_length is not None and len(text) > column.max_length:
-                row.problem(column.name, f"longer than {column.max_length} characters ({len(text)})")
-        for column in self.spec.required:
-            if column not in self.used:
-                row.values[column] = None
+            if max_length is not None and len(text) > max_length:
+                row.problem(name, f"longer than {max_length} characters ({len(text)})")
+        for name in self._unused_required:
+            values[name] = None
         return row
 
-    def _value(self, type_: str, choices: tuple[str, ...], text: str, name: str) -> Any:
+    def _converter(self, column: Column) -> Callable[[str], Any] | None:
+        """The function reading a non-empty cell of ``column`` (None: the text as it is)."""
+        type_, choices = column.type, column.choices
         if type_ == "text":
-            return text
+            return None
         if type_ == "money":
-            return parse_decimal(text, self.format.decimal, MONEY_SCALE, what="money amount")
+            return self.money
         if type_ == "qty":
-            return parse_decimal(text, self.format.decimal, QTY_SCALE, what="quantity")
+            return self.qty
         if type_ == "int":
-            return parse_int(text)
+            return parse_int
         if type_ == "date":
-            return parse_date(text, self.format.date_order)
+            return functools.partial(parse_date, date_order=self.format.date_order)
         if type_ == "bool":
-            return parse_bool(text)
+            return parse_bool
         if type_ == "choice":
-            word = text.lower()
-            if word not in choices:
-                raise ValueProblem(f"must be one of {', '.join(choices)}")
-            return word
+            def choice(text: str) -> str:
+                word = text.lower()
+                if word not in choices:
+                    raise ValueProblem(f"must be one of {', '.join(choices)}")
+                return word
+            return choice
         if type_ == "list":
-            return tuple(part.strip() for part in text.split(LIST_SEPARATOR) if part.strip())
+            return lambda text: tuple(part.strip() for part in text.split(LIST_SEPARATOR) if part.strip())
         raise AssertionError(f"unknown column type {type_}")
 
     def money(self, text: str) -> Any:

@@ -189,11 +189,15 @@ _SPOOL_REDUCERS = copyreg.dispatch_table | {Decimal: lambda number: (Decimal, (s
 
 class CheckedBatches:
     """The checking pass's batches of rows, kept in a private temporary file for the writing pass
-    (so the write neither reads nor checks the file again, and memory stays flat)."""
+    (so the write neither reads nor checks the file again, and memory stays flat).
+
+    A row is kept as a tuple of its parts, its values and cells as tuples in the parser's column
+    order (every row has the same columns): no per-row object or column name to pickle."""
 
     def __init__(self, *, keep: bool) -> None:
         self.keep = keep
         self._file: IO[bytes] | None = None
+        self._layout: tuple[dict[str, str], tuple[str, ...], tuple[str, ...]] = ({}, (), ())  # headers, value and cell columns
 
     def __enter__(self) -> CheckedBatches:
         if self.keep:
@@ -205,19 +209,28 @@ class CheckedBatches:
             self._file.close()
 
     def add(self, batch: list[ParsedRow], position: int) -> None:
-        if self._file is not None:
-            pickler = pickle.Pickler(self._file, protocol=pickle.HIGHEST_PROTOCOL)
-            pickler.dispatch_table = _SPOOL_REDUCERS
-            pickler.dump((position, batch))
+        if self._file is None or not batch:
+            return
+        if not self._layout[0]:
+            self._layout = (batch[0].headers, tuple(batch[0].values), tuple(batch[0].raw))
+        rows = [(row.number, tuple(row.values.values()), tuple(row.raw.values()), row.problems, row.key, row.action, row.wishes)
+                for row in batch]
+        pickler = pickle.Pickler(self._file, protocol=pickle.HIGHEST_PROTOCOL)
+        pickler.dispatch_table = _SPOOL_REDUCERS
+        pickler.dump((position, rows))
 
     def __iter__(self) -> Iterator[tuple[int, list[ParsedRow]]]:
         assert self._file is not None
         self._file.seek(0)
+        headers, value_names, cell_names = self._layout
         while True:
             try:
-                yield pickle.load(self._file)  # noqa: S301 - our own file, written by add() above
+                position, rows = pickle.load(self._file)  # noqa: S301 - our own file, written by add() above
             except EOFError:
                 return
+            yield position, [ParsedRow(number, dict(zip(value_names, values, strict=True)), dict(zip(cell_names, cells, strict=True)),
+                                       headers, problems, key, action, wishes)
+                             for number, values, cells, problems, key, action, wishes in rows]
 
 
 def _check_file(store: Store, actor: Actor, kind_spec: KindSpec, path: Path, report: ImportReport,
@@ -240,8 +253,6 @@ def _check_file(store: Store, actor: Actor, kind_spec: KindSpec, path: Path, rep
             for row in batch:
                 report.record(row.number, row.key, "refused" if row.problems else row.action)
                 report.problems.extend(row.problems)
-            for row in batch:
-                row.plan = None  # the writing pass's check makes it again
             checked.add(batch, reader.position())
             batch.clear()
             if progress is not None:

@@ -12,6 +12,7 @@ size is checked in the same memory.  Keys and values are JSON (tuples come back 
 from __future__ import annotations
 
 import json
+from json.encoder import encode_basestring_ascii
 import sqlite3
 from collections.abc import Iterator, MutableMapping
 from typing import Any
@@ -22,6 +23,19 @@ IN_LIST = 500
 
 
 
+def _encode(value: Any) -> str:
+    """``json.dumps(value)``, without its general machinery for the strings, numbers and tuples of
+    them that the checks record (a batch encodes thousands)."""
+    kind = type(value)
+    if kind is str:
+        return encode_basestring_ascii(value)
+    if kind is int:
+        return str(value)
+    if kind is tuple or kind is list:
+        return "[" + ", ".join(map(_encode, value)) + "]"
+    return json.dumps(value)
+
+
 class SeenKeys(MutableMapping[Any, Any]):
     def __init__(self) -> None:
         # "" opens a private temporary database on disk (not ":memory:", which would grow).
@@ -30,16 +44,16 @@ class SeenKeys(MutableMapping[Any, Any]):
         self._db.execute("CREATE TABLE seen (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID")
 
     def __getitem__(self, key: Any) -> Any:
-        row = self._db.execute("SELECT value FROM seen WHERE key = ?", (json.dumps(key),)).fetchone()
+        row = self._db.execute("SELECT value FROM seen WHERE key = ?", (_encode(key),)).fetchone()
         if row is None:
             raise KeyError(key)
         return json.loads(row[0])
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        self._db.execute("INSERT OR REPLACE INTO seen VALUES (?, ?)", (json.dumps(key), json.dumps(value)))
+        self._db.execute("INSERT OR REPLACE INTO seen VALUES (?, ?)", (_encode(key), _encode(value)))
 
     def __delitem__(self, key: Any) -> None:
-        if self._db.execute("DELETE FROM seen WHERE key = ?", (json.dumps(key),)).rowcount == 0:
+        if self._db.execute("DELETE FROM seen WHERE key = ?", (_encode(key),)).rowcount == 0:
             raise KeyError(key)
 
     def __iter__(self) -> Iterator[Any]:
@@ -51,14 +65,14 @@ class SeenKeys(MutableMapping[Any, Any]):
     def first_seen(self, entries: list[tuple[Any, Any]]) -> list[Any | None]:
         """For each ``(key, value)`` in order: the value recorded under ``key`` earlier (by an earlier
         call or an earlier entry of this one), else None - and then ``value`` is recorded for it."""
-        encoded = [json.dumps(key) for key, _ in entries]
+        encoded = [_encode(key) for key, _ in entries]
         stored = self._stored(encoded)
         found: list[Any | None] = []
         new: list[tuple[str, str]] = []
         for key, (_, value) in zip(encoded, entries):
             earlier = stored.get(key)
             if earlier is None:
-                stored[key] = text = json.dumps(value)
+                stored[key] = text = _encode(value)
                 new.append((key, text))
                 found.append(None)
             else:
@@ -69,7 +83,7 @@ class SeenKeys(MutableMapping[Any, Any]):
     def count(self, keys: list[Any]) -> list[int]:
         """For each key in order, how many times it has been counted, this time included (1 the
         first time); the counts are kept for later calls."""
-        encoded = [json.dumps(key) for key in keys]
+        encoded = [_encode(key) for key in keys]
         counts = {key: int(value) for key, value in self._stored(encoded).items()}
         found = []
         for key in encoded:
