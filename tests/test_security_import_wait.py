@@ -29,7 +29,9 @@ from tests.conftest import make_locations, make_product, open_store
 from tests.test_purchasing_service import MANAGER, setup_catalogue
 from tests.test_receiving_screen import make_app, message, open_receiving, order, postings, scan, settle
 
-ROWS = 2500
+ROWS = 12_000
+"""Enough opening-stock rows that the import's write (about 1 ms a row) outlasts the waiting
+station's start-up even on a loaded machine; with 2,500 the receipt sometimes came after the commit."""
 
 
 def admin_actor() -> Actor:
