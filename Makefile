@@ -17,8 +17,12 @@ run: $(STAMP)
 	$(BIN)/ims
 
 # Tests run on every core (pytest-xdist); each test makes its own stores, ports and terminals.
+# CI (.ci/run sets IMS_TEST_REQUIRE_POSTGRES=1) runs every test; elsewhere the tests marked slow
+# (racing processes, kill -9 runs, long property runs) are left out unless IMS_TEST_SLOW=1.
+SLOW_TESTS := $(if $(filter 1,$(IMS_TEST_REQUIRE_POSTGRES) $(IMS_TEST_SLOW)),,-m "not slow")
+
 test: system-packages $(STAMP)
-	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto $(SLOW_TESTS) $(PYTEST_ARGS)
 
 # The Debian packages the serving tests drive (ssh, sshd, tmux, chromium); quick when present.
 system-packages:
