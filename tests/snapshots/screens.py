@@ -52,6 +52,22 @@ async def _live_followed(pilot) -> None:
                      and table.scroll_y == table.max_scroll_y, timeout=20)
 
 
+async def _lines_fitted(pilot) -> None:
+    """A flow's table sizes its columns to their cells a moment after the rows arrive: wait for it,
+    or the picture may catch a column still as wide as its header."""
+    from textual.coordinate import Coordinate
+
+    table = pilot.app.screen.query_one("#flow-lines")
+
+    def fitted() -> bool:
+        return table.row_count > 0 and all(
+            column.content_width >= max(len(str(table.get_cell_at(Coordinate(row, index)))) for row in range(table.row_count))
+            for index, column in enumerate(table.ordered_columns))
+
+    await wait_until(pilot, fitted, timeout=20)
+    await pilot.pause()
+
+
 async def _open_product(pilot) -> None:
     from ims_tui.screens.product import ProductScreen
 
@@ -70,7 +86,7 @@ SCREENS: dict[str, Shot] = {
     "lookup": Shot("manager", keys=("f2",), typed="bolt"),
     "product": Shot("manager", then=_open_product),
     "receiving": Shot("receiver", keys=("f3",)),
-    "picking": Shot("picker", keys=("f4",)),
+    "picking": Shot("picker", keys=("f4",), then=_lines_fitted),
     "sales-orders": Shot("manager", keys=("s",)),
     "counting": Shot("picker", keys=("f6",)),
     "purchase-orders": Shot("manager", keys=("f7",)),
