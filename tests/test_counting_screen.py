@@ -3,6 +3,7 @@ every rendered screen a counter sees."""
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
 from decimal import Decimal
@@ -67,7 +68,12 @@ async def test_a_bin_with_three_products_is_counted_by_scans_and_nothing_expecte
         await key(pilot, "f6", seen, keys)
         screen = app.screen
         assert isinstance(screen, CountingScreen)
-        await wait_until(pilot, lambda: task.number in rendered(app), timeout=10)  # the open counts are listed
+        try:                                                    # the open counts are listed
+            await wait_until(pilot, lambda: task.number in rendered(app), timeout=30)
+        except AssertionError:
+            raise AssertionError(f"{task.number} not listed; flow step {screen.flow.step!r}, open counts "
+                                 f"{[c.number for c in screen.flow.open_counts]}, messages {list(app.messages)}, "
+                                 f"screen:\n{rendered(app)}") from None
         seen.append(rendered(app))
         keys[0] = 0                                             # count from the task on
         await scan(pilot, task.number, seen, keys)
@@ -143,3 +149,26 @@ async def test_a_manager_creates_reviews_sees_the_variance_and_approves_through_
         await settle(pilot)
         assert f"{number} approved" in " ".join(app.messages), list(app.messages)[-3:]
     assert counts.get_count(shelf, MANAGER, number).status == "approved"
+
+
+async def test_the_flow_table_fits_its_columns_to_the_cells_as_soon_as_it_shows_them(shelf):
+    """A table left to measure itself on its next idle showed columns cut to their headers' width
+    ("PLA  Prod" for PLAIN) on a loaded machine; the flow screen sizes them when it fills them."""
+    from textual.coordinate import Coordinate
+
+    task = counts.create_count(shelf, MANAGER, locations=["B-01", "B-02"])
+    app = make_app(shelf, idle_lock_minutes=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.sign_in_complete(actor("picker", "anna"))
+        await settle(pilot)
+        await pilot.press("f6")
+        await settle(pilot)
+        screen = app.screen
+        outcome = await asyncio.to_thread(screen.flow.scan, task.number)  # the count's bins replace the list
+        screen._show(outcome)                                   # no idle in between: what the next frame paints
+        table = screen.query_one("#flow-lines")
+        assert [str(column.label) for column in table.ordered_columns] == ["Bin", "Status", "By"]
+        for index, column in enumerate(table.ordered_columns):
+            longest = max(len(str(table.get_cell_at(Coordinate(row, index)))) for row in range(table.row_count))
+            shown = column.get_render_width(table) - 2 * table.cell_padding
+            assert shown >= longest, (str(column.label), shown, longest)

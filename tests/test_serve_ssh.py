@@ -75,7 +75,7 @@ def test_key_sign_in_drives_the_app_and_a_dropped_receipt_resumes(shop, server):
         term.scan("14006381333938")
         term.wait_text("Scan the bin")
         term.scan("A-01")
-        term.wait_text("12")
+        term.wait_text("12 PLAIN -> A-01")  # the putaway line: "12" alone is on screen before the bin is taken
         term.scan("4006381333931")  # the next item: scanned, its bin not yet
         wait_for(lambda: "Scan the bin" in term.text(), what="the next putaway prompt")
     finally:

@@ -13,6 +13,7 @@ from collections import deque
 from pathlib import Path
 from typing import ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -54,6 +55,7 @@ class FlowScreen(ImsScreen):
         self._busy = False
         self._closed = False
         self.flow: Flow | None = None
+        self._table_layout: tuple[tuple[str, int], ...] = ()
 
     def open_work(self) -> str | None:
         """The flow's unposted work, for the quit question (ctrl+q)."""
@@ -147,9 +149,17 @@ class FlowScreen(ImsScreen):
         view = self.flow.view()
         self.query_one("#flow-head", Static).update(Text(view.head, style="bold"))
         table = self.query_one("#flow-lines", DataTable)
-        if tuple(str(column.label) for column in table.columns.values()) != view.columns:
+        # Columns get their widths here, from the cells: left to the table, they are measured on
+        # its next idle and a screen can show a column cut to its header's width until then.
+        widths = [cell_len(label) for label in view.columns]
+        for row in view.rows:
+            widths = [max(width, cell_len(cell)) for width, cell in zip(widths, row)]
+        layout = tuple(zip(view.columns, widths))
+        if layout != self._table_layout:
             table.clear(columns=True)
-            table.add_columns(*view.columns)
+            for label, width in layout:
+                table.add_column(label, width=width)
+            self._table_layout = layout
         table.clear()
         for row in view.rows:
             table.add_row(*(Text(cell) for cell in row))
