@@ -226,3 +226,22 @@ def run_driver_sql(connection: Connection, sql: str, parameters: Any = None, *, 
             sql, parameters, exc, dialect.loaded_dbapi.Error, connection_invalidated=lost, dialect=dialect
         ) from exc
     return cursor
+
+
+def allocate_ids(connection: Connection, table: str, count: int) -> list[int]:
+    """``count`` new primary keys for ``table`` (an integer ``id`` column), so a batch can insert its
+    rows with an ``executemany`` and no RETURNING.  PostgreSQL draws them from the column's
+    sequence (other writers draw theirs meanwhile: the ids are unique, not always consecutive);
+    SQLite takes the ones after the largest id, which only a write transaction (``BEGIN
+    IMMEDIATE``: no other writer until it ends) may do - SQLite would pick the same ones."""
+    if count <= 0:
+        return []
+    if connection.dialect.name == "postgresql":
+        cursor = run_driver_sql(
+            connection, "SELECT nextval(pg_get_serial_sequence(%(table)s, 'id')) FROM generate_series(1, %(count)s)",
+            {"table": table, "count": count},
+        )
+        return [row[0] for row in cursor.fetchall()]
+    cursor = run_driver_sql(connection, f'SELECT coalesce(max(id), 0) FROM "{table}"')
+    start = cursor.fetchone()[0]
+    return list(range(start + 1, start + 1 + count))

@@ -336,11 +336,10 @@ def stock_added(session: Session, added: Sequence[tuple[int, int, int, Decimal]]
     """
     if not added:
         return
-    connection = connection_of(session)
-    for product_id, location_id, lot_key, qty in added:
-        _STAMP_RECEIVED.execute(
-            connection, {"product": product_id, "location": location_id, "key": lot_key, "qty": qty, "at": at}
-        )
+    _STAMP_RECEIVED.execute_many(connection_of(session), [
+        {"product": product_id, "location": location_id, "key": lot_key, "qty": qty, "at": at}
+        for product_id, location_id, lot_key, qty in added
+    ])
     allocate_waiting(session, {product_id for product_id, *_ in added})
 
 
