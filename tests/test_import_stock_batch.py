@@ -1,10 +1,16 @@
-"""Issue 16 item 10: ``ledger.post_receipts`` posts many receipts as one batch and keeps each
-posting's idempotency (a key posted before posts nothing again, a key reused with other content
-is refused), posts receipts only, and writes nothing of a batch it refuses (SQLite, PostgreSQL)."""
+"""Issue 16 item 10: the opening-stock import posts its rows as one batch (``ledger.post_receipts``)
+and must leave the store exactly as posting each row through ``ledger.post`` does - balances,
+movements, lots, serials, cost layers and averages, postings and their digests, audit rows,
+reorder alerts, and what ``ims check`` says - on SQLite and PostgreSQL, under each valuation
+method; and a batch keeps each posting's idempotency (a key posted before posts nothing again,
+a key reused with other content is refused), posts receipts only, and writes nothing of a batch
+it refuses."""
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -22,13 +28,15 @@ from ims_tui.db.models import (
     ReorderSetting,
     SerialNumber,
 )
-from ims_tui.services import ledger
+from ims_tui.services import ledger, settings, stock
 from ims_tui.services.actor import Actor
-from ims_tui.services.errors import BadInput, RuleViolation
+from ims_tui.services.errors import BadInput, ImsError, RuleViolation
 from ims_tui.services.integrity import run_check
 from ims_tui.services.ledger import Receipt, StockMove
+from ims_tui.services.transfer import importers, run_import
+from ims_tui.services.transfer.report import Problem
 from ims_tui.values import ADJUSTMENT
-from tests.conftest import make_locations, make_product
+from tests.conftest import create_pg_database, drop_pg_database, make_locations, make_product, open_store
 
 ADMIN = Actor("tester", "admin", "test-station")
 
@@ -103,3 +111,97 @@ def test_a_batch_keeps_each_postings_key_and_digest(store):
         assert refused.value.index == index
         assert isinstance(refused.value.error, kind) and message in str(refused.value)
         assert dump(store) == before  # all or nothing
+
+
+# --- the import: batch against per row ----------------------------------------------------------
+
+STOCK = (
+    "sku,location,qty,unit_cost,lot,expiry,serial\n"
+    "PLAIN,BIN-1,10,2.5,,,\n"
+    "PLAIN,BIN-1,10,2.5,,,\n"  # a second pallet, same content: its own posting
+    "PLAIN,BIN-2,3,,,,\n"  # no cost: the moving average so far
+    "PLAIN,BIN-2,7,4.1234,,,\n"
+    "LOTTED,BIN-1,5,1.10,OLD,2027-03-01,\n"  # a stored lot without expiry gets one
+    "LOTTED,BIN-1,4,1.30,NEW,,\n"  # a new lot, then its expiry from a later row
+    "LOTTED,BIN-2,6,1.20,NEW,2028-01-31,\n"
+    "SERIAL,BIN-1,2,99,,,S-1|S-2\n"  # S-1 left stock before: it comes back
+    "SERIAL,BIN-2,1,,,,S-3\n"
+    "ALERT,BIN-1,1,5,,,\n"  # stays under its reorder point: an alert opens
+    "CLEAR,BIN-1,50,5,,,\n"  # over its point: its alert clears
+)
+MORE = STOCK + "PLAIN,BIN-1,10,2.5,,,\nSERIAL,BIN-1,1,80,,,S-4\n"  # a third pallet and one more serial
+
+
+def prepare(url: str, method: str) -> object:
+    store = open_store(url)
+    make_locations(store, "BIN-1", "BIN-2")
+    make_product(store, "PLAIN", cost="2.00")
+    make_product(store, "LOTTED", tracking="lot", cost="1.00")
+    make_product(store, "SERIAL", tracking="serial", cost="50")
+    make_product(store, "ALERT", reorder_point=Decimal(10), reorder_qty=Decimal(20))
+    make_product(store, "CLEAR", reorder_point=Decimal(10), reorder_qty=Decimal(20))
+    if method != "fifo":
+        settings.set_valuation_method(store, ADMIN, method)
+    stock.receive(store, ADMIN, "PLAIN", Decimal(4), to="BIN-1", cost=Decimal("3.00"), key="before-plain")
+    stock.receive(store, ADMIN, "LOTTED", Decimal(2), to="BIN-1", lot="OLD", cost=Decimal("1.00"), key="before-lot")
+    stock.receive(store, ADMIN, "SERIAL", Decimal(1), to="BIN-1", serials=("S-1",), cost=Decimal(60), key="before-s1")
+    stock.issue(store, ADMIN, "SERIAL", Decimal(1), source="BIN-1", serials=("S-1",), key="before-s1-out")
+    stock.receive(store, ADMIN, "CLEAR", Decimal(1), to="BIN-2", cost=Decimal(5), key="before-clear")
+    return store
+
+
+def per_row_apply(self, batch) -> None:  # type: ignore[no-untyped-def]
+    """``StockImporter.apply`` one ``ledger.post`` per row (the path before the batch)."""
+    for row in batch:
+        if row.action != "create":
+            continue
+        key, move = row.plan
+        try:
+            ledger.post(self.session, self.actor, "adjust", [move], key=key, reason=importers.OPENING_STOCK_REASON,
+                        reference=move.reference)
+        except ImsError as exc:
+            raise importers.WriteAborted([Problem.make(row.number, "", "", str(exc), conflict=exc.exit_code == 1)]) from None
+
+
+@pytest.fixture
+def twin_url(backend: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'twin.db'}"
+        return
+    url = create_pg_database()
+    try:
+        yield url
+    finally:
+        drop_pg_database(url)
+
+
+@pytest.mark.parametrize("method", ["fifo", "lifo", "average"])
+def test_the_batch_leaves_the_store_as_posting_each_row_does(store_url, twin_url, tmp_path, monkeypatch, method):
+    stock_file, more_file = tmp_path / "stock.csv", tmp_path / "more.csv"
+    stock_file.write_text(STOCK, encoding="utf-8")
+    more_file.write_text(MORE, encoding="utf-8")
+    batch, per_row = prepare(store_url, method), prepare(twin_url, method)
+    try:
+        outcomes = {}
+        for name, store in (("batch", batch), ("per row", per_row)):
+            with monkeypatch.context() as patch:
+                if name == "per row":
+                    patch.setattr(importers.StockImporter, "apply", per_row_apply)
+                first = run_import(store, ADMIN, "stock", stock_file)
+                assert first.committed and first.created == 11, first.render()
+                between = dump(store)
+                again = run_import(store, ADMIN, "stock", stock_file)
+                assert (again.created, again.unchanged) == (0, 11)
+                assert dump(store) == between  # nothing posted twice
+                more = run_import(store, ADMIN, "stock", more_file)
+                assert (more.created, more.unchanged) == (2, 11), more.render()
+                outcomes[name] = (between, dump(store))
+        assert outcomes["batch"] == outcomes["per row"]
+        final = outcomes["batch"][1]
+        assert final["check"][0], final["check"]
+        assert ("ALERT", True) in final["alerts"] and ("CLEAR", False) in final["alerts"]
+        assert ("LOTTED", "NEW", dt.date(2028, 1, 31)) in final["lots"]
+        assert ("SERIAL", "S-1", "BIN-1", None) in final["serials"]
+    finally:
+        batch.dispose()
+        per_row.dispose()
