@@ -8,7 +8,7 @@ from sqlalchemy import bindparam, insert
 from sqlalchemy.orm import Session
 
 from ims_tui.db import chain
-from ims_tui.db.direct import Direct, allocate_ids, connection_of
+from ims_tui.db.direct import Direct, allocate_ids, connection_of, copy_rows
 from ims_tui.db.models import AuditEntry, utcnow
 from ims_tui.services.actor import Actor
 
@@ -53,9 +53,11 @@ def record_many(
         for row_id, (target, summary, product_id) in zip(allocate_ids(connection, "audit_log", len(entries)), entries,
                                                          strict=True)
     ]
-    _INSERT_WITH_ID.execute_many(connection, rows)
-    for row in rows:
-        chain.remember(session, "audit_log", row["id"], row)
+    if connection.dialect.name == "postgresql":
+        copy_rows(connection, AuditEntry.__table__, rows)
+    else:
+        _INSERT_WITH_ID.execute_many(connection, rows)
+    chain.remember_many(session, "audit_log", rows)
 
 
 _COLUMNS = ("at", "username", "role", "station", "action", "target", "summary", "outcome", "product_id")

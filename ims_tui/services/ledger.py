@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ims_tui.db import chain
-from ims_tui.db.direct import Direct, allocate_ids, connection_of
+from ims_tui.db.direct import Direct, allocate_ids, connection_of, copy_rows
 from ims_tui.db.engine import Store
 from ims_tui.db.models import (
     Balance,
@@ -37,7 +37,7 @@ from ims_tui.db.models import (
     SerialNumber,
     StoreMeta,
 )
-from ims_tui.db.types import MONEY_SCALE, QTY_SCALE, Money, ScaledDecimal
+from ims_tui.db.types import MONEY_SCALE, QTY_SCALE, Money, ScaledDecimal, to_scaled
 from ims_tui.services import alerts, audit, changes, reservations
 from ims_tui.services.actor import Actor
 from ims_tui.services.catalogue import find_location, find_product
@@ -808,6 +808,19 @@ class _BatchStatements:
             .group_by(CostLayer.product_id)
         )
         self.insert_movement = Direct(insert(Movement).values(_values(Movement, ("id", *_MOVEMENT_COLUMNS))))
+        # PostgreSQL: set_average for every product of the batch (updated_at as its onupdate sets it)
+        self.set_averages = Direct(text(
+            "UPDATE products SET average_cost = s.a, updated_at = :now FROM unnest(CAST(:products AS INTEGER[]), "
+            "CAST(:averages AS BIGINT[])) AS s(p, a) WHERE products.id = s.p"
+        ))
+        # PostgreSQL: every balance of the batch in one upsert (SQLite: one executemany)
+        self.add_stock = Direct(text(
+            "INSERT INTO balances (product_id, location_id, lot_key, lot_id, on_hand, reserved) "
+            "SELECT b.p, b.l, b.k, b.lot, b.q, 0 FROM unnest(CAST(:products AS INTEGER[]), CAST(:locations AS INTEGER[]), "
+            "CAST(:keys AS INTEGER[]), CAST(:lots AS INTEGER[]), CAST(:qtys AS BIGINT[])) "
+            "WITH ORDINALITY AS b(p, l, k, lot, q, n) ORDER BY b.n "
+            "ON CONFLICT (product_id, location_id, lot_key) DO UPDATE SET on_hand = balances.on_hand + excluded.on_hand"
+        ))
 
 
 _BATCH_BY_DIALECT: dict[str, _BatchStatements] = {}
@@ -891,7 +904,7 @@ class _Batch(_Posting):
         if lines_of:
             lines = [line for index in sorted(lines_of) for line in lines_of[index]]
             self.write_lots(lines)
-            self._apply_balances(lines)
+            self.add_to_balances(lines)
             self.apply_cost_layers(lines_of)
             self.write_serials(lines, lines_of, failures)
             self.refuse_first(failures)
@@ -1023,12 +1036,10 @@ class _Batch(_Posting):
                     else:
                         results[index] = PostingResult(posting_id, receipts[index].key, already_posted=True)
                     del lines_of[index]
-        for index in sorted(ids):
-            receipt = receipts[index]
-            chain.remember(self.session, "postings", ids[index], {
-                "idempotency_key": receipt.key, "kind": kind, "reason": self.reason, "reference": receipt.reference,
-                "username": self.actor.username, "station": self.actor.station, "created_at": self.at,
-                "content_digest": digests[index]})
+        chain.remember_many(self.session, "postings", (
+            {"id": ids[index], "idempotency_key": receipts[index].key, "kind": kind, "reason": self.reason,
+             "reference": receipts[index].reference, "username": self.actor.username, "station": self.actor.station,
+             "created_at": self.at, "content_digest": digests[index]} for index in sorted(ids)))
         return ids
 
     def write_lots(self, lines: list[_Line]) -> None:
@@ -1064,6 +1075,22 @@ class _Batch(_Posting):
                 entry = self.lots[(line.product.id, line.lot.code)]
                 line.lot = _Lot(entry[0], line.lot.code, entry[1])
 
+    def add_to_balances(self, lines: list[_Line]) -> None:
+        """Every balance the batch adds to, once, in key order (the order :func:`post` locks them in)."""
+        deltas: dict[tuple[int, int, int], Decimal] = defaultdict(Decimal)
+        for line in lines:
+            deltas[(line.product.id, line.destination.id, line.lot.id if line.lot else 0)] += line.qty
+        self.added = [(*key, deltas[key]) for key in sorted(deltas)]
+        if self.dialect == "postgresql":
+            self.batch.add_stock.execute(self.connection, {
+                "products": [added[0] for added in self.added], "locations": [added[1] for added in self.added],
+                "keys": [added[2] for added in self.added], "lots": [added[2] or None for added in self.added],
+                "qtys": [to_scaled(added[3], QTY_SCALE) for added in self.added]})
+            return
+        self.sql.increment.execute_many(self.connection, [
+            {"product": product_id, "location": location_id, "key": lot_key, "lot": lot_key or None, "qty": qty}
+            for product_id, location_id, lot_key, qty in self.added])
+
     def apply_cost_layers(self, lines_of: dict[int, list[_Line]]) -> None:
         """Each receipt opens a layer at its cost (the moving average, else the standard cost, when
         it names none) and moves the product's average, postings taken in order, the average
@@ -1084,6 +1111,11 @@ class _Batch(_Posting):
                     value = (value * held + cost * line.qty) / (held + line.qty)
                     held += line.qty
                 average[product_id], stocked[product_id] = value.quantize(MONEY_QUANTUM), held
+        if self.dialect == "postgresql":  # one statement; the rows are locked already
+            self.batch.set_averages.execute(self.connection, {
+                "products": products, "averages": [to_scaled(average[product_id], MONEY_SCALE) for product_id in products],
+                "now": dt.datetime.now(dt.timezone.utc)})
+            return
         self.sql.set_average.execute_many(self.connection, [
             {"product": product_id, "average": average[product_id]} for product_id in products])
 
@@ -1153,8 +1185,11 @@ class _Batch(_Posting):
                 if line.new_layer_cost is not None:
                     layers.append({"product_id": line.product.id, "movement_id": row["id"], "unit_cost": line.new_layer_cost,
                                    "original_qty": line.qty, "remaining_qty": line.qty, "created_at": self.at})
-        self.batch.insert_movement.execute_many(self.connection, rows)
-        for row in rows:
-            chain.remember(self.session, "movements", row["id"], row)
-        self.sql.insert_layer.execute_many(self.connection, layers)
+        if self.dialect == "postgresql":
+            copy_rows(self.connection, Movement.__table__, rows)
+            copy_rows(self.connection, CostLayer.__table__, layers)
+        else:
+            self.batch.insert_movement.execute_many(self.connection, rows)
+            self.sql.insert_layer.execute_many(self.connection, layers)
+        chain.remember_many(self.session, "movements", rows)
         return movement_ids
