@@ -768,8 +768,10 @@ class _BatchStatements:
     def __init__(self, dialect: str) -> None:
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         self.products_by_sku = Direct(select(*_PRODUCT_COLUMNS).where(_among(dialect, Product.sku, "codes")))
+        # both lists: the (product, code) index finds them (by code alone PostgreSQL scanned every lot)
         self.lots_by_code = Direct(
-            select(Lot.product_id, Lot.code, Lot.id, Lot.expiry).where(_among(dialect, Lot.code, "codes"))
+            select(Lot.product_id, Lot.code, Lot.id, Lot.expiry)
+            .where(_among(dialect, Lot.product_id, "products"), _among(dialect, Lot.code, "codes"))
         )
         self.set_lot_expiry = Direct(update(Lot).where(Lot.id == bindparam("lot")).values(expiry=bindparam("lot_expiry")))
         self.postings_by_key = Direct(
@@ -942,8 +944,9 @@ class _Batch(_Posting):
                   if move.lot and move.lot.strip() and move.sku in self._products}
         if not wanted:
             return
-        for product_id, code, lot_id, expiry in self.batch.lots_by_code.all(
-                self.connection, {"codes": self.listed(sorted({code for _, code in wanted}))}):
+        for product_id, code, lot_id, expiry in self.batch.lots_by_code.all(self.connection, {
+                "products": self.listed(sorted({product_id for product_id, _ in wanted})),
+                "codes": self.listed(sorted({code for _, code in wanted}))}):
             if (product_id, code) in wanted:
                 self.lots[(product_id, code)] = [lot_id, expiry, "stored"]
         self.lots_read |= wanted
@@ -1056,7 +1059,8 @@ class _Batch(_Posting):
                 {"product": product_id, "code": code, "expiry": entry[1], "at": self.at}
                 for (product_id, code), entry in sorted(new, key=lambda item: item[0])])
             created = {(product_id, code): (lot_id, expiry) for product_id, code, lot_id, expiry in self.batch.lots_by_code.all(
-                self.connection, {"codes": self.listed(sorted({code for (_, code), _entry in new}))})}
+                self.connection, {"products": self.listed(sorted({product_id for (product_id, _), _entry in new})),
+                                  "codes": self.listed(sorted({code for (_, code), _entry in new}))})}
             for key, entry in new:
                 lot_id, expiry = created[key]
                 if entry[1] is not None and expiry is None:  # made meanwhile without one

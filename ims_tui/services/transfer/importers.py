@@ -989,8 +989,10 @@ class StockImporter(Importer):
         pairs = {(products[r.values["sku"]]["id"], r.values["lot"]) for r in batch
                  if r.values.get("lot") and r.values.get("sku") in products}
         found: dict[tuple[int, str], dt.date | None] = {}
+        by_product = self.where_in(Lot.product_id, sorted({product_id for product_id, _ in pairs}))  # the index's first column
         for clause in self.where_in(Lot.code, sorted({code for _, code in pairs})):
-            for product_id, code, expiry in self.session.execute(select(Lot.product_id, Lot.code, Lot.expiry).where(clause)):
+            for product_id, code, expiry in self.session.execute(select(Lot.product_id, Lot.code, Lot.expiry)
+                                                                 .where(clause, *by_product)):
                 if (product_id, code) in pairs:
                     found[(product_id, code)] = expiry
         return found
