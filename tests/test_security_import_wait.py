@@ -29,9 +29,11 @@ from tests.conftest import make_locations, make_product, open_store
 from tests.test_purchasing_service import MANAGER, setup_catalogue
 from tests.test_receiving_screen import make_app, message, open_receiving, order, postings, scan, settle
 
-ROWS = 12_000
-"""Enough opening-stock rows that the import's write (about 1 ms a row) outlasts the waiting
-station's start-up even on a loaded machine; with 2,500 the receipt sometimes came after the commit."""
+ROWS = 40_000
+"""Enough opening-stock rows that the import's write outlasts the waiting station's start-up even
+on an idle machine: posted in batches (``ledger.post_receipts``) the write takes about 0.3 ms a
+row, so the 12,000 rows that held the lock ~12 s one posting per row hold it only 3 s or so; with
+2,500 rows per-row posting the receipt sometimes came after the commit."""
 
 
 def admin_actor() -> Actor:

@@ -82,6 +82,29 @@ def remember(session: Session, table: str, row_id: int, values: Mapping[str, Any
     session.info.setdefault(PENDING, []).append((table, row_id, row_hash(table, row)))
 
 
+def remember_many(session: Session, table: str, rows: Iterable[Mapping[str, Any]]) -> None:
+    """:func:`remember` for many rows (each with its ``id``), hashed exactly as :func:`row_hash`
+    hashes them; a value object shared by the rows (a batch's one timestamp) is put in canonical
+    form once."""
+    names = COLUMN_NAMES[table][1:]
+    encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    plain = (str, int, bool, type(None))
+    memo: dict[int, tuple[Any, Any]] = {}  # id(value) -> (value, canonical form): the value is kept alive
+    pending = session.info.setdefault(PENDING, [])
+    for values in rows:
+        row_id = values["id"]
+        payload = [table, row_id]
+        for name in names:
+            value = values.get(name)
+            if type(value) not in plain:
+                seen = memo.get(id(value))
+                if seen is None or seen[0] is not value:
+                    seen = memo[id(value)] = (value, _canonical(value))
+                value = seen[1]
+            payload.append(value)
+        pending.append((table, row_id, hashlib.sha256(encode(payload).encode("utf-8")).hexdigest()))
+
+
 def mark(session: Session, transaction: SessionTransaction) -> None:
     """``after_transaction_create``: remember where a savepoint began in the pending rows."""
     if transaction.nested:

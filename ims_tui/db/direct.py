@@ -95,6 +95,21 @@ class _Compiled:
             return values
         return dict(zip(self.names, values))
 
+    def many(self, rows: Sequence[Mapping[str, Any]]) -> list[Sequence[Any] | dict[str, Any]]:
+        """:meth:`parameters` of each row; when every row names every parameter (an executemany's
+        rows usually do), one plan for all of them, a value object shared by the rows (a batch's one
+        timestamp) converted once."""
+        plan = []
+        for _name, key, index, process, _literal in self.binds:
+            if index is not None or any(key not in row for row in rows):
+                return [self.parameters(row) for row in rows]
+            plan.append((key, _once_per_object(process)))
+        values = [[row[key] if process is None or row[key] is None else process(row[key]) for key, process in plan]
+                  for row in rows]
+        if self.positional:
+            return values
+        return [dict(zip(self.names, row)) for row in values]
+
     def row(self, row: Sequence[Any]) -> tuple[Any, ...]:
         if not self.processes_results:
             return tuple(row)
@@ -102,6 +117,22 @@ class _Compiled:
             process(value) if process is not None and value is not None else value
             for process, value in zip(self.results, row, strict=True)
         )
+
+
+def _once_per_object(process: Processor) -> Processor:
+    """``process``, converting again only a value that is not the object it converted last."""
+    if process is None:
+        return None
+    last: Any = object()
+    converted: Any = None
+
+    def convert(value: Any) -> Any:
+        nonlocal last, converted
+        if value is not last:
+            last, converted = value, process(value)
+        return converted
+
+    return convert
 
 
 class _Generated:
@@ -184,7 +215,7 @@ class Direct:
         if not rows:
             return
         compiled = self._for(connection.dialect, rows[0])
-        run_driver_sql(connection, compiled.sql, [compiled.parameters(row) for row in rows], many=True)
+        run_driver_sql(connection, compiled.sql, compiled.many(rows), many=True)
 
 
 _CONNECTION = "ims_direct_connection"
@@ -226,3 +257,50 @@ def run_driver_sql(connection: Connection, sql: str, parameters: Any = None, *, 
             sql, parameters, exc, dialect.loaded_dbapi.Error, connection_invalidated=lost, dialect=dialect
         ) from exc
     return cursor
+
+
+def allocate_ids(connection: Connection, table: str, count: int) -> list[int]:
+    """``count`` new primary keys for ``table`` (an integer ``id`` column), so a batch can insert its
+    rows with an ``executemany`` and no RETURNING.  PostgreSQL draws them from the column's
+    sequence (other writers draw theirs meanwhile: the ids are unique, not always consecutive);
+    SQLite takes the ones after the largest id, which only a write transaction (``BEGIN
+    IMMEDIATE``: no other writer until it ends) may do - SQLite would pick the same ones."""
+    if count <= 0:
+        return []
+    if connection.dialect.name == "postgresql":
+        cursor = run_driver_sql(
+            connection, "SELECT nextval(pg_get_serial_sequence(%(table)s, 'id')) FROM generate_series(1, %(count)s)",
+            {"table": table, "count": count},
+        )
+        return [row[0] for row in cursor.fetchall()]
+    cursor = run_driver_sql(connection, f'SELECT coalesce(max(id), 0) FROM "{table}"')
+    start = cursor.fetchone()[0]
+    return list(range(start + 1, start + 1 + count))
+
+
+def copy_rows(connection: Connection, table: Any, rows: Sequence[Mapping[str, Any]]) -> None:
+    """PostgreSQL only: ``COPY`` ``rows`` (dicts with the same keys, named by column) into ``table``
+    (a SQLAlchemy ``Table``), each value converted by its column's type as an ``INSERT`` would;
+    a driver error comes out as SQLAlchemy's.  For a batch too long for per-row round trips."""
+    if not rows:
+        return
+    dialect = connection.dialect
+    names = list(rows[0])
+    processors = [_once_per_object(table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) for name in names]
+    sql = f"COPY {table.name} ({', '.join(names)}) FROM STDIN"
+    driver = connection.connection.driver_connection
+    cursor = driver.cursor()
+    try:
+        with cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row([value if process is None or value is None else process(value)
+                                for value, process in zip([row[name] for name in names], processors)])
+    except dialect.loaded_dbapi.Error as exc:
+        lost = dialect.is_disconnect(exc, driver, cursor)
+        if lost:
+            connection.invalidate(exc)
+        raise DBAPIError.instance(
+            sql, None, exc, dialect.loaded_dbapi.Error, connection_invalidated=lost, dialect=dialect
+        ) from exc
+    finally:
+        cursor.close()

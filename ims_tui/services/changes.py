@@ -139,7 +139,33 @@ def emit(session: Session, topic: str, ident: object = "") -> None:
         connection.execute(delete(ChangeEvent).where(ChangeEvent.id <= event_id - KEEP_EVENTS))
 
 
+def emit_many(session: Session, topic: str, idents: Iterable[object]) -> None:
+    """:func:`emit` for each of ``idents`` (a batch of postings): on PostgreSQL one statement
+    notifies them all; SQLite's ``stock`` events are the movements themselves, as ever."""
+    if topic not in TOPICS:
+        raise ValueError(f"unknown change topic {topic!r}; add it to changes.TOPICS")
+    emitted = session.info.setdefault(_EMITTED, set())
+    fresh = []
+    for ident in idents:
+        pair = (topic, str(ident)[:120])
+        if pair not in emitted:
+            emitted.add(pair)
+            fresh.append(pair[1])
+    if not fresh:
+        return
+    connection = connection_of(session)
+    if connection.dialect.name == "postgresql":
+        _NOTIFY_MANY.execute(connection, {"channel": CHANNEL, "payloads": [f"{topic}:{ident}" for ident in fresh]})
+        return
+    if topic == "stock":
+        return
+    for ident in fresh:
+        emitted.discard((topic, ident))
+        emit(session, topic, ident)
+
+
 _NOTIFY = Direct(text("SELECT pg_notify(:channel, :payload)"))
+_NOTIFY_MANY = Direct(text("SELECT pg_notify(:channel, payload) FROM unnest(CAST(:payloads AS TEXT[])) AS p(payload)"))
 _INSERT_EVENT = insert(ChangeEvent)
 
 

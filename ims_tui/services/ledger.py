@@ -18,13 +18,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
-from sqlalchemy import Connection, bindparam, exists, select, update
+from sqlalchemy import Connection, any_, bindparam, exists, func, literal_column, select, text, type_coerce, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ims_tui.db import chain
-from ims_tui.db.direct import Direct, connection_of
+from ims_tui.db.direct import Direct, allocate_ids, connection_of, copy_rows
 from ims_tui.db.engine import Store
 from ims_tui.db.models import (
     Balance,
@@ -37,11 +37,11 @@ from ims_tui.db.models import (
     SerialNumber,
     StoreMeta,
 )
-from ims_tui.db.types import MONEY_SCALE, QTY_SCALE, Money, ScaledDecimal
+from ims_tui.db.types import MONEY_SCALE, QTY_SCALE, Money, ScaledDecimal, to_scaled
 from ims_tui.services import alerts, audit, changes, reservations
 from ims_tui.services.actor import Actor
 from ims_tui.services.catalogue import find_location, find_product
-from ims_tui.services.errors import BadInput, NotFound, RuleViolation
+from ims_tui.services.errors import BadInput, ImsError, NotFound, RuleViolation
 from ims_tui.services.text import check_text
 from ims_tui.values import whole_unit_refusal
 
@@ -130,10 +130,7 @@ def post(
             select(Posting.id, Posting.kind, Posting.username, Posting.content_digest).where(Posting.idempotency_key == key)
         ).one()
         if existing.content_digest not in (None, digest):
-            raise RuleViolation(
-                f"key {key} was already used for another posting ({existing.kind} by {existing.username}): "
-                "nothing changed; give this posting its own key"
-            )
+            raise _key_reused(key, existing.kind, existing.username)
         return PostingResult(existing.id, key, already_posted=True)
     posting.posting_id = posting_id
     return posting.apply(moves, kind, key)
@@ -647,22 +644,22 @@ class _Posting:
         return ids
 
     def _audit(self, kind: str, lines: list[_Line]) -> None:
-        parts = []
-        for line in lines[:5]:
-            lot = f" lot {line.lot.code}" if line.lot else ""
-            serial = f" serial {line.serial}" if line.serial else ""
-            parts.append(f"{_fmt(line.qty)} {line.product.sku}{lot}{serial} {line.source.code}->{line.destination.code}")
-        if len(lines) > 5:
-            parts.append(f"... {len(lines) - 5} more")
-        product_ids = {line.product.id for line in lines}
-        audit.record(
-            self.session,
-            self.actor,
-            f"stock.{kind}",
-            target=self.reference or lines[0].product.sku,
-            summary="; ".join(parts) + (f" ({self.reason})" if self.reason else ""),
-            product_id=product_ids.pop() if len(product_ids) == 1 else None,
-        )
+        target, summary, product_id = _audit_entry(lines, self.reason, self.reference)
+        audit.record(self.session, self.actor, f"stock.{kind}", target=target, summary=summary, product_id=product_id)
+
+
+def _audit_entry(lines: list[_Line], reason: str, reference: str) -> tuple[str, str, int | None]:
+    """A posting's audit row: (target, summary, product id when it moved one product)."""
+    parts = []
+    for line in lines[:5]:
+        lot = f" lot {line.lot.code}" if line.lot else ""
+        serial = f" serial {line.serial}" if line.serial else ""
+        parts.append(f"{_fmt(line.qty)} {line.product.sku}{lot}{serial} {line.source.code}->{line.destination.code}")
+    if len(lines) > 5:
+        parts.append(f"... {len(lines) - 5} more")
+    product_ids = {line.product.id for line in lines}
+    return (reference or lines[0].product.sku, "; ".join(parts) + (f" ({reason})" if reason else ""),
+            product_ids.pop() if len(product_ids) == 1 else None)
 
 
 def _consume(line: _Line, layers: list[list], lifo: bool, touched: set[int]) -> Decimal:
@@ -690,3 +687,513 @@ def _consume(line: _Line, layers: list[list], lifo: bool, touched: set[int]) -> 
 def _fmt(value: Decimal) -> str:
     """A quantity without trailing zeros: ``12``, ``2.5``."""
     return format(value.normalize(), "f")
+
+
+# --- batches of receipts ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """One posting of a :func:`post_receipts` batch: its own idempotency key, moves and reference."""
+
+    key: str
+    moves: tuple[StockMove, ...]
+    reference: str = ""
+
+
+class ReceiptRefused(ImsError):
+    """A posting of a :func:`post_receipts` batch was refused, so nothing of the batch was written:
+    ``index`` is its place in the batch, ``error`` the refusal :func:`post` would have raised for it."""
+
+    def __init__(self, index: int, error: ImsError) -> None:
+        super().__init__(str(error))
+        self.index = index
+        self.error = error
+        self.exit_code = error.exit_code
+
+
+def post_receipts(
+    session: Session,
+    actor: Actor,
+    kind: str,
+    receipts: Sequence[Receipt],
+    *,
+    reason: str = "",
+    at: dt.datetime | None = None,
+) -> list[PostingResult]:
+    """Post many postings that only *add* stock, inside the caller's transaction, set-based.
+
+    Each receipt is a posting as :func:`post` would make it, one after another in the batch's
+    order: its own idempotency key and content digest (a key posted before with the same content
+    is ``already_posted`` and posts nothing; with other content, or reused within the batch for
+    other content, it is refused), its movements, lots, serials, cost layers (and the product's
+    moving average) and audit row; the balances, FIFO stamps, waiting orders and reorder alerts
+    follow once per balance and product touched, not once per posting.  The rows go in with a few
+    statements per table (``executemany``; ``unnest`` arrays on PostgreSQL), not a dozen round
+    trips per posting, so a long batch (an opening-stock import) holds the write lock briefly.
+
+    Only receipts: every move must come from a location that holds no stock (the *Inventory
+    adjustment* or *Supplier* location) into an internal one, and consume no cost layers
+    (``cost_layers_of``).  Nothing is taken out of stock, so there is no shortage to check and
+    no layer to consume; any other move is refused (``BadInput``) - post it with :func:`post`.
+
+    Everything is checked before anything is written; the first receipt (in batch order) that
+    :func:`post` would refuse raises :class:`ReceiptRefused` naming it.  ``at`` backdates the
+    batch (every posting gets the same time).
+    """
+    if not receipts:
+        return []
+    return _Batch(session, actor, reason, at or dt.datetime.now(dt.timezone.utc)).post(kind, receipts)
+
+
+def _key_reused(key: str, kind: str, username: str) -> RuleViolation:
+    return RuleViolation(f"key {key} was already used for another posting ({kind} by {username}): "
+                         "nothing changed; give this posting its own key")
+
+
+def _listed(dialect: str, values: Sequence) -> object:  # type: ignore[type-arg]
+    """A list as the one parameter :func:`_among` takes: an array on PostgreSQL, JSON on SQLite."""
+    return list(values) if dialect == "postgresql" else json.dumps(list(values))
+
+
+def _among(dialect: str, column, name: str):  # type: ignore[no-untyped-def]
+    """``column`` is one of the list parameter ``name`` (:func:`_listed`), however long it is:
+    ``= ANY(array)`` on PostgreSQL, ``IN (SELECT value FROM json_each(...))`` on SQLite."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
+    return column.in_(select(literal_column("value")).select_from(func.json_each(bindparam(name))))
+
+
+class _BatchStatements:
+    def __init__(self, dialect: str) -> None:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        self.products_by_sku = Direct(select(*_PRODUCT_COLUMNS).where(_among(dialect, Product.sku, "codes")))
+        # both lists: the (product, code) index finds them (by code alone PostgreSQL scanned every lot)
+        self.lots_by_code = Direct(
+            select(Lot.product_id, Lot.code, Lot.id, Lot.expiry)
+            .where(_among(dialect, Lot.product_id, "products"), _among(dialect, Lot.code, "codes"))
+        )
+        self.set_lot_expiry = Direct(update(Lot).where(Lot.id == bindparam("lot")).values(expiry=bindparam("lot_expiry")))
+        self.postings_by_key = Direct(
+            select(Posting.idempotency_key, Posting.id, Posting.kind, Posting.username, Posting.content_digest)
+            .where(_among(dialect, Posting.idempotency_key, "keys"))
+        )
+        posting_columns = ("idempotency_key", "kind", "reason", "reference", "username", "station", "created_at",
+                           "content_digest")
+        self.insert_posting = Direct(insert(Posting).values(_values(Posting, ("id", *posting_columns))))
+        # PostgreSQL: every posting row in one statement; a key another station claimed meanwhile
+        # inserts nothing and is missing from what it returns.
+        self.claim_keys = Direct(text(
+            f"INSERT INTO postings ({', '.join(posting_columns)}) "
+            "SELECT p.k, :kind, :reason, p.r, :username, :station, :at, p.d FROM unnest("
+            "CAST(:keys AS VARCHAR[]), CAST(:references AS VARCHAR[]), CAST(:digests AS VARCHAR[])) "
+            "WITH ORDINALITY AS p(k, r, d, n) ORDER BY p.n "
+            "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key"
+        ))
+        serials = (select(SerialNumber.product_id, SerialNumber.serial, SerialNumber.id, SerialNumber.location_id)
+                   .where(_among(dialect, SerialNumber.serial, "serials")))
+        # locked after the balances and the products' rows, in (product, serial) order, as post() locks them
+        self.lock_serials = Direct(serials.order_by(SerialNumber.product_id, SerialNumber.serial).with_for_update())
+        serial_insert = insert(SerialNumber).values(
+            _values(SerialNumber, ("id", "product_id", "serial", "lot_id", "location_id")))
+        if dialect == "postgresql":  # one received meanwhile elsewhere keeps its id: found on reading back
+            serial_insert = serial_insert.on_conflict_do_nothing(index_elements=["product_id", "serial"])
+        self.insert_serial = Direct(serial_insert)
+        self.serial_ids = Direct(serials)
+        self.lock_products = Direct(
+            select(Product.id, Product.average_cost).where(_among(dialect, Product.id, "products"))
+            .order_by(Product.id).with_for_update()
+        )
+        self.stocked = Direct(
+            select(CostLayer.product_id, type_coerce(func.sum(CostLayer.remaining_qty), ScaledDecimal(QTY_SCALE)))
+            .where(_among(dialect, CostLayer.product_id, "products"), CostLayer.remaining_qty > 0)
+            .group_by(CostLayer.product_id)
+        )
+        self.insert_movement = Direct(insert(Movement).values(_values(Movement, ("id", *_MOVEMENT_COLUMNS))))
+        # PostgreSQL: set_average for every product of the batch (updated_at as its onupdate sets it)
+        self.set_averages = Direct(text(
+            "UPDATE products SET average_cost = s.a, updated_at = :now FROM unnest(CAST(:products AS INTEGER[]), "
+            "CAST(:averages AS BIGINT[])) AS s(p, a) WHERE products.id = s.p"
+        ))
+        # PostgreSQL: every balance of the batch in one upsert (SQLite: one executemany)
+        self.add_stock = Direct(text(
+            "INSERT INTO balances (product_id, location_id, lot_key, lot_id, on_hand, reserved) "
+            "SELECT b.p, b.l, b.k, b.lot, b.q, 0 FROM unnest(CAST(:products AS INTEGER[]), CAST(:locations AS INTEGER[]), "
+            "CAST(:keys AS INTEGER[]), CAST(:lots AS INTEGER[]), CAST(:qtys AS BIGINT[])) "
+            "WITH ORDINALITY AS b(p, l, k, lot, q, n) ORDER BY b.n "
+            "ON CONFLICT (product_id, location_id, lot_key) DO UPDATE SET on_hand = balances.on_hand + excluded.on_hand"
+        ))
+
+
+_BATCH_BY_DIALECT: dict[str, _BatchStatements] = {}
+
+
+def _batch_statements(connection: Connection) -> _BatchStatements:
+    dialect = connection.dialect.name
+    if dialect not in _BATCH_BY_DIALECT:
+        _BATCH_BY_DIALECT[dialect] = _BatchStatements(dialect)
+    return _BATCH_BY_DIALECT[dialect]
+
+
+class _Batch(_Posting):
+    """:func:`post_receipts`: the single posting's resolution and rules, applied to many postings,
+    written table by table."""
+
+    def __init__(self, session: Session, actor: Actor, reason: str, at: dt.datetime) -> None:
+        super().__init__(session, actor, reason, "", at)
+        self.dialect = self.connection.dialect.name
+        self.batch = _batch_statements(self.connection)
+        # (product id, lot code) -> [lot id (None: to create), expiry, "stored" | "new" | "changed"]
+        self.lots: dict[tuple[int, str], list] = {}  # type: ignore[type-arg]
+        self.lots_read: set[tuple[int, str]] = set()
+
+    def listed(self, values: Sequence) -> object:  # type: ignore[type-arg]
+        return _listed(self.dialect, values)
+
+    # -- checking (nothing written) -------------------------------------------------------
+
+    def post(self, kind: str, receipts: Sequence[Receipt]) -> list[PostingResult]:
+        self.receipts = receipts
+        failures: dict[int, ImsError] = {}
+        every_move = [move for receipt in receipts for move in receipt.moves]
+        self.prefetch_locations(every_move)
+        self.prefetch_products(every_move)
+        digests: dict[int, str] = {}
+        for index, receipt in enumerate(receipts):
+            try:
+                if not receipt.moves:
+                    raise BadInput("nothing to post")
+                _check_text(receipt.key, self.reason, receipt.reference, receipt.moves)
+                digests[index] = content_digest(kind, self.normalised(receipt.moves), self.reason, receipt.reference)
+            except ImsError as exc:
+                failures[index] = exc
+        results: dict[int, PostingResult] = {}
+        duplicates: dict[int, int] = {}  # a later receipt with an earlier one's key and content -> that one
+        first_with_key: dict[str, int] = {}
+        fresh: list[int] = []
+        stored = {row[0]: row[1:] for row in self.batch.postings_by_key.all(
+            self.connection, {"keys": self.listed(sorted({receipts[i].key for i in digests}))})}
+        for index, digest in digests.items():
+            key = receipts[index].key
+            if key in stored:
+                posting_id, other_kind, username, other_digest = stored[key]
+                if other_digest not in (None, digest):
+                    failures[index] = _key_reused(key, other_kind, username)
+                else:
+                    results[index] = PostingResult(posting_id, key, already_posted=True)
+            elif key in first_with_key:
+                if digests[first_with_key[key]] != digest:
+                    failures[index] = _key_reused(key, kind, self.actor.username)
+                else:
+                    duplicates[index] = first_with_key[key]
+            else:
+                first_with_key[key] = index
+                fresh.append(index)
+        self.prefetch_lots([move for index in fresh for move in receipts[index].moves])
+        lines_of: dict[int, list[_Line]] = {}
+        for index in fresh:
+            try:
+                lines_of[index] = [line for move in receipts[index].moves for line in self.receipt_lines(move)]
+            except ImsError as exc:
+                failures[index] = exc
+        self.check_serials(lines_of, failures)
+        self.refuse_first(failures)
+        self.lines_of = lines_of
+
+        # -- writing: postings, lots, balances, cost layers, serials, movements -------------
+        posting_ids = self.claim(kind, receipts, digests, lines_of, results, failures)
+        self.refuse_first(failures)
+        if lines_of:
+            lines = [line for index in sorted(lines_of) for line in lines_of[index]]
+            self.write_lots(lines)
+            self.add_to_balances(lines)
+            self.apply_cost_layers(lines_of)
+            self.write_serials(lines, lines_of, failures)
+            self.refuse_first(failures)
+            movement_ids = self.write_movements(lines_of, posting_ids)
+            reservations.stock_added(self.session, self.added, self.at)
+            alerts.refresh(self.session, {line.product.id for line in lines})  # once per product, not per posting
+            audit.record_many(self.session, self.actor, f"stock.{kind}", [
+                _audit_entry(lines_of[index], self.reason, receipts[index].reference) for index in sorted(lines_of)])
+            changes.emit_many(self.session, "stock", [posting_ids[index] for index in sorted(lines_of)])
+            for index in lines_of:
+                results[index] = PostingResult(posting_ids[index], receipts[index].key, already_posted=False,
+                                               movement_ids=tuple(movement_ids[index]))
+        for index, first in duplicates.items():
+            results[index] = PostingResult(results[first].posting_id, receipts[index].key, already_posted=True)
+        return [results[index] for index in range(len(receipts))]
+
+    @staticmethod
+    def refuse_first(failures: dict[int, ImsError]) -> None:
+        if failures:
+            index = min(failures)
+            raise ReceiptRefused(index, failures[index])
+
+    def prefetch_products(self, moves: Sequence[StockMove]) -> None:
+        """Active products by SKU in one round trip (anything else goes through :meth:`product`)."""
+        codes = sorted({move.sku for move in moves} - set(self._products))
+        if not codes:
+            return
+        for row in self.batch.products_by_sku.all(self.connection, {"codes": self.listed(codes)}):
+            product = _Product(*row)
+            if product.active:
+                self._products.setdefault(product.sku, product)
+
+    def prefetch_lots(self, moves: Sequence[StockMove]) -> None:
+        wanted = {(self._products[move.sku].id, move.lot.strip()) for move in moves
+                  if move.lot and move.lot.strip() and move.sku in self._products}
+        if not wanted:
+            return
+        for product_id, code, lot_id, expiry in self.batch.lots_by_code.all(self.connection, {
+                "products": self.listed(sorted({product_id for product_id, _ in wanted})),
+                "codes": self.listed(sorted({code for _, code in wanted}))}):
+            if (product_id, code) in wanted:
+                self.lots[(product_id, code)] = [lot_id, expiry, "stored"]
+        self.lots_read |= wanted
+
+    def lot(self, product: _Product, code: str, expiry: dt.date | None, *, create: bool) -> _Lot:
+        """:meth:`_Posting.lot`'s rules, postings taken in order, with nothing written yet: a lot
+        to create or an expiry to fill in is noted (written by :meth:`write_lots`)."""
+        key = (product.id, code)
+        entry = self.lots.get(key)
+        if entry is None and key not in self.lots_read:
+            self.lots_read.add(key)
+            row = self._one(self.sql.lot_by_code, product=product.id, code=code)
+            if row is not None:
+                entry = self.lots[key] = [row[0], row[2], "stored"]
+        if entry is None:
+            if not create:
+                raise RuleViolation(f"no lot {code} of {product.sku}")
+            entry = self.lots[key] = [None, expiry, "new"]
+        elif expiry is not None and entry[1] is None:
+            entry[1] = expiry
+            if entry[2] == "stored":
+                entry[2] = "changed"
+        elif expiry is not None and entry[1] != expiry:
+            raise RuleViolation(f"lot {code} of {product.sku} already has expiry {entry[1].isoformat()}, not {expiry}")
+        return _Lot(0, code, entry[1])  # its id is filled in by write_lots
+
+    def receipt_lines(self, move: StockMove) -> list[_Line]:
+        if move.cost_layers_of:
+            raise BadInput("a batch of receipts consumes no cost layers: post this move on its own")
+        lines = self.resolve(move)
+        for line in lines:
+            if line.source.holds_stock or not line.destination.holds_stock:
+                raise BadInput(f"a batch of receipts only adds stock: {line.source.code}->{line.destination.code} "
+                               "does not; post it on its own")
+        return lines
+
+    def check_serials(self, lines_of: dict[int, list[_Line]], failures: dict[int, ImsError]) -> None:
+        """A receipt's serial must not be in stock - nor received by an earlier receipt of the batch."""
+        wanted = {(line.product.id, line.serial) for lines in lines_of.values() for line in lines if line.serial}
+        if not wanted:
+            return
+        self.known_serials = {
+            (product_id, serial): (serial_id, location_id)
+            for product_id, serial, serial_id, location_id in self.batch.serial_ids.all(
+                self.connection, {"serials": self.listed(sorted({serial for _, serial in wanted}))})
+            if (product_id, serial) in wanted
+        }
+        received: set[tuple[int, str]] = set()
+        for index in sorted(lines_of):
+            for line in lines_of[index]:
+                if not line.serial:
+                    continue
+                pair = (line.product.id, line.serial)
+                if pair in received or self.known_serials.get(pair, (None, None))[1] is not None:
+                    failures.setdefault(index, RuleViolation(f"serial {line.serial} of {line.product.sku} is already in stock"))
+                received.add(pair)
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def claim(self, kind: str, receipts: Sequence[Receipt], digests: dict[int, str], lines_of: dict[int, list[_Line]],
+              results: dict[int, PostingResult], failures: dict[int, ImsError]) -> dict[int, int]:
+        """The posting rows of the receipts to post; returns their ids.  On PostgreSQL a key another
+        station posted since it was looked up is handled as :func:`post` would (already posted, or
+        refused), the receipt dropped from the batch."""
+        order = sorted(lines_of)
+        if not order:
+            return {}
+        common = {"kind": kind, "reason": self.reason, "username": self.actor.username, "station": self.actor.station,
+                  "at": self.at}
+        if self.dialect != "postgresql":  # the write lock is ours: no other station claims a key meanwhile
+            ids = dict(zip(order, allocate_ids(self.connection, "postings", len(order)), strict=True))
+            self.batch.insert_posting.execute_many(self.connection, [
+                {"id": ids[index], "idempotency_key": receipts[index].key, "kind": kind, "reason": self.reason,
+                 "reference": receipts[index].reference, "username": self.actor.username, "station": self.actor.station,
+                 "created_at": self.at, "content_digest": digests[index]} for index in order])
+        else:
+            returned = dict((key, posting_id) for posting_id, key in self.batch.claim_keys.all(self.connection, {
+                **common, "keys": [receipts[index].key for index in order],
+                "references": [receipts[index].reference for index in order],
+                "digests": [digests[index] for index in order]}))
+            ids = {index: returned[receipts[index].key] for index in order if receipts[index].key in returned}
+            missed = [index for index in order if index not in ids]
+            if missed:
+                stored = {row[0]: row[1:] for row in self.batch.postings_by_key.all(
+                    self.connection, {"keys": [receipts[index].key for index in missed]})}
+                for index in missed:
+                    posting_id, other_kind, username, other_digest = stored[receipts[index].key]
+                    if other_digest not in (None, digests[index]):
+                        failures[index] = _key_reused(receipts[index].key, other_kind, username)
+                    else:
+                        results[index] = PostingResult(posting_id, receipts[index].key, already_posted=True)
+                    del lines_of[index]
+        chain.remember_many(self.session, "postings", (
+            {"id": ids[index], "idempotency_key": receipts[index].key, "kind": kind, "reason": self.reason,
+             "reference": receipts[index].reference, "username": self.actor.username, "station": self.actor.station,
+             "created_at": self.at, "content_digest": digests[index]} for index in sorted(ids)))
+        return ids
+
+    def write_lots(self, lines: list[_Line]) -> None:
+        """Create the lots the receipts name (``ON CONFLICT DO NOTHING``, then read back: a station
+        creating the same lot meanwhile is no error), fill in expiries, and give lines the ids."""
+        used = {(line.product.id, line.lot.code) for line in lines if line.lot}
+        if not used:
+            return
+        new = [(key, entry) for key, entry in self.lots.items() if key in used and entry[2] == "new"]
+        changed = [{"lot": entry[0], "lot_expiry": entry[1]} for key, entry in self.lots.items()
+                   if key in used and entry[2] == "changed"]
+        if new:
+            self.sql.insert_lot.execute_many(self.connection, [
+                {"product": product_id, "code": code, "expiry": entry[1], "at": self.at}
+                for (product_id, code), entry in sorted(new, key=lambda item: item[0])])
+            created = {(product_id, code): (lot_id, expiry) for product_id, code, lot_id, expiry in self.batch.lots_by_code.all(
+                self.connection, {"products": self.listed(sorted({product_id for (product_id, _), _entry in new})),
+                                  "codes": self.listed(sorted({code for (_, code), _entry in new}))})}
+            for key, entry in new:
+                lot_id, expiry = created[key]
+                if entry[1] is not None and expiry is None:  # made meanwhile without one
+                    changed.append({"lot": lot_id, "lot_expiry": entry[1]})
+                elif entry[1] is not None and expiry != entry[1]:  # made meanwhile with another
+                    index = min(index for index, lines_ in self.lines_of.items() for line in lines_
+                                if line.lot and (line.product.id, line.lot.code) == key)
+                    sku = next(line.product.sku for line in self.lines_of[index] if line.product.id == key[0])
+                    raise ReceiptRefused(index, RuleViolation(
+                        f"lot {key[1]} of {sku} already has expiry {expiry.isoformat()}, not {entry[1]}"))
+                entry[0] = lot_id
+        if changed:
+            self.batch.set_lot_expiry.execute_many(self.connection, changed)
+        for line in lines:
+            if line.lot:
+                entry = self.lots[(line.product.id, line.lot.code)]
+                line.lot = _Lot(entry[0], line.lot.code, entry[1])
+
+    def add_to_balances(self, lines: list[_Line]) -> None:
+        """Every balance the batch adds to, once, in key order (the order :func:`post` locks them in)."""
+        deltas: dict[tuple[int, int, int], Decimal] = defaultdict(Decimal)
+        for line in lines:
+            deltas[(line.product.id, line.destination.id, line.lot.id if line.lot else 0)] += line.qty
+        self.added = [(*key, deltas[key]) for key in sorted(deltas)]
+        if self.dialect == "postgresql":
+            self.batch.add_stock.execute(self.connection, {
+                "products": [added[0] for added in self.added], "locations": [added[1] for added in self.added],
+                "keys": [added[2] for added in self.added], "lots": [added[2] or None for added in self.added],
+                "qtys": [to_scaled(added[3], QTY_SCALE) for added in self.added]})
+            return
+        self.sql.increment.execute_many(self.connection, [
+            {"product": product_id, "location": location_id, "key": lot_key, "lot": lot_key or None, "qty": qty}
+            for product_id, location_id, lot_key, qty in self.added])
+
+    def apply_cost_layers(self, lines_of: dict[int, list[_Line]]) -> None:
+        """Each receipt opens a layer at its cost (the moving average, else the standard cost, when
+        it names none) and moves the product's average, postings taken in order, the average
+        rounded at the end of each posting as :meth:`_Posting._apply_cost_layers` stores it."""
+        products = sorted({line.product.id for lines in lines_of.values() for line in lines})
+        listed = {"products": self.listed(products)}
+        average = dict(self.batch.lock_products.all(self.connection, listed))  # locked in id order, as post() does
+        stocked = defaultdict(Decimal, self.batch.stocked.all(self.connection, listed))
+        for index in sorted(lines_of):
+            by_product: dict[int, list[_Line]] = defaultdict(list)
+            for line in lines_of[index]:
+                by_product[line.product.id].append(line)
+            for product_id in sorted(by_product):
+                value, held = average[product_id], stocked[product_id]
+                for line in by_product[product_id]:
+                    cost = line.unit_cost if line.unit_cost is not None else (value or line.product.standard_cost)
+                    line.unit_cost = line.new_layer_cost = cost
+                    value = (value * held + cost * line.qty) / (held + line.qty)
+                    held += line.qty
+                average[product_id], stocked[product_id] = value.quantize(MONEY_QUANTUM), held
+        if self.dialect == "postgresql":  # one statement; the rows are locked already
+            self.batch.set_averages.execute(self.connection, {
+                "products": products, "averages": [to_scaled(average[product_id], MONEY_SCALE) for product_id in products],
+                "now": dt.datetime.now(dt.timezone.utc)})
+            return
+        self.sql.set_average.execute_many(self.connection, [
+            {"product": product_id, "average": average[product_id]} for product_id in products])
+
+    def write_serials(self, lines: list[_Line], lines_of: dict[int, list[_Line]],
+                      failures: dict[int, ImsError]) -> None:
+        serial_lines = sorted((line for line in lines if line.serial), key=lambda line: (line.product.id, line.serial))
+        if not serial_lines:
+            return
+        if self.dialect == "postgresql":  # read again under lock: one may have come into stock since
+            locked = {(product_id, serial): (serial_id, location_id)
+                      for product_id, serial, serial_id, location_id in self.batch.lock_serials.all(
+                          self.connection, {"serials": self.listed(sorted({line.serial for line in serial_lines}))})}
+            for index in sorted(lines_of):
+                for line in lines_of[index]:
+                    now = locked.get((line.product.id, line.serial))
+                    if line.serial and now is not None and now[1] is not None:
+                        failures.setdefault(index, RuleViolation(
+                            f"serial {line.serial} of {line.product.sku} is already in stock"))
+            if failures:
+                return
+            self.known_serials.update(locked)
+        placed, new = [], []
+        for line in serial_lines:
+            known = self.known_serials.get((line.product.id, line.serial))
+            if known is None:
+                new.append(line)
+            else:
+                line.serial_id = known[0]
+                placed.append({"serial_id": known[0], "location": line.destination.id})
+        if placed:
+            self.sql.place_serial.execute_many(self.connection, placed)
+        if not new:
+            return
+        for line, serial_id in zip(new, allocate_ids(self.connection, "serial_numbers", len(new)), strict=True):
+            line.serial_id = serial_id
+        self.batch.insert_serial.execute_many(self.connection, [
+            {"id": line.serial_id, "product_id": line.product.id, "serial": line.serial,
+             "lot_id": line.lot.id if line.lot else None, "location_id": line.destination.id} for line in new])
+        if self.dialect != "postgresql":
+            return
+        stored = {(product_id, serial): serial_id for product_id, serial, serial_id, _location in self.batch.serial_ids.all(
+            self.connection, {"serials": self.listed(sorted({line.serial for line in new}))})}
+        inserted = {id(line) for line in new}
+        for index in sorted(lines_of):
+            for line in lines_of[index]:
+                if id(line) in inserted and stored.get((line.product.id, line.serial)) != line.serial_id:
+                    failures.setdefault(index, RuleViolation(
+                        f"serial {line.serial} of {line.product.sku} was received at the same moment on another station"))
+
+    def write_movements(self, lines_of: dict[int, list[_Line]], posting_ids: dict[int, int]) -> dict[int, list[int]]:
+        """Every movement row in one ``executemany`` (ids drawn first), then the new cost layers."""
+        rows, movement_ids, layers = [], {}, []
+        ids = iter(allocate_ids(self.connection, "movements", sum(len(lines) for lines in lines_of.values())))
+        for index in sorted(lines_of):
+            movement_ids[index] = []
+            for line in lines_of[index]:
+                row = {
+                    "id": next(ids), "posting_id": posting_ids[index], "product_id": line.product.id, "qty": line.qty,
+                    "from_location_id": line.source.id, "to_location_id": line.destination.id,
+                    "lot_id": line.lot.id if line.lot else None, "serial_id": line.serial_id,
+                    "unit_cost": line.unit_cost or Decimal(0), "reason": self.reason[:200],
+                    "reference": (line.reference or self.receipts[index].reference)[:200], "username": self.actor.username,
+                    "station": self.actor.station, "created_at": self.at,
+                }
+                rows.append(row)
+                movement_ids[index].append(row["id"])
+                if line.new_layer_cost is not None:
+                    layers.append({"product_id": line.product.id, "movement_id": row["id"], "unit_cost": line.new_layer_cost,
+                                   "original_qty": line.qty, "remaining_qty": line.qty, "created_at": self.at})
+        if self.dialect == "postgresql":
+            copy_rows(self.connection, Movement.__table__, rows)
+            copy_rows(self.connection, CostLayer.__table__, layers)
+        else:
+            self.batch.insert_movement.execute_many(self.connection, rows)
+            self.sql.insert_layer.execute_many(self.connection, layers)
+        chain.remember_many(self.session, "movements", rows)
+        return movement_ids

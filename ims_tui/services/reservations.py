@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import bindparam, exists, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from ims_tui.db.direct import Direct, connection_of
@@ -39,7 +39,7 @@ from ims_tui.db.models import (
     SalesOrder,
     SalesOrderLine,
 )
-from ims_tui.db.types import QTY_SCALE, ScaledDecimal
+from ims_tui.db.types import QTY_SCALE, ScaledDecimal, to_scaled
 from ims_tui.services.errors import RuleViolation
 
 OPEN_STATUSES = ("confirmed", "picking", "partial")
@@ -310,6 +310,15 @@ _STAMP_RECEIVED = Direct(
 )
 
 
+# PostgreSQL, for a batch's balances (each already locked by the batch's upsert): _STAMP_RECEIVED for each
+_STAMP_RECEIVED_MANY = Direct(text(
+    "UPDATE balances SET received_at = :at FROM unnest(CAST(:products AS INTEGER[]), CAST(:locations AS INTEGER[]), "
+    "CAST(:keys AS INTEGER[]), CAST(:qtys AS BIGINT[])) AS added(p, l, k, q) "
+    "WHERE balances.product_id = added.p AND balances.location_id = added.l AND balances.lot_key = added.k "
+    "AND (balances.received_at IS NULL OR balances.on_hand = added.q)"
+))
+
+
 def waiting_lines(session: Session, product_ids: Iterable[int]) -> list[WaitingLine]:
     """Open order lines waiting for these products, in the order they are served: requested
     date (else the order's due date), then when the order was confirmed."""
@@ -337,10 +346,16 @@ def stock_added(session: Session, added: Sequence[tuple[int, int, int, Decimal]]
     if not added:
         return
     connection = connection_of(session)
-    for product_id, location_id, lot_key, qty in added:
-        _STAMP_RECEIVED.execute(
-            connection, {"product": product_id, "location": location_id, "key": lot_key, "qty": qty, "at": at}
-        )
+    if connection.dialect.name == "postgresql" and len(added) > 1:  # a batch: one statement, not one per balance
+        _STAMP_RECEIVED_MANY.execute(connection, {
+            "at": at, "products": [row[0] for row in added], "locations": [row[1] for row in added],
+            "keys": [row[2] for row in added], "qtys": [to_scaled(row[3], QTY_SCALE) for row in added]})
+        allocate_waiting(session, {product_id for product_id, *_ in added})
+        return
+    _STAMP_RECEIVED.execute_many(connection, [
+        {"product": product_id, "location": location_id, "key": lot_key, "qty": qty, "at": at}
+        for product_id, location_id, lot_key, qty in added
+    ])
     allocate_waiting(session, {product_id for product_id, *_ in added})
 
 
