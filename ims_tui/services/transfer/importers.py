@@ -586,8 +586,8 @@ class ProductImporter(Importer):
             ])
         self._apply_barcodes([row for row in batch if row.action in ("create", "update")])
         self._apply_items([row for row in batch if row.action in ("create", "update")])
-        alerts.sync_imported(self.session, [(row.plan.product_id, *row.plan.settings)
-                                            for row in batch if row.action in ("create", "update")])
+        alerts.sync_imported(self.session, [(row.plan.product_id, row.plan.fields["reorder_point"], row.plan.fields["reorder_qty"],
+                                             *row.plan.settings) for row in batch if row.action in ("create", "update")])
 
     def _apply_barcodes(self, rows: list[ParsedRow]) -> None:
         removed: list[int] = []
