@@ -78,23 +78,6 @@ def _in_chunks(values: list, size: int = 900) -> list[list]:
     return [values[i : i + size] for i in range(0, len(values), size)] or [[]]
 
 
-def _remembering(process: Any) -> Any:
-    """``process`` (a column's bind processor), converting again only a value that is not the same
-    object as the last one: a timestamp or a default shared by a batch is converted once."""
-    if process is None:
-        return None
-    last: Any = object()
-    converted: Any = None
-
-    def convert(value: Any) -> Any:
-        nonlocal last, converted
-        if value is not last:
-            last, converted = value, process(value)
-        return converted
-
-    return convert
-
-
 def _lower_map(pairs: list[tuple[str | None, Any]]) -> dict[str, Any]:
     return {key.lower(): value for key, value in pairs if key}
 
@@ -175,9 +158,18 @@ class Importer:
             return
         dialect = self.session.get_bind().dialect
         names = list(rows[0])
-        converters = [_remembering(table.c[name].type.bind_processor(dialect)) for name in names]
-        values = ([value if convert is None or value is None else convert(value)
-                   for value, convert in zip(row.values(), converters)] for row in rows)
+        columns = []
+        for name in names:  # converted a column at a time: one bind processor, no per-row dispatch
+            process = table.c[name].type.bind_processor(dialect)
+            column = [row[name] for row in rows]
+            if process is not None:
+                first = column[0]
+                if all(value is first for value in column):  # one shared value (a timestamp, a default): once
+                    column = [None if first is None else process(first)] * len(column)
+                else:
+                    column = [None if value is None else process(value) for value in column]
+            columns.append(column)
+        values = zip(*columns)
         cursor = self.session.connection().connection.driver_connection.cursor()
         columns = ", ".join(names)
         statement = (f"COPY {table.name} ({columns}) FROM STDIN" if self.postgres
