@@ -526,31 +526,31 @@ class ProductImporter(Importer):
 
     def _plan(self, row: ParsedRow, current: dict | None, barcodes_by_product: dict, items_by_product: dict,
               items: list[tuple[int, str, Decimal | None]] | None, settings_by_product: dict) -> _ProductPlan:
-        wishes = row.wishes
-        base = dict(PRODUCT_DEFAULTS) if current is None else {f: current[f] for f in PRODUCT_FIELDS}
-        fields = dict(base)
+        values = row.values
+        base = None if current is None else {f: current[f] for f in PRODUCT_FIELDS}
+        fields = dict(PRODUCT_DEFAULTS if base is None else base)
         for column, field in self.planned_columns:
-            value = row.values.get(column)
-            if value is None:
-                continue
-            if column == "default_location":
-                value = self.locations[value].id
-            fields[field] = value
-        changed = current is None or fields != base
-        product_id = None if current is None else current["id"]
-        existing_barcodes = barcodes_by_product.get(product_id, {}) if product_id else {}
-        barcodes = wishes.get("barcodes")
-        if barcodes is not None and {c: p for c, p in barcodes} != {c: p for c, (_, p) in existing_barcodes.items()}:
+            value = values.get(column)
+            if value is not None:
+                fields[field] = self.locations[value].id if column == "default_location" else value
+        barcodes = row.wishes.get("barcodes")
+        settings = (values.get("max_qty"), values.get("safety_stock"))
+        if current is None:  # a new product: everything is a change, nothing is stored to compare with
+            return _ProductPlan(None, fields, True, barcodes, {}, items, {}, settings)
+        product_id = current["id"]
+        changed = fields != base
+        existing_barcodes = barcodes_by_product.get(product_id, {})
+        if not changed and barcodes is not None and dict(barcodes) != {c: p for c, (_, p) in existing_barcodes.items()}:
             changed = True
-        existing_items = items_by_product.get(product_id, {}) if product_id else {}
-        if items is not None:
+        existing_items = items_by_product.get(product_id, {})
+        if not changed and items is not None:
             now = {s: (sku, cost) for s, (_, sku, cost) in existing_items.items()}
             after = {s: (sku, existing_items[s][2] if cost is None and s in existing_items else (cost or Decimal(0)))
                      for s, sku, cost in items}
-            changed = changed or now != after
-        settings = (row.values.get("max_qty"), row.values.get("safety_stock"))
-        stored = settings_by_product.get(product_id, (Decimal(0), Decimal(0))) if product_id else (Decimal(0), Decimal(0))
-        changed = changed or any(wish is not None and wish != had for wish, had in zip(settings, stored, strict=True))
+            changed = now != after
+        if not changed:
+            stored = settings_by_product.get(product_id, (ZERO, ZERO))
+            changed = any(wish is not None and wish != had for wish, had in zip(settings, stored, strict=True))
         return _ProductPlan(product_id, fields, changed, barcodes, existing_barcodes, items, existing_items, settings)
 
     # -- writing -------------------------------------------------------------------------

@@ -118,7 +118,9 @@ class RowParser:
                 return word
             return choice
         if type_ == "list":
-            return lambda text: tuple(part.strip() for part in text.split(LIST_SEPARATOR) if part.strip())
+            def parts(text: str) -> tuple[str, ...]:
+                return tuple(filter(None, map(str.strip, text.split(LIST_SEPARATOR))))  # the non-empty parts, stripped
+            return parts
         raise AssertionError(f"unknown column type {type_}")
 
     def money(self, text: str) -> Any:
