@@ -150,6 +150,11 @@ class Importer:
             return [column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))]
         return [column.in_(select(literal_column("value")).select_from(func.json_each(bindparam(None, json.dumps(list(values))))))]
 
+    def read(self, statement: Any) -> list[Any]:
+        """The rows of a Core ``statement`` on the session's connection, fetched at once: none of
+        the ORM's per-row result machinery (the checks read thousands of rows a batch, twice)."""
+        return self.session.connection().execute(statement).all()
+
     def insert_rows(self, table: Table, rows: list[dict[str, Any]]) -> None:
         """Insert ``rows`` (dicts with the same keys) in bulk on the session's connection, values
         converted by the columns' types once: ``COPY`` on PostgreSQL, one prepared ``executemany``
@@ -432,7 +437,7 @@ class ProductImporter(Importer):
         names = ("id", "sku", *PRODUCT_FIELDS)
         found: dict[str, dict] = {}
         for clause in self.where_in(table.c.sku, skus):
-            for row in self.session.execute(select(*(table.c[name] for name in names)).where(clause)):
+            for row in self.read(select(*(table.c[name] for name in names)).where(clause)):
                 found[row[1]] = dict(zip(names, row))
         return found
 
@@ -440,13 +445,13 @@ class ProductImporter(Importer):
         table = Product.__table__
         found: dict[str, int] = {}
         for clause in self.where_in(table.c.sku, skus):
-            found.update((sku, id_) for sku, id_ in self.session.execute(select(table.c.sku, table.c.id).where(clause)))
+            found.update((sku, id_) for sku, id_ in self.read(select(table.c.sku, table.c.id).where(clause)))
         return found
 
     def _barcodes_of(self, product_ids: list[int]) -> dict[int, dict[str, tuple[int, Decimal]]]:
         found: dict[int, dict[str, tuple[int, Decimal]]] = {}
         for clause in self.where_in(Barcode.product_id, product_ids):
-            for id_, product_id, code, pack in self.session.execute(
+            for id_, product_id, code, pack in self.read(
                 select(Barcode.id, Barcode.product_id, Barcode.code, Barcode.pack_qty).where(clause)
             ):
                 found.setdefault(product_id, {})[code] = (id_, pack)
@@ -455,7 +460,7 @@ class ProductImporter(Importer):
     def _items_of(self, product_ids: list[int]) -> dict[int, dict[int, tuple[int, str, Decimal]]]:
         found: dict[int, dict[int, tuple[int, str, Decimal]]] = {}
         for clause in self.where_in(SupplierItem.product_id, product_ids):
-            for id_, product_id, supplier_id, supplier_sku, cost in self.session.execute(
+            for id_, product_id, supplier_id, supplier_sku, cost in self.read(
                 select(SupplierItem.id, SupplierItem.product_id, SupplierItem.supplier_id,
                        SupplierItem.supplier_sku, SupplierItem.cost).where(clause)
             ):
@@ -467,7 +472,7 @@ class ProductImporter(Importer):
         variants = {code: gtin_variants(code) for code in codes}
         stored: dict[str, str] = {}
         for clause in self.where_in(Barcode.code, sorted({v for spellings in variants.values() for v in spellings})):
-            for code, sku in self.session.execute(
+            for code, sku in self.read(
                 select(Barcode.code, Product.sku).join(Product, Product.id == Barcode.product_id).where(clause)
             ):
                 stored[code] = sku
@@ -480,7 +485,7 @@ class ProductImporter(Importer):
         owners: dict[tuple[int, str], str] = {}
         wanted = set(pairs)
         for clause in self.where_in(SupplierItem.supplier_sku, sorted({sku for _, sku in pairs})):
-            for supplier_id, supplier_sku, sku in self.session.execute(
+            for supplier_id, supplier_sku, sku in self.read(
                 select(SupplierItem.supplier_id, SupplierItem.supplier_sku, Product.sku)
                 .join(Product, Product.id == SupplierItem.product_id).where(clause)
             ):
@@ -491,14 +496,14 @@ class ProductImporter(Importer):
     def _stocked(self, product_ids: list[int]) -> set[int]:
         stocked: set[int] = set()
         for clause in self.where_in(Balance.product_id, product_ids):
-            stocked.update(self.session.scalars(select(Balance.product_id).where(clause, Balance.on_hand > 0).distinct()))
+            stocked.update(id_ for (id_,) in self.read(select(Balance.product_id).where(clause, Balance.on_hand > 0).distinct()))
         return stocked
 
     def _settings_of(self, product_ids: list[int]) -> dict[int, tuple[Decimal, Decimal]]:
         """Max and safety stock of each product's home-warehouse reorder settings."""
         found: dict[int, tuple[Decimal, Decimal]] = {}
         for clause in self.where_in(ReorderSetting.product_id, product_ids):
-            for product_id, maximum, safety in self.session.execute(
+            for product_id, maximum, safety in self.read(
                 select(ReorderSetting.product_id, ReorderSetting.max_qty, ReorderSetting.safety_stock)
                 .join(Product, Product.id == ReorderSetting.product_id)
                 .where(clause, ReorderSetting.warehouse_id == home_warehouse())
@@ -549,8 +554,8 @@ class ProductImporter(Importer):
                      for s, sku, cost in items}
             changed = now != after
         if not changed:
-            stored = settings_by_product.get(product_id, (ZERO, ZERO))
-            changed = any(wish is not None and wish != had for wish, had in zip(settings, stored, strict=True))
+            (maximum, safety), (stored_maximum, stored_safety) = settings, settings_by_product.get(product_id, (ZERO, ZERO))
+            changed = (maximum is not None and maximum != stored_maximum) or (safety is not None and safety != stored_safety)
         return _ProductPlan(product_id, fields, changed, barcodes, existing_barcodes, items, existing_items, settings)
 
     # -- writing -------------------------------------------------------------------------
