@@ -119,12 +119,13 @@ PRODUCT_FIELDS = (
 
 def validate_barcode(code: str) -> str:
     """A barcode as stored: stripped; an all-digit GTIN length must carry a valid check digit."""
-    code = check_text("barcode", code.strip())
+    code = code.strip()
+    if code.isascii() and code.isdigit() and len(code) in (8, 12, 13, 14) and gs1_check_digit(code[:-1]) == int(code[-1]):
+        return code  # a valid GTIN, plain text shorter than any limit: all Gtin.parse checks, and it is slow
+    code = check_text("barcode", code)
     if not code:
         raise BadInput("a barcode cannot be empty")
-    if code.isdigit() and len(code) in (8, 12, 13, 14):
-        if code.isascii() and gs1_check_digit(code[:-1]) == int(code[-1]):
-            return code  # a valid check digit is all Gtin.parse would refuse; it is slow (an import checks 100k)
+    if code.isdigit() and len(code) in (8, 12, 13, 14):  # a wrong check digit (or other digits): Gtin.parse says what
         try:
             from biip import ParseError
             from biip.gtin import Gtin
