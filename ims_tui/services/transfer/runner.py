@@ -13,9 +13,12 @@ reports exactly what a real run would do.
 
 from __future__ import annotations
 
+import contextlib
 import copyreg
+import gc
 import pickle
 import tempfile
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -151,25 +154,51 @@ def run_import(
     report.mapping = match_headers(kind, header, dict(options.mapping))
     for problem in _header_problems(report.mapping, header):
         report.refuse(problem)
-    for _attempt in range(CHECK_ATTEMPTS):
-        if not report.ok:
-            break
-        with CheckedBatches(keep=not dry_run) as checked:
-            try:
-                importer = _check_file(store, actor, kind_spec, path, report, checked, progress)
-            except FileProblem as exc:
-                report.refuse(Problem.make(exc.row, "", "", exc.message))
+    with _collector_skips_the_app():
+        for _attempt in range(CHECK_ATTEMPTS):
+            if not report.ok:
                 break
-            if not report.ok or dry_run:
-                break
-            try:
-                _write(store, actor, kind_spec, path, report, importer, checked, progress)
-                break
-            except ContextChanged:
-                continue
-    else:
-        report.refuse(Problem.make(0, "", "", STORE_CHANGED, conflict=True))
+            with CheckedBatches(keep=not dry_run) as checked:
+                try:
+                    importer = _check_file(store, actor, kind_spec, path, report, checked, progress)
+                except FileProblem as exc:
+                    report.refuse(Problem.make(exc.row, "", "", exc.message))
+                    break
+                if not report.ok or dry_run:
+                    break
+                try:
+                    _write(store, actor, kind_spec, path, report, importer, checked, progress)
+                    break
+                except ContextChanged:
+                    continue
+        else:
+            report.refuse(Problem.make(0, "", "", STORE_CHANGED, conflict=True))
     return _finish(report, RowReader(path, report.format), errors_path)
+
+
+_frozen_lock = threading.Lock()
+_frozen_imports = 0
+
+
+@contextlib.contextmanager
+def _collector_skips_the_app() -> Iterator[None]:
+    """While an import runs, the cyclic garbage collector leaves alone the objects that existed
+    before it (``gc.freeze``): the import makes and drops millions of small containers, and each
+    of the collector's full passes otherwise walked the whole application again (a third of a
+    100k-row dry run's time).  Nothing is lost: they are collected as usual afterwards.  Imports
+    running at once in one process (``ims serve``) unfreeze when the last of them ends."""
+    global _frozen_imports
+    with _frozen_lock:
+        if _frozen_imports == 0:
+            gc.freeze()
+        _frozen_imports += 1
+    try:
+        yield
+    finally:
+        with _frozen_lock:
+            _frozen_imports -= 1
+            if _frozen_imports == 0:
+                gc.unfreeze()
 
 
 def _finish(report: ImportReport, reader: RowReader | None, errors_path: str | Path | None) -> ImportReport:
