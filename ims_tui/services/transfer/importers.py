@@ -224,7 +224,7 @@ _FILE_TO_FIELD = {"unit_cost": "standard_cost", "default_location": "default_loc
 @dataclass
 class _ProductPlan:
     product_id: int | None
-    fields: dict[str, Any]  # the merged field values to write
+    fields: dict[str, Any]  # the merged field values to write (empty when nothing changed: not written)
     changed: bool
     barcodes: list[tuple[str, Decimal]] | None  # the product's barcodes after the import (None: leave)
     existing_barcodes: dict[str, tuple[int, Decimal]]  # code -> (id, pack)
@@ -532,18 +532,21 @@ class ProductImporter(Importer):
     def _plan(self, row: ParsedRow, current: dict | None, barcodes_by_product: dict, items_by_product: dict,
               items: list[tuple[int, str, Decimal | None]] | None, settings_by_product: dict) -> _ProductPlan:
         values = row.values
-        base = None if current is None else {f: current[f] for f in PRODUCT_FIELDS}
-        fields = dict(PRODUCT_DEFAULTS if base is None else base)
+        given = {}  # field -> the file's value
         for column, field in self.planned_columns:
             value = values.get(column)
             if value is not None:
-                fields[field] = self.locations[value].id if column == "default_location" else value
+                given[field] = self.locations[value].id if column == "default_location" else value
         barcodes = row.wishes.get("barcodes")
         settings = (values.get("max_qty"), values.get("safety_stock"))
         if current is None:  # a new product: everything is a change, nothing is stored to compare with
-            return _ProductPlan(None, fields, True, barcodes, {}, items, {}, settings)
+            return _ProductPlan(None, PRODUCT_DEFAULTS | given, True, barcodes, {}, items, {}, settings)
         product_id = current["id"]
-        changed = fields != base
+        changed = False
+        for field, value in given.items():
+            if value != current[field]:
+                changed = True
+                break
         existing_barcodes = barcodes_by_product.get(product_id, {})
         if not changed and barcodes is not None and dict(barcodes) != {c: p for c, (_, p) in existing_barcodes.items()}:
             changed = True
@@ -556,6 +559,8 @@ class ProductImporter(Importer):
         if not changed:
             (maximum, safety), (stored_maximum, stored_safety) = settings, settings_by_product.get(product_id, (ZERO, ZERO))
             changed = (maximum is not None and maximum != stored_maximum) or (safety is not None and safety != stored_safety)
+        # An unchanged product is not written: its plan needs no merged fields.
+        fields = {f: current[f] for f in PRODUCT_FIELDS} | given if changed else {}
         return _ProductPlan(product_id, fields, changed, barcodes, existing_barcodes, items, existing_items, settings)
 
     # -- writing -------------------------------------------------------------------------
