@@ -305,7 +305,8 @@ class ProductImporter(Importer):
         existing = self._existing(skus)
         ids = [product["id"] for product in existing.values()]
         barcodes_by_product = self._barcodes_of(ids)
-        items_by_product = self._items_of(ids)
+        # A batch whose rows name no supplier compares and writes no supplier items: none to read.
+        items_by_product = self._items_of(ids) if any("items" in row.wishes for row in rows) else {}
         wanted_items = self._resolve_implied_skus(rows, existing, items_by_product)
         owners = self._barcode_owners([code for row in rows for code, _ in row.wishes.get("barcodes") or ()])
         item_owners = self._item_owners([(s, sku) for items in wanted_items.values() for s, sku, _ in items])
@@ -478,8 +479,14 @@ class ProductImporter(Importer):
                 stored[code] = sku
         if not stored:
             return {}
-        owners = {code: next((stored[v] for v in spellings if v in stored), None) for code, spellings in variants.items()}
-        return {code: owner for code, owner in owners.items() if owner is not None}
+        owners: dict[str, str] = {}
+        for code, spellings in variants.items():
+            for spelling in spellings:
+                owner = stored.get(spelling)
+                if owner is not None:
+                    owners[code] = owner
+                    break
+        return owners
 
     def _item_owners(self, pairs: list[tuple[int, str]]) -> dict[tuple[int, str], str]:
         owners: dict[tuple[int, str], str] = {}
