@@ -16,11 +16,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Table, any_, bindparam, delete, func, insert, literal_column, select, update
+from sqlalchemy import String, Table, any_, bindparam, delete, func, insert, literal_column, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -125,6 +126,7 @@ class Importer:
         self.file_hash = file_hash
         self.postgres = session.get_bind().dialect.name == "postgresql"
         self.writing = False  # True in the writing pass (after rebind): the checks also plan the writes
+        self._statements: dict[Any, Any] = {}  # read_in's, by call site
         self.context = self.load()
 
     def load(self) -> Any:
@@ -149,6 +151,23 @@ class Importer:
         if self.postgres:
             return [column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))]
         return [column.in_(select(literal_column("value")).select_from(func.json_each(bindparam(None, json.dumps(list(values))))))]
+
+    def read_in(self, column: Any, values: list, build: Callable[[Any], Any]) -> list[Any]:
+        """The rows of ``build(clause)``, ``clause`` selecting ``column IN values`` as
+        :meth:`where_in`'s does, fetched at once.  The statement is built once per call site
+        (``build``'s code) and importer and run with the values as its one parameter: a batch
+        builds and keys no new statement."""
+        if not values:
+            return []
+        statement = self._statements.get(build.__code__)
+        if statement is None:
+            if self.postgres:
+                clause = column == any_(bindparam("in_values", type_=postgresql.ARRAY(column.type)))
+            else:
+                clause = column.in_(select(literal_column("value")).select_from(func.json_each(bindparam("in_values", type_=String()))))
+            statement = self._statements[build.__code__] = build(clause)
+        parameter = list(values) if self.postgres else json.dumps(list(values))
+        return self.session.connection().execute(statement, {"in_values": parameter}).all()
 
     def read(self, statement: Any) -> list[Any]:
         """The rows of a Core ``statement`` on the session's connection, fetched at once: none of
@@ -437,25 +456,24 @@ class ProductImporter(Importer):
         table = Product.__table__
         names = ("id", "sku", *PRODUCT_FIELDS)
         found: dict[str, dict] = {}
-        for clause in self.where_in(table.c.sku, skus):
-            for row in self.read(select(*(table.c[name] for name in names)).where(clause)):
-                found[row[1]] = dict(zip(names, row))
+        for row in self.read_in(table.c.sku, skus, lambda clause: select(*(table.c[name] for name in names)).where(clause)):
+            found[row[1]] = dict(zip(names, row))
         return found
 
     def _ids(self, skus: list[str]) -> dict[str, int]:
         table = Product.__table__
         found: dict[str, int] = {}
-        for clause in self.where_in(table.c.sku, skus):
-            found.update((sku, id_) for sku, id_ in self.read(select(table.c.sku, table.c.id).where(clause)))
+        found.update((sku, id_) for sku, id_ in self.read_in(table.c.sku, skus,
+                                                             lambda clause: select(table.c.sku, table.c.id).where(clause)))
         return found
 
     def _barcodes_of(self, product_ids: list[int]) -> dict[int, dict[str, tuple[int, Decimal]]]:
         found: dict[int, dict[str, tuple[int, Decimal]]] = {}
-        for clause in self.where_in(Barcode.product_id, product_ids):
-            for id_, product_id, code, pack in self.read(
-                select(Barcode.id, Barcode.product_id, Barcode.code, Barcode.pack_qty).where(clause)
-            ):
-                found.setdefault(product_id, {})[code] = (id_, pack)
+        for id_, product_id, code, pack in self.read_in(
+            Barcode.product_id, product_ids,
+            lambda clause: select(Barcode.id, Barcode.product_id, Barcode.code, Barcode.pack_qty).where(clause),
+        ):
+            found.setdefault(product_id, {})[code] = (id_, pack)
         return found
 
     def _items_of(self, product_ids: list[int]) -> dict[int, dict[int, tuple[int, str, Decimal]]]:
@@ -472,11 +490,11 @@ class ProductImporter(Importer):
         """Code -> the SKU of the product that has it in any spelling (codes nobody has are left out)."""
         variants = {code: gtin_variants(code) for code in codes}
         stored: dict[str, str] = {}
-        for clause in self.where_in(Barcode.code, sorted({v for spellings in variants.values() for v in spellings})):
-            for code, sku in self.read(
-                select(Barcode.code, Product.sku).join(Product, Product.id == Barcode.product_id).where(clause)
-            ):
-                stored[code] = sku
+        for code, sku in self.read_in(
+            Barcode.code, sorted({v for spellings in variants.values() for v in spellings}),
+            lambda clause: select(Barcode.code, Product.sku).join(Product, Product.id == Barcode.product_id).where(clause),
+        ):
+            stored[code] = sku
         if not stored:
             return {}
         owners: dict[str, str] = {}
@@ -509,13 +527,13 @@ class ProductImporter(Importer):
     def _settings_of(self, product_ids: list[int]) -> dict[int, tuple[Decimal, Decimal]]:
         """Max and safety stock of each product's home-warehouse reorder settings."""
         found: dict[int, tuple[Decimal, Decimal]] = {}
-        for clause in self.where_in(ReorderSetting.product_id, product_ids):
-            for product_id, maximum, safety in self.read(
-                select(ReorderSetting.product_id, ReorderSetting.max_qty, ReorderSetting.safety_stock)
-                .join(Product, Product.id == ReorderSetting.product_id)
-                .where(clause, ReorderSetting.warehouse_id == home_warehouse())
-            ):
-                found[product_id] = (maximum, safety)
+        for product_id, maximum, safety in self.read_in(
+            ReorderSetting.product_id, product_ids,
+            lambda clause: select(ReorderSetting.product_id, ReorderSetting.max_qty, ReorderSetting.safety_stock)
+            .join(Product, Product.id == ReorderSetting.product_id)
+            .where(clause, ReorderSetting.warehouse_id == home_warehouse()),
+        ):
+            found[product_id] = (maximum, safety)
         return found
 
     def _check_settings(self, row: ParsedRow, current: dict | None, settings_by_product: dict) -> None:
