@@ -17,10 +17,28 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 from collections.abc import Iterable
 from decimal import Decimal
 
-from sqlalchemy import Date, Select, String, and_, bindparam, case, func, literal, select, text, type_coerce, update
+from sqlalchemy import (
+    Date,
+    Integer,
+    Select,
+    String,
+    and_,
+    any_,
+    bindparam,
+    case,
+    func,
+    literal,
+    literal_column,
+    select,
+    text,
+    type_coerce,
+    update,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, aliased
 
 from ims_tui.db.models import (
@@ -349,40 +367,52 @@ def _text(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
-def sync_imported(session: Session, entries: Iterable[tuple[int, Decimal | None, Decimal | None]]) -> None:
+def _id_in(column, ids: list[int], dialect: str):  # type: ignore[no-untyped-def]
+    """SQL: ``column IN ids`` with one parameter however many ids (``= ANY(array)`` on PostgreSQL,
+    ``json_each`` on SQLite): an expanding IN of a batch's thousand ids cost more to render than to run."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(None, ids, type_=postgresql.ARRAY(Integer())))
+    return column.in_(select(literal_column("value")).select_from(func.json_each(bindparam(None, json.dumps(ids)))))
+
+
+def sync_imported(session: Session, entries: Iterable[tuple[int, Decimal, Decimal, Decimal | None, Decimal | None]]) -> None:
     """After a product import: each product's home-warehouse settings take its reorder point and
-    quantity, and the maximum and safety stock the file gave ((product id, max, safety), None
-    where the file left them alone); set-based, then the alerts follow."""
-    wanted = {product_id: (maximum, safety) for product_id, maximum, safety in entries}
+    quantity (as just written), and the maximum and safety stock the file gave ((product id,
+    point, quantity, max, safety), None where the file left them alone); set-based, then the
+    alerts follow."""
+    wanted = {product_id: values for product_id, *values in entries}
     if not wanted:
         return
     ids = sorted(wanted)
-    products = session.execute(
-        select(Product.id, Product.reorder_point, Product.reorder_qty, home_warehouse().label("home"))
-        .where(Product.id.in_(ids))
+    connection = session.connection()  # Core rows: a batch reads a thousand of each
+    dialect = connection.dialect.name
+    first_supplier = (select(func.min(SupplierItem.supplier_id)).where(SupplierItem.product_id == Product.id)
+                      .scalar_subquery())
+    products = connection.execute(
+        select(Product.id, home_warehouse(), first_supplier).where(_id_in(Product.id, ids, dialect))
     ).all()
-    existing = {(row.product_id, row.warehouse_id): row.id for row in session.execute(
-        select(ReorderSetting.id, ReorderSetting.product_id, ReorderSetting.warehouse_id).where(ReorderSetting.product_id.in_(ids)))}
-    first_supplier = dict(session.execute(
-        select(SupplierItem.product_id, func.min(SupplierItem.supplier_id)).where(SupplierItem.product_id.in_(ids))
-        .group_by(SupplierItem.product_id)).all())
+    existing = {(product_id, warehouse_id): id_ for id_, product_id, warehouse_id in connection.execute(
+        select(ReorderSetting.id, ReorderSetting.product_id, ReorderSetting.warehouse_id)
+        .where(_id_in(ReorderSetting.product_id, ids, dialect)))}
+    with_settings = {product_id for product_id, _ in existing}  # in any warehouse: their alerts follow
     inserts, updates = [], []
-    for product in products:
-        if product.home is None:
+    for product_id, home, supplier_id in products:
+        if home is None:
             continue
-        maximum, safety = wanted[product.id]
-        values = {"reorder_point": product.reorder_point, "reorder_qty": product.reorder_qty}
+        point, quantity, maximum, safety = wanted[product_id]
+        values = {"reorder_point": point, "reorder_qty": quantity}
         if maximum is not None:
             values["max_qty"] = maximum
         if safety is not None:
             values["safety_stock"] = safety
-        setting_id = existing.get((product.id, product.home))
+        setting_id = existing.get((product_id, home))
         if setting_id is not None:
             updates.append({"s_id": setting_id, **{f"s_{name}": value for name, value in values.items()}})
         elif any(values.values()):
-            inserts.append({"product_id": product.id, "warehouse_id": product.home, "max_qty": Decimal(0),
-                            "safety_stock": Decimal(0), **values, "supplier_id": first_supplier.get(product.id),
+            inserts.append({"product_id": product_id, "warehouse_id": home, "max_qty": Decimal(0),
+                            "safety_stock": Decimal(0), **values, "supplier_id": supplier_id,
                             "updated_at": utcnow()})
+            with_settings.add(product_id)
     table = ReorderSetting.__table__
     if inserts:
         session.execute(table.insert(), inserts)
@@ -393,4 +423,4 @@ def sync_imported(session: Session, entries: Iterable[tuple[int, Decimal | None,
         columns = [key.removeprefix("s_") for key in shape if key != "s_id"]
         session.execute(update(table).where(table.c.id == bindparam("s_id"))
                         .values({name: bindparam(f"s_{name}", type_=table.c[name].type) for name in columns}), rows)
-    refresh(session, ids)
+    refresh(session, with_settings)  # a product without settings has no alert to raise or clear

@@ -16,11 +16,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Table, any_, bindparam, delete, func, insert, literal_column, select, update
+from sqlalchemy import String, Table, any_, bindparam, delete, func, insert, literal_column, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -78,23 +79,6 @@ def _in_chunks(values: list, size: int = 900) -> list[list]:
     return [values[i : i + size] for i in range(0, len(values), size)] or [[]]
 
 
-def _remembering(process: Any) -> Any:
-    """``process`` (a column's bind processor), converting again only a value that is not the same
-    object as the last one: a timestamp or a default shared by a batch is converted once."""
-    if process is None:
-        return None
-    last: Any = object()
-    converted: Any = None
-
-    def convert(value: Any) -> Any:
-        nonlocal last, converted
-        if value is not last:
-            last, converted = value, process(value)
-        return converted
-
-    return convert
-
-
 def _lower_map(pairs: list[tuple[str | None, Any]]) -> dict[str, Any]:
     return {key.lower(): value for key, value in pairs if key}
 
@@ -142,6 +126,7 @@ class Importer:
         self.file_hash = file_hash
         self.postgres = session.get_bind().dialect.name == "postgresql"
         self.writing = False  # True in the writing pass (after rebind): the checks also plan the writes
+        self._statements: dict[Any, Any] = {}  # read_in's, by call site
         self.context = self.load()
 
     def load(self) -> Any:
@@ -167,6 +152,28 @@ class Importer:
             return [column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))]
         return [column.in_(select(literal_column("value")).select_from(func.json_each(bindparam(None, json.dumps(list(values))))))]
 
+    def read_in(self, column: Any, values: list, build: Callable[[Any], Any]) -> list[Any]:
+        """The rows of ``build(clause)``, ``clause`` selecting ``column IN values`` as
+        :meth:`where_in`'s does, fetched at once.  The statement is built once per call site
+        (``build``'s code) and importer and run with the values as its one parameter: a batch
+        builds and keys no new statement."""
+        if not values:
+            return []
+        statement = self._statements.get(build.__code__)
+        if statement is None:
+            if self.postgres:
+                clause = column == any_(bindparam("in_values", type_=postgresql.ARRAY(column.type)))
+            else:
+                clause = column.in_(select(literal_column("value")).select_from(func.json_each(bindparam("in_values", type_=String()))))
+            statement = self._statements[build.__code__] = build(clause)
+        parameter = list(values) if self.postgres else json.dumps(list(values))
+        return self.session.connection().execute(statement, {"in_values": parameter}).all()
+
+    def read(self, statement: Any) -> list[Any]:
+        """The rows of a Core ``statement`` on the session's connection, fetched at once: none of
+        the ORM's per-row result machinery (the checks read thousands of rows a batch, twice)."""
+        return self.session.connection().execute(statement).all()
+
     def insert_rows(self, table: Table, rows: list[dict[str, Any]]) -> None:
         """Insert ``rows`` (dicts with the same keys) in bulk on the session's connection, values
         converted by the columns' types once: ``COPY`` on PostgreSQL, one prepared ``executemany``
@@ -175,9 +182,18 @@ class Importer:
             return
         dialect = self.session.get_bind().dialect
         names = list(rows[0])
-        converters = [_remembering(table.c[name].type.bind_processor(dialect)) for name in names]
-        values = ([value if convert is None or value is None else convert(value)
-                   for value, convert in zip(row.values(), converters)] for row in rows)
+        columns = []
+        for name in names:  # converted a column at a time: one bind processor, no per-row dispatch
+            process = table.c[name].type.bind_processor(dialect)
+            column = [row[name] for row in rows]
+            if process is not None:
+                first = column[0]
+                if all(value is first for value in column):  # one shared value (a timestamp, a default): once
+                    column = [None if first is None else process(first)] * len(column)
+                else:
+                    column = [None if value is None else process(value) for value in column]
+            columns.append(column)
+        values = zip(*columns)
         cursor = self.session.connection().connection.driver_connection.cursor()
         columns = ", ".join(names)
         statement = (f"COPY {table.name} ({columns}) FROM STDIN" if self.postgres
@@ -227,7 +243,7 @@ _FILE_TO_FIELD = {"unit_cost": "standard_cost", "default_location": "default_loc
 @dataclass
 class _ProductPlan:
     product_id: int | None
-    fields: dict[str, Any]  # the merged field values to write
+    fields: dict[str, Any]  # the merged field values to write (empty when nothing changed: not written)
     changed: bool
     barcodes: list[tuple[str, Decimal]] | None  # the product's barcodes after the import (None: leave)
     existing_barcodes: dict[str, tuple[int, Decimal]]  # code -> (id, pack)
@@ -308,7 +324,8 @@ class ProductImporter(Importer):
         existing = self._existing(skus)
         ids = [product["id"] for product in existing.values()]
         barcodes_by_product = self._barcodes_of(ids)
-        items_by_product = self._items_of(ids)
+        # A batch whose rows name no supplier compares and writes no supplier items: none to read.
+        items_by_product = self._items_of(ids) if any("items" in row.wishes for row in rows) else {}
         wanted_items = self._resolve_implied_skus(rows, existing, items_by_product)
         owners = self._barcode_owners([code for row in rows for code, _ in row.wishes.get("barcodes") or ()])
         item_owners = self._item_owners([(s, sku) for items in wanted_items.values() for s, sku, _ in items])
@@ -439,31 +456,30 @@ class ProductImporter(Importer):
         table = Product.__table__
         names = ("id", "sku", *PRODUCT_FIELDS)
         found: dict[str, dict] = {}
-        for clause in self.where_in(table.c.sku, skus):
-            for row in self.session.execute(select(*(table.c[name] for name in names)).where(clause)):
-                found[row[1]] = dict(zip(names, row))
+        for row in self.read_in(table.c.sku, skus, lambda clause: select(*(table.c[name] for name in names)).where(clause)):
+            found[row[1]] = dict(zip(names, row))
         return found
 
     def _ids(self, skus: list[str]) -> dict[str, int]:
         table = Product.__table__
         found: dict[str, int] = {}
-        for clause in self.where_in(table.c.sku, skus):
-            found.update((sku, id_) for sku, id_ in self.session.execute(select(table.c.sku, table.c.id).where(clause)))
+        found.update((sku, id_) for sku, id_ in self.read_in(table.c.sku, skus,
+                                                             lambda clause: select(table.c.sku, table.c.id).where(clause)))
         return found
 
     def _barcodes_of(self, product_ids: list[int]) -> dict[int, dict[str, tuple[int, Decimal]]]:
         found: dict[int, dict[str, tuple[int, Decimal]]] = {}
-        for clause in self.where_in(Barcode.product_id, product_ids):
-            for id_, product_id, code, pack in self.session.execute(
-                select(Barcode.id, Barcode.product_id, Barcode.code, Barcode.pack_qty).where(clause)
-            ):
-                found.setdefault(product_id, {})[code] = (id_, pack)
+        for id_, product_id, code, pack in self.read_in(
+            Barcode.product_id, product_ids,
+            lambda clause: select(Barcode.id, Barcode.product_id, Barcode.code, Barcode.pack_qty).where(clause),
+        ):
+            found.setdefault(product_id, {})[code] = (id_, pack)
         return found
 
     def _items_of(self, product_ids: list[int]) -> dict[int, dict[int, tuple[int, str, Decimal]]]:
         found: dict[int, dict[int, tuple[int, str, Decimal]]] = {}
         for clause in self.where_in(SupplierItem.product_id, product_ids):
-            for id_, product_id, supplier_id, supplier_sku, cost in self.session.execute(
+            for id_, product_id, supplier_id, supplier_sku, cost in self.read(
                 select(SupplierItem.id, SupplierItem.product_id, SupplierItem.supplier_id,
                        SupplierItem.supplier_sku, SupplierItem.cost).where(clause)
             ):
@@ -474,21 +490,27 @@ class ProductImporter(Importer):
         """Code -> the SKU of the product that has it in any spelling (codes nobody has are left out)."""
         variants = {code: gtin_variants(code) for code in codes}
         stored: dict[str, str] = {}
-        for clause in self.where_in(Barcode.code, sorted({v for spellings in variants.values() for v in spellings})):
-            for code, sku in self.session.execute(
-                select(Barcode.code, Product.sku).join(Product, Product.id == Barcode.product_id).where(clause)
-            ):
-                stored[code] = sku
+        for code, sku in self.read_in(
+            Barcode.code, sorted({v for spellings in variants.values() for v in spellings}),
+            lambda clause: select(Barcode.code, Product.sku).join(Product, Product.id == Barcode.product_id).where(clause),
+        ):
+            stored[code] = sku
         if not stored:
             return {}
-        owners = {code: next((stored[v] for v in spellings if v in stored), None) for code, spellings in variants.items()}
-        return {code: owner for code, owner in owners.items() if owner is not None}
+        owners: dict[str, str] = {}
+        for code, spellings in variants.items():
+            for spelling in spellings:
+                owner = stored.get(spelling)
+                if owner is not None:
+                    owners[code] = owner
+                    break
+        return owners
 
     def _item_owners(self, pairs: list[tuple[int, str]]) -> dict[tuple[int, str], str]:
         owners: dict[tuple[int, str], str] = {}
         wanted = set(pairs)
         for clause in self.where_in(SupplierItem.supplier_sku, sorted({sku for _, sku in pairs})):
-            for supplier_id, supplier_sku, sku in self.session.execute(
+            for supplier_id, supplier_sku, sku in self.read(
                 select(SupplierItem.supplier_id, SupplierItem.supplier_sku, Product.sku)
                 .join(Product, Product.id == SupplierItem.product_id).where(clause)
             ):
@@ -499,19 +521,19 @@ class ProductImporter(Importer):
     def _stocked(self, product_ids: list[int]) -> set[int]:
         stocked: set[int] = set()
         for clause in self.where_in(Balance.product_id, product_ids):
-            stocked.update(self.session.scalars(select(Balance.product_id).where(clause, Balance.on_hand > 0).distinct()))
+            stocked.update(id_ for (id_,) in self.read(select(Balance.product_id).where(clause, Balance.on_hand > 0).distinct()))
         return stocked
 
     def _settings_of(self, product_ids: list[int]) -> dict[int, tuple[Decimal, Decimal]]:
         """Max and safety stock of each product's home-warehouse reorder settings."""
         found: dict[int, tuple[Decimal, Decimal]] = {}
-        for clause in self.where_in(ReorderSetting.product_id, product_ids):
-            for product_id, maximum, safety in self.session.execute(
-                select(ReorderSetting.product_id, ReorderSetting.max_qty, ReorderSetting.safety_stock)
-                .join(Product, Product.id == ReorderSetting.product_id)
-                .where(clause, ReorderSetting.warehouse_id == home_warehouse())
-            ):
-                found[product_id] = (maximum, safety)
+        for product_id, maximum, safety in self.read_in(
+            ReorderSetting.product_id, product_ids,
+            lambda clause: select(ReorderSetting.product_id, ReorderSetting.max_qty, ReorderSetting.safety_stock)
+            .join(Product, Product.id == ReorderSetting.product_id)
+            .where(clause, ReorderSetting.warehouse_id == home_warehouse()),
+        ):
+            found[product_id] = (maximum, safety)
         return found
 
     def _check_settings(self, row: ParsedRow, current: dict | None, settings_by_product: dict) -> None:
@@ -534,31 +556,36 @@ class ProductImporter(Importer):
 
     def _plan(self, row: ParsedRow, current: dict | None, barcodes_by_product: dict, items_by_product: dict,
               items: list[tuple[int, str, Decimal | None]] | None, settings_by_product: dict) -> _ProductPlan:
-        wishes = row.wishes
-        base = dict(PRODUCT_DEFAULTS) if current is None else {f: current[f] for f in PRODUCT_FIELDS}
-        fields = dict(base)
+        values = row.values
+        given = {}  # field -> the file's value
         for column, field in self.planned_columns:
-            value = row.values.get(column)
-            if value is None:
-                continue
-            if column == "default_location":
-                value = self.locations[value].id
-            fields[field] = value
-        changed = current is None or fields != base
-        product_id = None if current is None else current["id"]
-        existing_barcodes = barcodes_by_product.get(product_id, {}) if product_id else {}
-        barcodes = wishes.get("barcodes")
-        if barcodes is not None and {c: p for c, p in barcodes} != {c: p for c, (_, p) in existing_barcodes.items()}:
+            value = values.get(column)
+            if value is not None:
+                given[field] = self.locations[value].id if column == "default_location" else value
+        barcodes = row.wishes.get("barcodes")
+        settings = (values.get("max_qty"), values.get("safety_stock"))
+        if current is None:  # a new product: everything is a change, nothing is stored to compare with
+            return _ProductPlan(None, PRODUCT_DEFAULTS | given, True, barcodes, {}, items, {}, settings)
+        product_id = current["id"]
+        changed = False
+        for field, value in given.items():
+            if value != current[field]:
+                changed = True
+                break
+        existing_barcodes = barcodes_by_product.get(product_id, {})
+        if not changed and barcodes is not None and dict(barcodes) != {c: p for c, (_, p) in existing_barcodes.items()}:
             changed = True
-        existing_items = items_by_product.get(product_id, {}) if product_id else {}
-        if items is not None:
+        existing_items = items_by_product.get(product_id, {})
+        if not changed and items is not None:
             now = {s: (sku, cost) for s, (_, sku, cost) in existing_items.items()}
             after = {s: (sku, existing_items[s][2] if cost is None and s in existing_items else (cost or Decimal(0)))
                      for s, sku, cost in items}
-            changed = changed or now != after
-        settings = (row.values.get("max_qty"), row.values.get("safety_stock"))
-        stored = settings_by_product.get(product_id, (Decimal(0), Decimal(0))) if product_id else (Decimal(0), Decimal(0))
-        changed = changed or any(wish is not None and wish != had for wish, had in zip(settings, stored, strict=True))
+            changed = now != after
+        if not changed:
+            (maximum, safety), (stored_maximum, stored_safety) = settings, settings_by_product.get(product_id, (ZERO, ZERO))
+            changed = (maximum is not None and maximum != stored_maximum) or (safety is not None and safety != stored_safety)
+        # An unchanged product is not written: its plan needs no merged fields.
+        fields = {f: current[f] for f in PRODUCT_FIELDS} | given if changed else {}
         return _ProductPlan(product_id, fields, changed, barcodes, existing_barcodes, items, existing_items, settings)
 
     # -- writing -------------------------------------------------------------------------
@@ -586,8 +613,8 @@ class ProductImporter(Importer):
             ])
         self._apply_barcodes([row for row in batch if row.action in ("create", "update")])
         self._apply_items([row for row in batch if row.action in ("create", "update")])
-        alerts.sync_imported(self.session, [(row.plan.product_id, *row.plan.settings)
-                                            for row in batch if row.action in ("create", "update")])
+        alerts.sync_imported(self.session, [(row.plan.product_id, row.plan.fields["reorder_point"], row.plan.fields["reorder_qty"],
+                                             *row.plan.settings) for row in batch if row.action in ("create", "update")])
 
     def _apply_barcodes(self, rows: list[ParsedRow]) -> None:
         removed: list[int] = []

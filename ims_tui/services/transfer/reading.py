@@ -286,6 +286,19 @@ def parse_decimal(text: str, decimal: str, scale: int, *, what: str = "number") 
     return value
 
 
+def decimal_reader(decimal: str, scale: int, what: str) -> Callable[[str], Decimal]:
+    """``parse_decimal`` for one file's convention and one scale, the common plain cell answered
+    by a bound regex and ``Decimal`` alone (a file of 100,000 rows reads 400,000 numbers)."""
+    plain = _plain_number(decimal, scale).fullmatch
+
+    def read(text: str) -> Decimal:
+        if plain(text):
+            return Decimal(text if decimal == "." else text.replace(decimal, "."))
+        return parse_decimal(text, decimal, scale, what=what)
+
+    return read
+
+
 def parse_int(text: str) -> int:
     if not re.fullmatch(r"\+?\d{1,9}", text.replace(" ", ""), re.ASCII):
         raise ValueProblem("not a whole number of zero or more")

@@ -12,12 +12,12 @@ from ims_tui.services.text import first_control
 from ims_tui.services.transfer.columns import LIST_SEPARATOR, Column, HeaderMapping, KindSpec
 from ims_tui.services.transfer.reading import (
     FileFormat,
+    FORMULA_TRIGGERS,
     ValueProblem,
+    decimal_reader,
     parse_bool,
     parse_date,
-    parse_decimal,
     parse_int,
-    unneutralise,
 )
 from ims_tui.services.transfer.report import Problem
 
@@ -54,14 +54,21 @@ class RowParser:
         self.headers = {m.column: m.header for m in mapping.matches if m.column}
         self.width = len(mapping.matches)
         self.format = file_format
+        self.money = decimal_reader(file_format.decimal, MONEY_SCALE, "money amount")
+        self.qty = decimal_reader(file_format.decimal, QTY_SCALE, "quantity")
         self.columns = [kind_spec.column(name) for name in self.used]
         # Per used column, decided once: (name, cell index, required, allowed controls, converter, max length).
         self._reads = [(column.name, self.used[column.name], column.required, "\n\t" if column.name in MULTILINE else "",
                         self._converter(column), column.max_length) for column in self.columns]
         self._unused_required = [column for column in kind_spec.required if column not in self.used]
+        self._indexes = tuple(self.used.values())
 
     def is_blank(self, cells: list[str]) -> bool:
-        return not any(cells[index].strip() for index in self.used.values() if index < len(cells))
+        width = len(cells)
+        for index in self._indexes:
+            if index < width and cells[index].strip():
+                return False
+        return True
 
     def parse(self, number: int, cells: list[str]) -> ParsedRow:
         values: dict[str, Any] = {}
@@ -71,7 +78,10 @@ class RowParser:
         if width > self.width and any(cell.strip() for cell in cells[self.width:]):
             row.problem("", f"the row has {width} cells but the header has {self.width}: check the quoting", value="")
         for name, index, required, allowed, convert, max_length in self._reads:
-            text = raw[name] = unneutralise(cells[index].strip()) if index < width else ""
+            text = cells[index].strip() if index < width else ""
+            if len(text) > 1 and text[0] == "'" and text[1] in FORMULA_TRIGGERS:  # unneutralise(), inline
+                text = text[1:]
+            raw[name] = text
             if not text:
                 values[name] = None
                 if required:
@@ -118,11 +128,7 @@ class RowParser:
                 return word
             return choice
         if type_ == "list":
-            return lambda text: tuple(part.strip() for part in text.split(LIST_SEPARATOR) if part.strip())
+            def parts(text: str) -> tuple[str, ...]:
+                return tuple(filter(None, map(str.strip, text.split(LIST_SEPARATOR))))  # the non-empty parts, stripped
+            return parts
         raise AssertionError(f"unknown column type {type_}")
-
-    def money(self, text: str) -> Any:
-        return parse_decimal(text, self.format.decimal, MONEY_SCALE, what="money amount")
-
-    def qty(self, text: str) -> Any:
-        return parse_decimal(text, self.format.decimal, QTY_SCALE, what="quantity")

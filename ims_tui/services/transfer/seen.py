@@ -32,6 +32,8 @@ def _encode(value: Any) -> str:
     if kind is int:
         return str(value)
     if kind is tuple or kind is list:
+        if len(value) == 2 and type(value[0]) is int and type(value[1]) is str:  # (row, key): most values
+            return f"[{value[0]}, {encode_basestring_ascii(value[1])}]"
         return "[" + ", ".join(map(_encode, value)) + "]"
     return json.dumps(value)
 
@@ -65,7 +67,8 @@ class SeenKeys(MutableMapping[Any, Any]):
     def first_seen(self, entries: list[tuple[Any, Any]]) -> list[Any | None]:
         """For each ``(key, value)`` in order: the value recorded under ``key`` earlier (by an earlier
         call or an earlier entry of this one), else None - and then ``value`` is recorded for it."""
-        encoded = [_encode(key) for key, _ in entries]
+        keys = [key for key, _ in entries]
+        encoded = list(map(encode_basestring_ascii if set(map(type, keys)) <= {str} else _encode, keys))
         stored = self._stored(encoded)
         found: list[Any | None] = []
         new: list[tuple[str, str]] = []
