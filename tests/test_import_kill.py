@@ -7,7 +7,7 @@ store - so kills land in start-up, in the checking pass and inside the write tra
 After each kill every table is compared with its contents before, and ``ims check`` is clean.
 Should an import finish before its kill (a slow machine), it must have written everything, and
 the next kills start from that state (a kill that reaches the process after its commit finds
-the whole import written).
+the whole import written) and come sooner, so most kills still land before the import ends.
 """
 
 from __future__ import annotations
@@ -159,9 +159,10 @@ def test_an_import_killed_at_random_moments_leaves_the_store_as_it_was(store_url
             process.wait(timeout=60)
             landed += 1
             wait_for_the_server(store_url)
-        else:
+        else:  # the machine runs faster than when the twin was timed: aim the next kills earlier
             _, err = process.communicate()
             assert process.returncode == 0, err
+            whole[kind] *= 0.7
         after = dump(store_url)
         if imports_done(store_url, kind) == imports_before:
             assert after == before, f"kill {kill} ({kind}) changed the store"
