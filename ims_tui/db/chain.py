@@ -25,11 +25,11 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, bindparam, insert, text, update
+from sqlalchemy import ColumnElement, Connection, bindparam, text, update
 from sqlalchemy.orm import Session, SessionTransaction
 
-from ims_tui.db.direct import Direct, connection_of
-from ims_tui.db.models import AuditEntry, ChainHead, ChainLink, Movement, Posting
+from ims_tui.db.direct import Direct, connection_of, run_driver_sql
+from ims_tui.db.models import AuditEntry, ChainHead, Movement, Posting
 
 STRIPES = 32
 GENESIS = "0" * 64
@@ -142,7 +142,8 @@ _TAKE_HEAD = Direct(
 )
 _SET_HEAD = Direct(update(ChainHead).where(ChainHead.stripe == bindparam("head")).values(hash=bindparam("new_hash")))
 _LINK_COLUMNS = ("stripe", "seq", "tbl", "row_id", "row_hash", "hash")
-_INSERT_LINKS = Direct(insert(ChainLink).values({name: bindparam(name) for name in _LINK_COLUMNS}))
+_INSERT_LINKS_SQL = f"INSERT INTO chain_links ({', '.join(_LINK_COLUMNS)}) VALUES ({', '.join('?' * len(_LINK_COLUMNS))})"
+"""SQLite: every column a plain int or text, nothing to convert."""
 # PostgreSQL: the links (as arrays, any number) and the new head in one round trip; a
 # data-modifying CTE always runs.
 _INSERT_LINKS_AND_SET_HEAD = Direct(text(
@@ -160,17 +161,20 @@ def append(connection: Connection, hashed: list[tuple[str, int, str]], *, stripe
     if not hashed:
         return
     end, previous = _TAKE_HEAD.one(connection, {"head": stripe, "count": len(hashed)})
+    # One link is one sha256 of link_hash's text; the links go to the driver as plain tuples (an
+    # import seals hundreds of thousands in its write transaction: no dict or bind step per link).
     links = []
+    add = links.append
+    sha256 = hashlib.sha256
     for seq, (table, row_id, content) in enumerate(hashed, start=end - len(hashed) + 1):
-        previous = link_hash(previous, table, row_id, content)
-        links.append({"stripe": stripe, "seq": seq, "tbl": table, "row_id": row_id, "row_hash": content,
-                      "hash": previous})
+        previous = sha256(f"{previous}|{table}|{row_id}|{content}".encode()).hexdigest()
+        add((stripe, seq, table, row_id, content, previous))
     if connection.dialect.name == "postgresql":
         _INSERT_LINKS_AND_SET_HEAD.execute(connection, {
-            "head": stripe, "new_hash": previous, "seqs": [link["seq"] for link in links],
-            "tbls": [link["tbl"] for link in links], "row_ids": [link["row_id"] for link in links],
-            "row_hashes": [link["row_hash"] for link in links], "hashes": [link["hash"] for link in links],
+            "head": stripe, "new_hash": previous, "seqs": [link[1] for link in links],
+            "tbls": [link[2] for link in links], "row_ids": [link[3] for link in links],
+            "row_hashes": [link[4] for link in links], "hashes": [link[5] for link in links],
         })
         return
-    _INSERT_LINKS.execute_many(connection, links)
+    run_driver_sql(connection, _INSERT_LINKS_SQL, links, many=True)
     _SET_HEAD.execute(connection, {"head": stripe, "new_hash": previous})

@@ -398,11 +398,15 @@ class _Posting:
         """``moves`` naming products by SKU and locations by code however they were typed or
         scanned (a case barcode, a location barcode), for the content digest."""
         self.prefetch_locations(moves)
-        return [
-            replace(move, sku=self.product(move.sku).sku, from_location=self.location(move.from_location).code,
-                    to_location=self.location(move.to_location).code, lot=(move.lot or "").strip() or None)
-            for move in moves
-        ]
+        found = []
+        for move in moves:
+            sku, source = self.product(move.sku).sku, self.location(move.from_location).code
+            destination, lot = self.location(move.to_location).code, (move.lot or "").strip() or None
+            if (sku, source, destination, lot) == (move.sku, move.from_location, move.to_location, move.lot):
+                found.append(move)  # as stored already (an import's rows): the very move
+            else:
+                found.append(replace(move, sku=sku, from_location=source, to_location=destination, lot=lot))
+        return found
 
     def prefetch_locations(self, moves: Sequence[StockMove]) -> None:
         """One round trip for every location code the posting names (most postings name two)."""
@@ -699,6 +703,10 @@ class Receipt:
     key: str
     moves: tuple[StockMove, ...]
     reference: str = ""
+    digest: str | None = None
+    """``content_digest(kind, moves, reason, reference)`` of the batch's kind and reason, worked out
+    ahead by the caller (an import works it out before it takes the write lock); used only when
+    the moves need no normalising (SKUs, location codes and lots as stored), else worked out here."""
 
 
 class ReceiptRefused(ImsError):
@@ -864,7 +872,11 @@ class _Batch(_Posting):
                 if not receipt.moves:
                     raise BadInput("nothing to post")
                 _check_text(receipt.key, self.reason, receipt.reference, receipt.moves)
-                digests[index] = content_digest(kind, self.normalised(receipt.moves), self.reason, receipt.reference)
+                moves = self.normalised(receipt.moves)
+                if receipt.digest is not None and all(a is b for a, b in zip(moves, receipt.moves, strict=True)):
+                    digests[index] = receipt.digest
+                else:
+                    digests[index] = content_digest(kind, moves, self.reason, receipt.reference)
             except ImsError as exc:
                 failures[index] = exc
         results: dict[int, PostingResult] = {}

@@ -56,6 +56,8 @@ from ims_tui.values import ADJUSTMENT
 STOCK_LOCATION_KINDS = ("internal",)
 WHOLE_UNITS = ("ea", "pcs", "unit")
 OPENING_STOCK_REASON = "opening stock import"
+POSTING_KIND = "adjust"
+"""The kind of an opening-stock row's posting."""
 ZERO = Decimal(0)
 ONE = Decimal(1)
 """Shared by every row that takes them: the checked batches keep one copy, a bulk insert converts it once."""
@@ -908,6 +910,7 @@ class _StockWishes:
     move: StockMove | None
     earlier_serials: dict[str, int]  # serial -> the earlier row that has it for the same SKU
     earlier_lot: tuple[int, dt.date | None] | None  # the earlier row with this SKU's lot, and its expiry
+    digest: str | None = None  # the posting's content digest (the file alone decides it: worked out before the write lock)
 
 
 class StockImporter(Importer):
@@ -959,6 +962,8 @@ class StockImporter(Importer):
             row.wishes.move = StockMove(sku, row.values["qty"], ADJUSTMENT, code, lot, row.values.get("expiry"),
                                         tuple(row.values.get("serial") or ()), row.values.get("unit_cost"),
                                         reference=f"import {self.source_name} row {row.number}"[:200])
+            row.wishes.digest = ledger.content_digest(POSTING_KIND, [row.wishes.move], OPENING_STOCK_REASON,
+                                                      row.wishes.move.reference)
 
     def _screen_row(self, row: ParsedRow) -> str | None:
         """The row's own checks and its location (from the context); returns the location's code."""
@@ -1074,9 +1079,9 @@ class StockImporter(Importer):
         rows = [row for row in batch if row.action == "create"]
         if not rows:
             return
-        receipts = [ledger.Receipt(key, (move,), move.reference) for key, move in (row.plan for row in rows)]
+        receipts = [ledger.Receipt(row.plan[0], (row.plan[1],), row.plan[1].reference, row.wishes.digest) for row in rows]
         try:
-            ledger.post_receipts(self.session, self.actor, "adjust", receipts, reason=OPENING_STOCK_REASON)
+            ledger.post_receipts(self.session, self.actor, POSTING_KIND, receipts, reason=OPENING_STOCK_REASON)
         except ledger.ReceiptRefused as exc:
             raise WriteAborted([Problem.make(rows[exc.index].number, "", "", str(exc.error),
                                              conflict=exc.error.exit_code == 1)]) from None
