@@ -98,6 +98,21 @@ def store_url(backend: str, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
+def twin_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    """A second new, empty store on the same backend (in its own folder ``twin`` on SQLite), for
+    tests that compare two stores or time an operation on a copy."""
+    if backend == "sqlite":
+        (tmp_path / "twin").mkdir()
+        yield f"sqlite:///{tmp_path / 'twin' / 'store.db'}"
+        return
+    url = create_pg_database()
+    try:
+        yield url
+    finally:
+        drop_pg_database(url)
+
+
+@pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'store.db'}"
 

@@ -29,7 +29,7 @@ from ims_tui.db.engine import Store
 from ims_tui.services.actor import Actor
 from ims_tui.services.integrity import run_check
 from ims_tui.services.transfer import run_import
-from tests.conftest import create_pg_database, drop_pg_database, make_locations, open_store
+from tests.conftest import make_locations, open_store
 
 KILLS = 20
 PRODUCTS = 1000
@@ -129,21 +129,9 @@ def timed_import(url: str, kind: str, path: Path) -> float:
     return time.monotonic() - started
 
 
-@pytest.fixture
-def twin_url(backend, tmp_path):
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'twin' / 'store.db'}"
-        return
-    url = create_pg_database()
-    try:
-        yield url
-    finally:
-        drop_pg_database(url)
-
-
 @pytest.mark.slow
 def test_an_import_killed_at_random_moments_leaves_the_store_as_it_was(store_url, twin_url, tmp_path):
-    (tmp_path / "twin").mkdir()
+    (tmp_path / "twin").mkdir(exist_ok=True)  # the twin's files (and, on SQLite, its store)
     files = prepare(store_url, tmp_path)
     twin_files = prepare(twin_url, tmp_path / "twin")
     whole = {kind: timed_import(twin_url, kind, twin_files[kind]) for kind in ("products", "stock")}

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
+from bench.stock_import import per_row_apply
 from ims_tui.db.models import (
     AuditEntry,
     Balance,
@@ -30,13 +31,12 @@ from ims_tui.db.models import (
 )
 from ims_tui.services import ledger, settings, stock
 from ims_tui.services.actor import Actor
-from ims_tui.services.errors import BadInput, ImsError, RuleViolation
+from ims_tui.services.errors import BadInput, RuleViolation
 from ims_tui.services.integrity import run_check
 from ims_tui.services.ledger import Receipt, StockMove
 from ims_tui.services.transfer import importers, run_import
-from ims_tui.services.transfer.report import Problem
 from ims_tui.values import ADJUSTMENT
-from tests.conftest import create_pg_database, drop_pg_database, make_locations, make_product, open_store
+from tests.conftest import make_locations, make_product, open_store
 
 ADMIN = Actor("tester", "admin", "test-station")
 
@@ -148,31 +148,6 @@ def prepare(url: str, method: str) -> object:
     stock.issue(store, ADMIN, "SERIAL", Decimal(1), source="BIN-1", serials=("S-1",), key="before-s1-out")
     stock.receive(store, ADMIN, "CLEAR", Decimal(1), to="BIN-2", cost=Decimal(5), key="before-clear")
     return store
-
-
-def per_row_apply(self, batch) -> None:  # type: ignore[no-untyped-def]
-    """``StockImporter.apply`` one ``ledger.post`` per row (the path before the batch)."""
-    for row in batch:
-        if row.action != "create":
-            continue
-        key, move = row.plan
-        try:
-            ledger.post(self.session, self.actor, "adjust", [move], key=key, reason=importers.OPENING_STOCK_REASON,
-                        reference=move.reference)
-        except ImsError as exc:
-            raise importers.WriteAborted([Problem.make(row.number, "", "", str(exc), conflict=exc.exit_code == 1)]) from None
-
-
-@pytest.fixture
-def twin_url(backend: str, tmp_path: Path):  # type: ignore[no-untyped-def]
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'twin.db'}"
-        return
-    url = create_pg_database()
-    try:
-        yield url
-    finally:
-        drop_pg_database(url)
 
 
 @pytest.mark.parametrize("method", ["fifo", "lifo", "average"])
