@@ -250,13 +250,19 @@ def run_driver_sql(connection: Connection, sql: str, parameters: Any = None, *, 
         else:
             cursor.execute(sql, parameters)
     except dialect.loaded_dbapi.Error as exc:
-        lost = dialect.is_disconnect(exc, driver, cursor)
-        if lost:
-            connection.invalidate(exc)
-        raise DBAPIError.instance(
-            sql, parameters, exc, dialect.loaded_dbapi.Error, connection_invalidated=lost, dialect=dialect
-        ) from exc
+        raise _as_sqlalchemy_error(connection, driver, cursor, sql, parameters, exc) from exc
     return cursor
+
+
+def _as_sqlalchemy_error(connection: Connection, driver: Any, cursor: Any, sql: str, parameters: Any,
+                         exc: Exception) -> DBAPIError:
+    """A driver error as SQLAlchemy raises it (so retries and one-line messages treat both paths
+    alike), the connection invalidated when it was lost."""
+    dialect = connection.dialect
+    lost = dialect.is_disconnect(exc, driver, cursor)
+    if lost:
+        connection.invalidate(exc)
+    return DBAPIError.instance(sql, parameters, exc, dialect.loaded_dbapi.Error, connection_invalidated=lost, dialect=dialect)
 
 
 def allocate_ids(connection: Connection, table: str, count: int) -> list[int]:
@@ -296,11 +302,6 @@ def copy_rows(connection: Connection, table: Any, rows: Sequence[Mapping[str, An
                 copy.write_row([value if process is None or value is None else process(value)
                                 for value, process in zip([row[name] for name in names], processors)])
     except dialect.loaded_dbapi.Error as exc:
-        lost = dialect.is_disconnect(exc, driver, cursor)
-        if lost:
-            connection.invalidate(exc)
-        raise DBAPIError.instance(
-            sql, None, exc, dialect.loaded_dbapi.Error, connection_invalidated=lost, dialect=dialect
-        ) from exc
+        raise _as_sqlalchemy_error(connection, driver, cursor, sql, None, exc) from exc
     finally:
         cursor.close()
