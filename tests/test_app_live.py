@@ -17,7 +17,7 @@ from ims_tui.screens.lookup import LookupScreen
 from ims_tui.screens.product import ProductScreen
 from ims_tui.services.changes import open_feed
 from ims_tui.services import stock
-from tests.app_helpers import actor, make_app, settle, sign_in, stock_the_store, wait_until
+from tests.app_helpers import actor, live_within, make_app, settle, sign_in, stock_the_store, wait_until
 
 SIZE = (80, 24)
 
@@ -42,7 +42,7 @@ async def test_a_receipt_on_another_station_updates_the_open_product_screen(stor
         assert screen.detail.on_hand == Decimal(40)
         loads = screen.loads
         other_station(store.url, "stock", "receive", "HEX-M6", "5", "--to", "A-01-2")
-        await wait_until(pilot, lambda: screen.detail.on_hand == Decimal(45), timeout=1.0)
+        await wait_until(pilot, lambda: screen.detail.on_hand == Decimal(45), timeout=live_within())
         assert screen.loads == loads + 1
         assert {(row.location, row.on_hand) for row in screen.detail.stock} == {
             ("A-01-1", Decimal(32)), ("A-01-2", Decimal(13))
@@ -68,16 +68,16 @@ async def test_a_move_updates_location_lookup_and_live_screens(store):
         location = app.screen
         assert location.contents.rows == []
         stock.move(store, actor("admin", "someone", "station-2"), "NUT-M6", Decimal(7), source="A-01-1", to="RCV")
-        await wait_until(pilot, lambda: bool(location.contents.rows), timeout=1.0)
+        await wait_until(pilot, lambda: bool(location.contents.rows), timeout=live_within())
         assert [(row.sku, row.on_hand) for row in location.contents.rows] == [("NUT-M6", Decimal(7))]
-        await wait_until(pilot, lambda: live.query_one("#live-table").row_count == rows_before + 1, timeout=1.0)
+        await wait_until(pilot, lambda: live.query_one("#live-table").row_count == rows_before + 1, timeout=live_within())
         table = live.query_one("#live-table")
         last = table.get_row_at(table.row_count - 1)
         assert last[1] == "move" and last[3] == "NUT-M6" and str(last[5]).startswith("someone@station-2"[:6])
         # a receipt changes on-hand but not the lookup's product set: the totals follow
         stock.receive(store, actor("admin", "someone", "station-2"), "NUT-M6", Decimal(3), to="RCV")
         await wait_until(pilot, lambda: {h.sku: h.on_hand for h in lookup.results.rows}["NUT-M6"] == before["NUT-M6"] + 3,
-                         timeout=1.0)
+                         timeout=live_within())
 
 
 def test_the_feed_reports_products_and_locations_of_a_posting(store):

@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 from ims_tui.screens.purchase_orders import PurchaseOrdersScreen
-from tests.app_helpers import make_app, settle, sign_in, wait_until
+from tests.app_helpers import live_within, make_app, settle, sign_in, wait_until
 from tests.test_app_live import other_station
 from tests.test_purchasing_service import setup_catalogue
 
@@ -44,8 +44,8 @@ async def test_a_po_created_ordered_and_cancelled_elsewhere_follows_on_the_open_
         screen = app.screen
         assert isinstance(screen, PurchaseOrdersScreen) and listed(screen) == {}
         number = create_elsewhere(store.url)
-        await wait_until(pilot, lambda: listed(screen).get(number) == "draft", timeout=1.0)
+        await wait_until(pilot, lambda: listed(screen).get(number) == "draft", timeout=live_within())
         other_station(store.url, "po", "order", number)
-        await wait_until(pilot, lambda: listed(screen).get(number) == "ordered", timeout=1.0)
+        await wait_until(pilot, lambda: listed(screen).get(number) == "ordered", timeout=live_within())
         other_station(store.url, "po", "cancel", number, "--reason", "wrong supplier")
-        await wait_until(pilot, lambda: number not in listed(screen), timeout=1.0)
+        await wait_until(pilot, lambda: number not in listed(screen), timeout=live_within())

@@ -20,7 +20,7 @@ from ims_tui.screens.product_edit import ReorderSettingsScreen
 from ims_tui.screens.replenishment import LineRow, ReplenishScreen, SuggestedOrdersScreen
 from ims_tui.services import catalogue, ledger, purchasing, replenishment
 from ims_tui.services.actor import Actor
-from tests.app_helpers import make_app, settle, sign_in, stock_the_store, wait_until
+from tests.app_helpers import live_within, make_app, settle, sign_in, stock_the_store, wait_until
 from tests.conftest import make_product
 from tests.test_app_live import other_station
 
@@ -76,15 +76,15 @@ async def test_the_badge_follows_an_alert_raised_and_cleared_on_another_station(
         assert isinstance(screen, ReplenishScreen) and badge(app) == "3 alerts"
         # another station issues 5 of the 24 waters: projected 19 < 20 raises the alert
         other_station(store.url, "stock", "issue", "WATER-05", "5", "--from", "A-01-2", "--lot", "L2501")
-        raised = await wait_until(pilot, lambda: badge(app) == "4 alerts", timeout=1.0)
-        await wait_until(pilot, lambda: "WATER-05" in [row.sku for row in screen.alerts.rows], timeout=1.0)
+        raised = await wait_until(pilot, lambda: badge(app) == "4 alerts", timeout=live_within())
+        await wait_until(pilot, lambda: "WATER-05" in [row.sku for row in screen.alerts.rows], timeout=live_within())
         water = next(row for row in screen.alerts.rows if row.sku == "WATER-05")
         assert (water.projected, water.reorder_point, water.warehouse) == (Decimal(19), Decimal(20), "WH1")
         # a receipt that lifts it clears it, on the badge and on the list
         other_station(store.url, "stock", "receive", "WATER-05", "6", "--to", "A-01-2", "--lot", "L2501",
                       "--expiry", "2025-06-30")
-        cleared = await wait_until(pilot, lambda: badge(app) == "3 alerts", timeout=1.0)
-        await wait_until(pilot, lambda: "WATER-05" not in [row.sku for row in screen.alerts.rows], timeout=1.0)
+        cleared = await wait_until(pilot, lambda: badge(app) == "3 alerts", timeout=live_within())
+        await wait_until(pilot, lambda: "WATER-05" not in [row.sku for row in screen.alerts.rows], timeout=live_within())
         print(f"badge followed the other station in {raised * 1000:.0f} ms (raised), {cleared * 1000:.0f} ms (cleared)")
 
 
@@ -224,8 +224,8 @@ async def test_reorder_settings_are_saved_from_the_product_screen(store):
             Decimal(90), Decimal(60), Decimal(200), Decimal(15), "Acme Tapes")
         assert not saved.in_alert  # 100 on hand is above the new point of 90
         await wait_until(pilot, lambda: "at 90 (safety 15)" in str(product.query_one("#product-reorder", Static).render()),
-                         timeout=1.0)
-        await wait_until(pilot, lambda: badge(app) == "2 alerts", timeout=1.0)
+                         timeout=live_within())
+        await wait_until(pilot, lambda: badge(app) == "2 alerts", timeout=live_within())
 
 
 async def test_a_manager_applies_the_reorder_point_suggested_from_demand(store):
@@ -296,5 +296,5 @@ async def test_a_po_made_on_another_station_takes_its_line_off_the_suggestions(s
 
         assert suggested() == {"HEX-M6", "NUT-M6", "TAPE-48"}
         other_station(store.url, "po", "create", "--supplier", "Acme Tapes", "--line", "TAPE-48:42")
-        await wait_until(pilot, lambda: suggested() == {"HEX-M6", "NUT-M6"}, timeout=1.0)
-        await wait_until(pilot, lambda: badge(app) == "2 alerts", timeout=1.0)
+        await wait_until(pilot, lambda: suggested() == {"HEX-M6", "NUT-M6"}, timeout=live_within())
+        await wait_until(pilot, lambda: badge(app) == "2 alerts", timeout=live_within())
