@@ -16,10 +16,12 @@ reads better through the ORM and Core as usual.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import BindParameter, Connection, Dialect
+from sqlalchemy import BindParameter, Connection, Dialect, String, any_, bindparam, func, literal_column, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import visitors
@@ -305,3 +307,19 @@ def copy_rows(connection: Connection, table: Any, rows: Sequence[Mapping[str, An
         raise _as_sqlalchemy_error(connection, driver, cursor, sql, None, exc) from exc
     finally:
         cursor.close()
+
+
+def one_of(dialect: str, column: Any, values: Sequence | None = None, *, name: str | None = None) -> Any:
+    """``column IN (...)`` with the whole list as one parameter, however long it is: ``= ANY(array)``
+    on PostgreSQL, ``IN (SELECT value FROM json_each(...))`` on SQLite - no statement of a thousand
+    parameters to build, key and parse for each batch.  Given ``values``, the list is bound here;
+    given ``name``, the statement can be built once and run with ``{name: list_parameter(...)}``."""
+    value = None if values is None else list_parameter(dialect, values)
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, value, type_=postgresql.ARRAY(column.type)))
+    return column.in_(select(literal_column("value")).select_from(func.json_each(bindparam(name, value, type_=String()))))
+
+
+def list_parameter(dialect: str, values: Sequence) -> Any:
+    """A list as :func:`one_of`'s parameter takes it: an array on PostgreSQL, JSON text on SQLite."""
+    return list(values) if dialect == "postgresql" else json.dumps(list(values))

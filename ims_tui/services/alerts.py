@@ -17,30 +17,26 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
 from collections.abc import Iterable
 from decimal import Decimal
 
 from sqlalchemy import (
     Date,
-    Integer,
     Select,
     String,
     and_,
-    any_,
     bindparam,
     case,
     func,
     literal,
-    literal_column,
     select,
     text,
     type_coerce,
     update,
 )
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, aliased
 
+from ims_tui.db.direct import one_of
 from ims_tui.db.models import (
     Balance,
     Location,
@@ -367,14 +363,6 @@ def _text(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
-def _id_in(column, ids: list[int], dialect: str):  # type: ignore[no-untyped-def]
-    """SQL: ``column IN ids`` with one parameter however many ids (``= ANY(array)`` on PostgreSQL,
-    ``json_each`` on SQLite): an expanding IN of a batch's thousand ids cost more to render than to run."""
-    if dialect == "postgresql":
-        return column == any_(bindparam(None, ids, type_=postgresql.ARRAY(Integer())))
-    return column.in_(select(literal_column("value")).select_from(func.json_each(bindparam(None, json.dumps(ids)))))
-
-
 def sync_imported(session: Session, entries: Iterable[tuple[int, Decimal, Decimal, Decimal | None, Decimal | None]]) -> None:
     """After a product import: each product's home-warehouse settings take its reorder point and
     quantity (as just written), and the maximum and safety stock the file gave ((product id,
@@ -389,11 +377,11 @@ def sync_imported(session: Session, entries: Iterable[tuple[int, Decimal, Decima
     first_supplier = (select(func.min(SupplierItem.supplier_id)).where(SupplierItem.product_id == Product.id)
                       .scalar_subquery())
     products = connection.execute(
-        select(Product.id, home_warehouse(), first_supplier).where(_id_in(Product.id, ids, dialect))
+        select(Product.id, home_warehouse(), first_supplier).where(one_of(dialect, Product.id, ids))
     ).all()
     existing = {(product_id, warehouse_id): id_ for id_, product_id, warehouse_id in connection.execute(
         select(ReorderSetting.id, ReorderSetting.product_id, ReorderSetting.warehouse_id)
-        .where(_id_in(ReorderSetting.product_id, ids, dialect)))}
+        .where(one_of(dialect, ReorderSetting.product_id, ids)))}
     with_settings = {product_id for product_id, _ in existing}  # in any warehouse: their alerts follow
     inserts, updates = [], []
     for product_id, home, supplier_id in products:

@@ -18,13 +18,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
-from sqlalchemy import Connection, any_, bindparam, exists, func, literal_column, select, text, type_coerce, update
+from sqlalchemy import Connection, bindparam, exists, func, select, text, type_coerce, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ims_tui.db import chain
-from ims_tui.db.direct import Direct, allocate_ids, connection_of, copy_rows
+from ims_tui.db.direct import Direct, allocate_ids, connection_of, copy_rows, list_parameter, one_of
 from ims_tui.db.engine import Store
 from ims_tui.db.models import (
     Balance,
@@ -759,32 +759,19 @@ def _key_reused(key: str, kind: str, username: str) -> RuleViolation:
                          "nothing changed; give this posting its own key")
 
 
-def _listed(dialect: str, values: Sequence) -> object:  # type: ignore[type-arg]
-    """A list as the one parameter :func:`_among` takes: an array on PostgreSQL, JSON on SQLite."""
-    return list(values) if dialect == "postgresql" else json.dumps(list(values))
-
-
-def _among(dialect: str, column, name: str):  # type: ignore[no-untyped-def]
-    """``column`` is one of the list parameter ``name`` (:func:`_listed`), however long it is:
-    ``= ANY(array)`` on PostgreSQL, ``IN (SELECT value FROM json_each(...))`` on SQLite."""
-    if dialect == "postgresql":
-        return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
-    return column.in_(select(literal_column("value")).select_from(func.json_each(bindparam(name))))
-
-
 class _BatchStatements:
     def __init__(self, dialect: str) -> None:
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        self.products_by_sku = Direct(select(*_PRODUCT_COLUMNS).where(_among(dialect, Product.sku, "codes")))
+        self.products_by_sku = Direct(select(*_PRODUCT_COLUMNS).where(one_of(dialect, Product.sku, name="codes")))
         # both lists: the (product, code) index finds them (by code alone PostgreSQL scanned every lot)
         self.lots_by_code = Direct(
             select(Lot.product_id, Lot.code, Lot.id, Lot.expiry)
-            .where(_among(dialect, Lot.product_id, "products"), _among(dialect, Lot.code, "codes"))
+            .where(one_of(dialect, Lot.product_id, name="products"), one_of(dialect, Lot.code, name="codes"))
         )
         self.set_lot_expiry = Direct(update(Lot).where(Lot.id == bindparam("lot")).values(expiry=bindparam("lot_expiry")))
         self.postings_by_key = Direct(
             select(Posting.idempotency_key, Posting.id, Posting.kind, Posting.username, Posting.content_digest)
-            .where(_among(dialect, Posting.idempotency_key, "keys"))
+            .where(one_of(dialect, Posting.idempotency_key, name="keys"))
         )
         posting_columns = ("idempotency_key", "kind", "reason", "reference", "username", "station", "created_at",
                            "content_digest")
@@ -799,7 +786,7 @@ class _BatchStatements:
             "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key"
         ))
         serials = (select(SerialNumber.product_id, SerialNumber.serial, SerialNumber.id, SerialNumber.location_id)
-                   .where(_among(dialect, SerialNumber.serial, "serials")))
+                   .where(one_of(dialect, SerialNumber.serial, name="serials")))
         # locked after the balances and the products' rows, in (product, serial) order, as post() locks them
         self.lock_serials = Direct(serials.order_by(SerialNumber.product_id, SerialNumber.serial).with_for_update())
         serial_insert = insert(SerialNumber).values(
@@ -809,12 +796,12 @@ class _BatchStatements:
         self.insert_serial = Direct(serial_insert)
         self.serial_ids = Direct(serials)
         self.lock_products = Direct(
-            select(Product.id, Product.average_cost).where(_among(dialect, Product.id, "products"))
+            select(Product.id, Product.average_cost).where(one_of(dialect, Product.id, name="products"))
             .order_by(Product.id).with_for_update()
         )
         self.stocked = Direct(
             select(CostLayer.product_id, type_coerce(func.sum(CostLayer.remaining_qty), ScaledDecimal(QTY_SCALE)))
-            .where(_among(dialect, CostLayer.product_id, "products"), CostLayer.remaining_qty > 0)
+            .where(one_of(dialect, CostLayer.product_id, name="products"), CostLayer.remaining_qty > 0)
             .group_by(CostLayer.product_id)
         )
         self.insert_movement = Direct(insert(Movement).values(_values(Movement, ("id", *_MOVEMENT_COLUMNS))))
@@ -856,7 +843,7 @@ class _Batch(_Posting):
         self.lots_read: set[tuple[int, str]] = set()
 
     def listed(self, values: Sequence) -> object:  # type: ignore[type-arg]
-        return _listed(self.dialect, values)
+        return list_parameter(self.dialect, values)
 
     # -- checking (nothing written) -------------------------------------------------------
 

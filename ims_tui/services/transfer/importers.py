@@ -15,17 +15,16 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import String, Table, any_, bindparam, delete, func, insert, literal_column, select, update
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ims_tui.db.direct import list_parameter, one_of
 from ims_tui.db.models import (
     Balance,
     Barcode,
@@ -126,7 +125,8 @@ class Importer:
         self.present = frozenset(parser.used)
         self.source_name = source_name
         self.file_hash = file_hash
-        self.postgres = session.get_bind().dialect.name == "postgresql"
+        self.dialect = session.get_bind().dialect.name
+        self.postgres = self.dialect == "postgresql"
         self.writing = False  # True in the writing pass (after rebind): the checks also plan the writes
         self._statements: dict[Any, Any] = {}  # read_in's, by call site
         self.context = self.load()
@@ -148,11 +148,7 @@ class Importer:
         """A WHERE clause selecting ``column IN values`` with one parameter however many values:
         ``= ANY(array)`` on PostgreSQL, ``IN (SELECT value FROM json_each(...))`` on SQLite (no
         statement of a thousand parameters to build and parse for each batch)."""
-        if not values:
-            return []
-        if self.postgres:
-            return [column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))]
-        return [column.in_(select(literal_column("value")).select_from(func.json_each(bindparam(None, json.dumps(list(values))))))]
+        return [one_of(self.dialect, column, values)] if values else []
 
     def read_in(self, column: Any, values: list, build: Callable[[Any], Any]) -> list[Any]:
         """The rows of ``build(clause)``, ``clause`` selecting ``column IN values`` as
@@ -163,13 +159,8 @@ class Importer:
             return []
         statement = self._statements.get(build.__code__)
         if statement is None:
-            if self.postgres:
-                clause = column == any_(bindparam("in_values", type_=postgresql.ARRAY(column.type)))
-            else:
-                clause = column.in_(select(literal_column("value")).select_from(func.json_each(bindparam("in_values", type_=String()))))
-            statement = self._statements[build.__code__] = build(clause)
-        parameter = list(values) if self.postgres else json.dumps(list(values))
-        return self.session.connection().execute(statement, {"in_values": parameter}).all()
+            statement = self._statements[build.__code__] = build(one_of(self.dialect, column, name="in_values"))
+        return self.session.connection().execute(statement, {"in_values": list_parameter(self.dialect, values)}).all()
 
     def read(self, statement: Any) -> list[Any]:
         """The rows of a Core ``statement`` on the session's connection, fetched at once: none of
