@@ -41,6 +41,22 @@ def admin_actor() -> Actor:
 ROOT = Path(__file__).parent.parent
 
 
+def test_an_import_does_not_say_it_waits_for_itself(sqlite_url, tmp_path, capsys):
+    """The import's own transaction runs under its long-write marker; it used to read the marker,
+    find its own process alive, and print "waiting for an import of 2 stock rows ... to finish"."""
+    store = open_store(sqlite_url)
+    make_locations(store, "BIN-1")
+    make_product(store, "WIDGET")
+    store.dispose()
+    opening = tmp_path / "stock.csv"
+    opening.write_text("sku,location,qty\nWIDGET,BIN-1,5\nWIDGET,BIN-1,3\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["--db", sqlite_url, "import", "stock", str(opening)]) == 0
+    captured = capsys.readouterr()
+    assert "2 posted" in captured.out
+    assert "waiting" not in captured.err, captured.err
+
+
 @pytest.mark.slow
 def test_a_receipt_waits_for_an_import_and_says_so(sqlite_url, tmp_path, capsys):
     store = open_store(sqlite_url)

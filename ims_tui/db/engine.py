@@ -182,7 +182,7 @@ class Store:
         says so before it starts waiting.
         """
         attempt, waited_since = 1, None
-        if self._marker is not None and (holder := self.long_write_holder()) is not None:
+        if self._marker is not None and not _in_long_write.get() and (holder := self.long_write_holder()) is not None:
             waited_since = time.monotonic()
             self._say_waiting(holder)
         while True:
@@ -200,7 +200,7 @@ class Store:
                 time.sleep(min(0.2, 0.005 * 2**attempt) * random.random())
                 attempt += 1
             except StoreBusy:
-                holder = self.long_write_holder()
+                holder = None if _in_long_write.get() else self.long_write_holder()
                 if holder is None:
                     raise
                 if waited_since is None:
@@ -222,9 +222,11 @@ class Store:
             yield
             return
         self._marker.write_text(json.dumps({"pid": os.getpid(), "what": what}), encoding="utf-8")
+        token = _in_long_write.set(True)
         try:
             yield
         finally:
+            _in_long_write.reset(token)
             self._marker.unlink(missing_ok=True)
 
     def long_write_holder(self) -> str | None:
@@ -258,6 +260,9 @@ def _private_file(path: Path, *, create: bool) -> None:
 
 
 _wait_listener: ContextVar[Callable[[str], None] | None] = ContextVar("ims_wait_listener", default=None)
+_in_long_write: ContextVar[bool] = ContextVar("ims_in_long_write", default=False)
+"""True inside :meth:`Store.long_write`: the long write's own transaction does not wait for itself
+(other threads of the same process, a station's receipt beside its import, still do)."""
 
 
 @contextmanager
